@@ -1,0 +1,541 @@
+//! Adding, editing, testing and removing connections. The row goes to SQLite
+//! and the secret to the keyring, together or not at all.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::Core;
+use crate::error::{CoreError, Result};
+use crate::events::CoreEvent;
+use crate::jobs::blocking;
+use crate::kinds;
+use crate::model::{
+    Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck,
+};
+use crate::secrets::Keyring;
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_USERNAME_CHARS: usize = 256;
+const MAX_OPTION_CHARS: usize = 1024;
+/// Large enough for a GCP service-account JSON key.
+const MAX_SECRET_BYTES: usize = 64 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A validated, normalised connection input.
+#[derive(Debug)]
+struct Valid {
+    kind: ProviderKind,
+    name: String,
+    endpoint: String,
+    username: String,
+    options: BTreeMap<String, String>,
+    secret: Option<Secret>,
+}
+
+fn validate(input: ConnectionInput) -> Result<Valid> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(CoreError::invalid("name", "Name is required"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(CoreError::invalid(
+            "name",
+            format!("Name must be at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            "name",
+            "Name must not contain control characters",
+        ));
+    }
+    let endpoint = normalize_endpoint(&input.endpoint)?;
+    let username = input.username.trim().to_owned();
+    if username.is_empty() {
+        return Err(CoreError::invalid("username", "Username is required"));
+    }
+    if username.chars().count() > MAX_USERNAME_CHARS || username.chars().any(char::is_control) {
+        return Err(CoreError::invalid(
+            "username",
+            format!(
+                "Username must be at most {MAX_USERNAME_CHARS} characters, without control characters"
+            ),
+        ));
+    }
+    let options = validate_options(input.kind, input.options)?;
+    let secret = input.secret.filter(|s| !s.is_empty());
+    if secret
+        .as_ref()
+        .is_some_and(|s| s.expose().len() > MAX_SECRET_BYTES)
+    {
+        return Err(CoreError::invalid(
+            "secret",
+            "The secret is longer than 64 KiB",
+        ));
+    }
+    Ok(Valid {
+        kind: input.kind,
+        name,
+        endpoint,
+        username,
+        options,
+        secret,
+    })
+}
+
+/// Accepts `host`, `host:port` or a full `http(s)://host[:port][/path]` URL
+/// and returns the canonical URL. Credentials and query strings are refused:
+/// they would be stored in the database in clear.
+pub fn normalize_endpoint(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(CoreError::invalid("endpoint", "Endpoint is required"));
+    }
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("https://{raw}")
+    };
+    let url = Url::parse(&with_scheme).map_err(|e| match e {
+        url::ParseError::InvalidPort => CoreError::invalid(
+            "endpoint",
+            format!("\"{raw}\" has a port out of range: ports are 1 to 65535"),
+        ),
+        url::ParseError::EmptyHost => {
+            CoreError::invalid("endpoint", format!("\"{raw}\" has no host name"))
+        }
+        other => CoreError::invalid(
+            "endpoint",
+            format!("\"{raw}\" is not a valid host name or URL ({other})"),
+        ),
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(CoreError::invalid(
+            "endpoint",
+            format!("\"{raw}\" must use https:// (or http:// for a local test server)"),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(CoreError::invalid(
+            "endpoint",
+            format!("\"{raw}\" has no host name"),
+        ));
+    }
+    if url.port() == Some(0) {
+        return Err(CoreError::invalid(
+            "endpoint",
+            format!("\"{raw}\" has a port out of range: ports are 1 to 65535"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(CoreError::invalid(
+            "endpoint",
+            "Put the user name and password in their own fields, not in the endpoint",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(CoreError::invalid(
+            "endpoint",
+            "The endpoint must not contain a query string or fragment (tokens there would be stored unencrypted)",
+        ));
+    }
+    let mut text = url.to_string();
+    if url.path() == "/" {
+        text.pop();
+    }
+    Ok(text)
+}
+
+fn validate_options(
+    kind: ProviderKind,
+    options: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
+    let known: Vec<(&str, bool)> = kinds::option_keys(kind).collect();
+    let mut out = BTreeMap::new();
+    for (key, value) in options {
+        if !known.iter().any(|(k, _)| *k == key) {
+            let names: Vec<&str> = known.iter().map(|(k, _)| *k).collect();
+            return Err(CoreError::invalid(
+                "options",
+                format!(
+                    "{} connections have no option \"{key}\" (known: {})",
+                    kinds::display_name(kind),
+                    if names.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        names.join(", ")
+                    }
+                ),
+            ));
+        }
+        let value = value.trim().to_owned();
+        if value.chars().count() > MAX_OPTION_CHARS || value.chars().any(char::is_control) {
+            return Err(CoreError::invalid(
+                "options",
+                format!(
+                    "Option \"{key}\" must be at most {MAX_OPTION_CHARS} characters, without control characters"
+                ),
+            ));
+        }
+        if !value.is_empty() {
+            out.insert(key, value);
+        }
+    }
+    for (key, required) in known {
+        if required && !out.contains_key(key) {
+            return Err(CoreError::invalid(
+                "options",
+                format!(
+                    "{} connections need the option \"{key}\"",
+                    kinds::display_name(kind)
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+impl Core {
+    pub async fn list_connections(&self) -> Result<Vec<Connection>> {
+        let store = Arc::clone(&self.store);
+        blocking(move || store.list_connections()).await
+    }
+
+    /// By id or by name.
+    pub async fn connection(&self, id_or_name: &str) -> Result<Connection> {
+        let store = Arc::clone(&self.store);
+        let key = id_or_name.to_owned();
+        blocking(move || store.find_connection(&key))
+            .await?
+            .ok_or_else(|| CoreError::NotFound {
+                what: "connection",
+                id: id_or_name.to_owned(),
+            })
+    }
+
+    pub async fn add_connection(&self, input: ConnectionInput) -> Result<Connection> {
+        let valid = validate(input)?;
+        let now = Utc::now();
+        let connection = Connection {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: valid.kind,
+            name: valid.name,
+            endpoint: valid.endpoint,
+            username: valid.username,
+            options: valid.options,
+            has_secret: valid.secret.is_some(),
+            created_at: now,
+            updated_at: now,
+        };
+        let store = Arc::clone(&self.store);
+        let keyring = self.keyring.clone();
+        let secret = valid.secret;
+        let saved = connection.clone();
+        blocking(move || {
+            // A cheap early answer before touching the keyring; the UNIQUE
+            // constraint is still the real guard against a concurrent add.
+            if store.connection_name_taken(&saved.name, None)? {
+                return Err(CoreError::ConnectionNameTaken(saved.name.clone()));
+            }
+            let account = Keyring::connection_account(&saved.id);
+            let secret_ref = secret.as_ref().map(|_| account.as_str());
+            store.insert_connection(&saved, secret_ref, || match &secret {
+                Some(s) => keyring.set(&account, s),
+                None => Ok(()),
+            })
+        })
+        .await?;
+        tracing::info!(connection = %connection.id, kind = %connection.kind, name = %connection.name, "connection added");
+        self.bus.publish(CoreEvent::ConnectionsChanged);
+        Ok(connection)
+    }
+
+    /// `input.secret: None` keeps the stored secret.
+    pub async fn update_connection(&self, id: &str, input: ConnectionInput) -> Result<Connection> {
+        let valid = validate(input)?;
+        let existing = self.connection(id).await?;
+        let store = Arc::clone(&self.store);
+        let keyring = self.keyring.clone();
+        let account = Keyring::connection_account(&existing.id);
+        let existing_ref = {
+            let store = Arc::clone(&self.store);
+            let id = existing.id.clone();
+            blocking(move || store.connection_secret_ref(&id)).await?
+        };
+        let updated = Connection {
+            kind: valid.kind,
+            name: valid.name,
+            endpoint: valid.endpoint,
+            username: valid.username,
+            options: valid.options,
+            has_secret: valid.secret.is_some() || existing_ref.is_some(),
+            updated_at: Utc::now(),
+            ..existing
+        };
+        let saved = updated.clone();
+        let secret = valid.secret;
+        blocking(move || {
+            if store.connection_name_taken(&saved.name, Some(&saved.id))? {
+                return Err(CoreError::ConnectionNameTaken(saved.name.clone()));
+            }
+            let secret_ref = if secret.is_some() {
+                Some(account.clone())
+            } else {
+                existing_ref
+            };
+            store.update_connection(&saved, secret_ref.as_deref(), || match &secret {
+                Some(s) => keyring.set(&account, s),
+                None => Ok(()),
+            })
+        })
+        .await?;
+        tracing::info!(connection = %updated.id, "connection updated");
+        self.bus.publish(CoreEvent::ConnectionsChanged);
+        Ok(updated)
+    }
+
+    pub async fn remove_connection(&self, id_or_name: &str) -> Result<()> {
+        let connection = self.connection(id_or_name).await?;
+        let store = Arc::clone(&self.store);
+        let keyring = self.keyring.clone();
+        let id = connection.id.clone();
+        blocking(move || {
+            let secret_ref = store.connection_secret_ref(&id)?;
+            store.delete_connection(&id, || match &secret_ref {
+                Some(account) => keyring.delete(account),
+                None => Ok(()),
+            })
+        })
+        .await?;
+        tracing::info!(connection = %connection.id, "connection removed");
+        self.bus.publish(CoreEvent::ConnectionsChanged);
+        Ok(())
+    }
+
+    pub(crate) async fn connection_secret(
+        &self,
+        connection: &Connection,
+    ) -> Result<Option<Secret>> {
+        let store = Arc::clone(&self.store);
+        let keyring = self.keyring.clone();
+        let id = connection.id.clone();
+        blocking(move || match store.connection_secret_ref(&id)? {
+            Some(account) => keyring.get(&account),
+            None => Ok(None),
+        })
+        .await
+    }
+
+    /// Checks what can be checked: that the endpoint answers, that the secret
+    /// is in the keyring, and — when this build has the provider — that it
+    /// signs in. Problems are reported as failed checks, not as errors.
+    pub async fn test_connection(&self, id_or_name: &str) -> Result<ConnectionTestResult> {
+        let connection = self.connection(id_or_name).await?;
+        let mut checks = vec![probe_endpoint(&connection).await];
+
+        let secret = match self.connection_secret(&connection).await {
+            Ok(Some(secret)) => {
+                checks.push(TestCheck {
+                    name: "Secret in OS keyring".into(),
+                    ok: true,
+                    detail: "found".into(),
+                });
+                Some(secret)
+            }
+            Ok(None) => {
+                checks.push(TestCheck {
+                    name: "Secret in OS keyring".into(),
+                    ok: !connection.has_secret,
+                    detail: if connection.has_secret {
+                        "missing: the keyring entry was removed outside HyperSDK; edit the connection to set it again".into()
+                    } else {
+                        "none saved for this connection".into()
+                    },
+                });
+                None
+            }
+            Err(e) => {
+                checks.push(TestCheck {
+                    name: "Secret in OS keyring".into(),
+                    ok: false,
+                    detail: e.to_string(),
+                });
+                None
+            }
+        };
+
+        if self.registry.has(connection.kind) {
+            let provider = self.registry.connect(&connection, secret)?;
+            checks.extend(provider.validate(&CancellationToken::new()).await?);
+        } else {
+            checks.push(TestCheck {
+                name: "Sign in".into(),
+                ok: false,
+                detail: format!(
+                    "not checked: signing in to {} is not available in this build yet",
+                    kinds::display_name(connection.kind)
+                ),
+            });
+        }
+        Ok(ConnectionTestResult {
+            ok: checks.iter().all(|c| c.ok),
+            checks,
+        })
+    }
+}
+
+async fn probe_endpoint(connection: &Connection) -> TestCheck {
+    let name = "Endpoint reachable".to_owned();
+    let url = match Url::parse(&connection.endpoint) {
+        Ok(url) => url,
+        Err(e) => {
+            return TestCheck {
+                name,
+                ok: false,
+                detail: format!("stored endpoint is invalid: {e}"),
+            };
+        }
+    };
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = url.port().unwrap_or_else(|| {
+        if url.scheme() == "http" {
+            80
+        } else {
+            kinds::default_port(connection.kind)
+        }
+    });
+    let started = Instant::now();
+    match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => TestCheck {
+            name,
+            ok: true,
+            detail: format!(
+                "{host}:{port} answered in {} ms",
+                started.elapsed().as_millis()
+            ),
+        },
+        Ok(Err(e)) => TestCheck {
+            name,
+            ok: false,
+            detail: format!("cannot connect to {host}:{port}: {e}"),
+        },
+        Err(_) => TestCheck {
+            name,
+            ok: false,
+            detail: format!(
+                "no answer from {host}:{port} within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_normalised() {
+        let ok = [
+            ("vc.example.com", "https://vc.example.com"),
+            ("  vc.example.com:8443 ", "https://vc.example.com:8443"),
+            ("https://vc.example.com/sdk", "https://vc.example.com/sdk"),
+            ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+            ("https://[::1]:8006", "https://[::1]:8006"),
+        ];
+        for (raw, want) in ok {
+            assert_eq!(normalize_endpoint(raw).expect(raw), want);
+        }
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused_with_a_reason() {
+        let bad = [
+            ("", "required"),
+            ("   ", "required"),
+            ("vc.example.com:70000", "port out of range"),
+            ("vc.example.com:0", "port out of range"),
+            ("ftp://vc.example.com", "https://"),
+            ("https://", "no host"),
+            ("https://admin:pw@vc.example.com", "own fields"),
+            (
+                "https://acct.blob.core.windows.net/?sig=abc",
+                "query string",
+            ),
+            ("vc example.com", "not a valid"),
+        ];
+        for (raw, want) in bad {
+            let err = normalize_endpoint(raw).expect_err(raw);
+            assert_eq!(err.code(), "invalid_endpoint", "{raw}");
+            assert!(err.to_string().contains(want), "{raw}: {err}");
+        }
+    }
+
+    fn input(kind: ProviderKind) -> ConnectionInput {
+        ConnectionInput {
+            kind,
+            name: " prod ".into(),
+            endpoint: "vc.example.com".into(),
+            username: "admin".into(),
+            secret: Some(Secret::new("pw")),
+            options: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn names_usernames_and_options_are_checked() {
+        assert_eq!(
+            validate(input(ProviderKind::Vsphere)).expect("valid").name,
+            "prod"
+        );
+        let mut i = input(ProviderKind::Vsphere);
+        i.name = "  ".into();
+        assert_eq!(validate(i).expect_err("empty").code(), "invalid_name");
+        let mut i = input(ProviderKind::Vsphere);
+        i.name = "x".repeat(101);
+        assert_eq!(validate(i).expect_err("long").code(), "invalid_name");
+        let mut i = input(ProviderKind::Vsphere);
+        i.username = String::new();
+        assert_eq!(validate(i).expect_err("user").code(), "invalid_username");
+        let mut i = input(ProviderKind::Vsphere);
+        i.options.insert("region".into(), "x".into());
+        let err = validate(i).expect_err("unknown option");
+        assert!(err.to_string().contains("known: datacenter"), "{err}");
+        // AWS needs a region.
+        let err = validate(input(ProviderKind::Aws)).expect_err("aws region");
+        assert_eq!(err.code(), "invalid_option");
+        let mut i = input(ProviderKind::Aws);
+        i.options.insert("region".into(), " eu-west-1 ".into());
+        i.options.insert("s3_bucket".into(), "  ".into());
+        let v = validate(i).expect("aws");
+        assert_eq!(
+            v.options.get("region").map(String::as_str),
+            Some("eu-west-1")
+        );
+        assert!(
+            !v.options.contains_key("s3_bucket"),
+            "empty optional values are dropped"
+        );
+    }
+
+    #[test]
+    fn an_empty_secret_means_no_secret() {
+        let mut i = input(ProviderKind::Vsphere);
+        i.secret = Some(Secret::new(""));
+        assert!(validate(i).expect("valid").secret.is_none());
+    }
+}

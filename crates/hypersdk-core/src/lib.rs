@@ -1,0 +1,203 @@
+//! HyperSDK core: everything the desktop app and `hyperctl` share, and
+//! nothing about windows. See `docs/ARCHITECTURE.md`.
+
+mod connections;
+pub mod error;
+pub mod events;
+pub mod jobs;
+pub mod kinds;
+pub mod logging;
+pub mod model;
+pub mod paths;
+pub mod providers;
+pub mod secrets;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use connections::normalize_endpoint;
+pub use error::{ApiError, CoreError, Result};
+pub use events::{CoreEvent, EventBus};
+pub use paths::Paths;
+
+use jobs::runner::Runner;
+use jobs::{JobEngine, JobWork, NewJob, blocking};
+use model::{Job, JobDetail, ProviderKindInfo, Settings};
+use providers::ProviderRegistry;
+use secrets::Keyring;
+use store::Store;
+
+/// How many jobs the lists show; the rest stay in the database.
+pub const JOB_LIST_LIMIT: u32 = 10_000;
+const MAX_CONCURRENT_JOBS: u32 = 32;
+const MAX_JOBS_PER_CONNECTION: u32 = 16;
+/// How often the background loop looks for other processes' changes.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One open HyperSDK state directory. Cheap to share behind an `Arc`.
+pub struct Core {
+    paths: Paths,
+    store: Arc<Store>,
+    keyring: Keyring,
+    registry: ProviderRegistry,
+    bus: EventBus,
+    jobs: JobEngine,
+    // Held for the life of the process: it is how other processes tell
+    // that our jobs are still alive.
+    _runner: Runner,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("paths", &self.paths)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// Opens the state in `paths`, creating it on first use, and marks jobs
+    /// whose process died as interrupted.
+    pub fn open(paths: Paths, registry: ProviderRegistry) -> Result<Core> {
+        paths.create_dirs()?;
+        let store = Arc::new(Store::open(&paths.database)?);
+        let runner = Runner::register(&paths.runners_dir())?;
+        let settings = store.settings()?;
+        let bus = EventBus::default();
+        let jobs = JobEngine::new(
+            Arc::clone(&store),
+            bus.clone(),
+            runner.id().to_owned(),
+            paths.runners_dir(),
+            settings.max_concurrent_jobs as usize,
+            settings.max_jobs_per_connection as usize,
+        );
+        let interrupted = jobs.reconcile_orphans()?;
+        if !interrupted.is_empty() {
+            tracing::warn!(
+                count = interrupted.len(),
+                "jobs left running by a stopped process marked interrupted"
+            );
+        }
+        Ok(Core {
+            paths,
+            store,
+            keyring: Keyring::default(),
+            registry,
+            bus,
+            jobs,
+            _runner: runner,
+        })
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    pub fn events(&self) -> &EventBus {
+        &self.bus
+    }
+
+    pub fn provider_kinds(&self) -> Vec<ProviderKindInfo> {
+        model::ProviderKind::ALL
+            .into_iter()
+            .map(|k| kinds::info(k, self.registry.has(k)))
+            .collect()
+    }
+
+    pub async fn settings(&self) -> Result<Settings> {
+        let store = Arc::clone(&self.store);
+        blocking(move || store.settings()).await
+    }
+
+    pub async fn update_settings(&self, settings: Settings) -> Result<Settings> {
+        if !(1..=MAX_CONCURRENT_JOBS).contains(&settings.max_concurrent_jobs) {
+            return Err(CoreError::invalid(
+                "max_concurrent_jobs",
+                format!("Concurrent jobs must be between 1 and {MAX_CONCURRENT_JOBS}"),
+            ));
+        }
+        if !(1..=MAX_JOBS_PER_CONNECTION).contains(&settings.max_jobs_per_connection) {
+            return Err(CoreError::invalid(
+                "max_jobs_per_connection",
+                format!("Jobs per connection must be between 1 and {MAX_JOBS_PER_CONNECTION}"),
+            ));
+        }
+        let store = Arc::clone(&self.store);
+        blocking(move || store.put_settings(&settings)).await?;
+        self.jobs.set_limits(
+            settings.max_concurrent_jobs as usize,
+            settings.max_jobs_per_connection as usize,
+        );
+        self.bus.publish(CoreEvent::SettingsChanged);
+        Ok(settings)
+    }
+
+    pub async fn list_jobs(&self) -> Result<Vec<Job>> {
+        let store = Arc::clone(&self.store);
+        blocking(move || store.list_jobs(JOB_LIST_LIMIT)).await
+    }
+
+    pub async fn job(&self, id: &str) -> Result<JobDetail> {
+        let store = Arc::clone(&self.store);
+        let id = id.to_owned();
+        blocking(move || {
+            let job = store.get_job(&id)?.ok_or_else(|| CoreError::NotFound {
+                what: "job",
+                id: id.clone(),
+            })?;
+            let events = store.job_events(&id)?;
+            Ok(JobDetail { job, events })
+        })
+        .await
+    }
+
+    pub async fn submit_job(&self, new: NewJob, work: JobWork) -> Result<Job> {
+        self.jobs.submit(new, work).await
+    }
+
+    pub async fn cancel_job(&self, id: &str) -> Result<()> {
+        self.jobs.cancel(id).await
+    }
+
+    /// Runs until the process ends: picks up cancel requests for our jobs
+    /// and announces changes made by other processes (`hyperctl` beside the
+    /// app), so every window stays current without polling from the UI.
+    pub async fn run_background(self: Arc<Self>) {
+        let mut last_version = None;
+        let mut ticker = tokio::time::interval(POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.jobs.poll_cancel_requests().await {
+                tracing::warn!(error = %e, "cannot poll cancel requests");
+            }
+            let store = Arc::clone(&self.store);
+            match blocking(move || store.data_version()).await {
+                Ok(version) => {
+                    if last_version.is_some_and(|v| v != version) {
+                        self.bus.publish(CoreEvent::ConnectionsChanged);
+                        self.bus.publish(CoreEvent::SettingsChanged);
+                        self.announce_external_job_changes().await;
+                    }
+                    last_version = Some(version);
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot poll the database for changes"),
+            }
+        }
+    }
+
+    async fn announce_external_job_changes(&self) {
+        // Another process wrote; re-announce recent jobs so views refresh.
+        match self.list_jobs().await {
+            Ok(jobs) => {
+                for job in jobs.into_iter().take(50) {
+                    self.bus.publish(CoreEvent::JobUpdated { job });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reload jobs"),
+        }
+    }
+}

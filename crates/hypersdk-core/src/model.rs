@@ -1,0 +1,411 @@
+//! The domain model shared by the app, `hyperctl` and every provider.
+//!
+//! These types are also the IPC contract: the shell exports them to
+//! TypeScript with specta, so a field renamed here is renamed in the UI.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+pub type Timestamp = DateTime<Utc>;
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, specta::Type,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Vsphere,
+    Aws,
+    Azure,
+    Gcp,
+    Hyperv,
+    Proxmox,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 6] = [
+        ProviderKind::Vsphere,
+        ProviderKind::Aws,
+        ProviderKind::Azure,
+        ProviderKind::Gcp,
+        ProviderKind::Hyperv,
+        ProviderKind::Proxmox,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Vsphere => "vsphere",
+            ProviderKind::Aws => "aws",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Gcp => "gcp",
+            ProviderKind::Hyperv => "hyperv",
+            ProviderKind::Proxmox => "proxmox",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ProviderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ProviderKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown provider kind \"{s}\" (expected one of: vsphere, aws, azure, gcp, hyperv, proxmox)"
+                )
+            })
+    }
+}
+
+/// A password, token or key on its way to the keyring. It has no `Serialize`
+/// and its `Debug` is redacted, so it cannot leak into JSON, events or logs by
+/// accident; `expose()` is the one door out, used by the keyring and providers.
+#[derive(Clone, Deserialize, specta::Type)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// A saved connection: everything but the secret, which lives in the keyring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct Connection {
+    pub id: String,
+    pub kind: ProviderKind,
+    pub name: String,
+    pub endpoint: String,
+    pub username: String,
+    pub options: BTreeMap<String, String>,
+    pub has_secret: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What the user submits to add or edit a connection. On edit, `secret: None`
+/// keeps the stored secret.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct ConnectionInput {
+    pub kind: ProviderKind,
+    pub name: String,
+    pub endpoint: String,
+    pub username: String,
+    pub secret: Option<Secret>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct TestCheck {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ConnectionTestResult {
+    /// True only when every check passed.
+    pub ok: bool,
+    pub checks: Vec<TestCheck>,
+}
+
+/// One provider-specific connection option, described for the UI's form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct FieldSpec {
+    pub key: String,
+    pub label: String,
+    pub help: String,
+    pub required: bool,
+    pub placeholder: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ProviderKindInfo {
+    pub kind: ProviderKind,
+    pub display_name: String,
+    pub default_port: u16,
+    pub endpoint_hint: String,
+    pub username_label: String,
+    pub secret_label: String,
+    pub options: Vec<FieldSpec>,
+    /// Whether this build can browse and export this kind's VMs, or only
+    /// store the connection for later.
+    pub discovery_available: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The process running the job ended before the job did; the job can be
+    /// resumed from its checkpoint, and is never reported as succeeded.
+    Interrupted,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, JobState::Queued | JobState::Running)
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+            JobState::Interrupted,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Export,
+    OvaPackage,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Export => "export",
+            JobKind::OvaPackage => "ova_package",
+        }
+    }
+    pub fn parse(s: &str) -> Option<JobKind> {
+        [JobKind::Export, JobKind::OvaPackage]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct DiskProgress {
+    pub index: u32,
+    pub name: String,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct JobProgress {
+    pub job_id: String,
+    pub bytes_done: u64,
+    pub bytes_total: Option<u64>,
+    /// Bytes per second, smoothed over the last few seconds.
+    pub rate_bps: f64,
+    pub eta_seconds: Option<f64>,
+    pub disks: Vec<DiskProgress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct Job {
+    pub id: String,
+    pub name: String,
+    pub kind: JobKind,
+    pub connection_id: Option<String>,
+    pub state: JobState,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub progress: Option<JobProgress>,
+    pub error: Option<ApiError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct JobEvent {
+    pub job_id: String,
+    pub at: Timestamp,
+    pub state: JobState,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct JobDetail {
+    pub job: Job,
+    pub events: Vec<JobEvent>,
+}
+
+/// User settings, persisted in the `settings` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct Settings {
+    pub max_concurrent_jobs: u32,
+    pub max_jobs_per_connection: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_concurrent_jobs: 4,
+            max_jobs_per_connection: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PowerState {
+    PoweredOn,
+    PoweredOff,
+    Suspended,
+    Unknown,
+}
+
+/// A VM as discovery reports it, whatever the platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct VmInfo {
+    /// Provider-stable identifier (vSphere managed object id, EC2 instance id, …).
+    pub id: String,
+    pub name: String,
+    /// Inventory path, e.g. `/DC0/vm/prod/db01`.
+    pub path: String,
+    pub power_state: PowerState,
+    pub guest_os: String,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub disks: u32,
+    pub nics: u32,
+}
+
+/// How to narrow a VM listing; empty means everything.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct VmFilter {
+    /// Case-insensitive substring of name or path.
+    pub text: Option<String>,
+    pub power_state: Option<PowerState>,
+}
+
+impl VmFilter {
+    pub fn matches(&self, vm: &VmInfo) -> bool {
+        let text_ok = self.text.as_deref().is_none_or(|t| {
+            let t = t.to_lowercase();
+            vm.name.to_lowercase().contains(&t) || vm.path.to_lowercase().contains(&t)
+        });
+        let power_ok = self.power_state.is_none_or(|p| p == vm.power_state);
+        text_ok && power_ok
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let input = ConnectionInput {
+            kind: ProviderKind::Vsphere,
+            name: "vc".into(),
+            endpoint: "vc.example.com".into(),
+            username: "admin".into(),
+            secret: Some(Secret::new("hunter2-very-secret")),
+            options: BTreeMap::new(),
+        };
+        let dbg = format!("{input:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("<redacted>"));
+    }
+
+    #[test]
+    fn provider_kind_round_trips_through_text() {
+        for kind in ProviderKind::ALL {
+            assert_eq!(kind.as_str().parse::<ProviderKind>(), Ok(kind));
+        }
+        assert!("VSPHERE".parse::<ProviderKind>().is_ok());
+        let err = "esx".parse::<ProviderKind>().expect_err("unknown kind");
+        assert!(err.contains("vsphere, aws"), "{err}");
+    }
+
+    #[test]
+    fn job_state_terminality() {
+        assert!(!JobState::Queued.is_terminal());
+        assert!(!JobState::Running.is_terminal());
+        for s in [
+            JobState::Succeeded,
+            JobState::Failed,
+            JobState::Cancelled,
+            JobState::Interrupted,
+        ] {
+            assert!(s.is_terminal());
+            assert_eq!(JobState::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn vm_filter_matches_name_path_and_power() {
+        let vm = VmInfo {
+            id: "vm-1".into(),
+            name: "DB01".into(),
+            path: "/DC0/vm/prod/DB01".into(),
+            power_state: PowerState::PoweredOn,
+            guest_os: "linux".into(),
+            cpus: 2,
+            memory_mib: 4096,
+            disks: 1,
+            nics: 1,
+        };
+        assert!(VmFilter::default().matches(&vm));
+        assert!(
+            VmFilter {
+                text: Some("prod/db".into()),
+                power_state: None
+            }
+            .matches(&vm)
+        );
+        assert!(
+            !VmFilter {
+                text: None,
+                power_state: Some(PowerState::PoweredOff)
+            }
+            .matches(&vm)
+        );
+    }
+}

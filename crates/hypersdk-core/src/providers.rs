@@ -1,0 +1,87 @@
+//! The one shape every platform takes, and the registry the shell fills.
+//!
+//! Provider crates depend on this trait, never the other way round. A kind
+//! with no registered provider can still have connections saved and tested
+//! for reachability; browsing and exporting it is a typed `Unsupported` error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{CoreError, Result};
+use crate::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
+
+/// What a provider can do, so the UI offers only what will work.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, specta::Type)]
+pub struct Capabilities {
+    pub live_export: bool,
+    pub incremental: bool,
+    pub formats: Vec<String>,
+}
+
+/// One page of a VM listing; `next` is an opaque cursor for the next page.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, specta::Type)]
+pub struct VmPage {
+    pub vms: Vec<VmInfo>,
+    pub next: Option<String>,
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+    fn capabilities(&self) -> Capabilities;
+    /// Signs in and checks what a connection test should check (reachability,
+    /// certificate, credentials, permissions), one `TestCheck` each.
+    async fn validate(&self, cancel: &CancellationToken) -> Result<Vec<TestCheck>>;
+    async fn list_vms(
+        &self,
+        filter: &VmFilter,
+        cursor: Option<String>,
+        cancel: &CancellationToken,
+    ) -> Result<VmPage>;
+    async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> Result<VmInfo>;
+}
+
+/// Builds a provider session for a saved connection and its secret.
+pub trait ProviderFactory: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+    fn connect(&self, connection: &Connection, secret: Option<Secret>)
+    -> Result<Arc<dyn Provider>>;
+}
+
+#[derive(Default, Clone)]
+pub struct ProviderRegistry {
+    factories: HashMap<ProviderKind, Arc<dyn ProviderFactory>>,
+}
+
+impl std::fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.factories.keys()).finish()
+    }
+}
+
+impl ProviderRegistry {
+    pub fn register(&mut self, factory: Arc<dyn ProviderFactory>) {
+        self.factories.insert(factory.kind(), factory);
+    }
+
+    pub fn has(&self, kind: ProviderKind) -> bool {
+        self.factories.contains_key(&kind)
+    }
+
+    pub fn connect(
+        &self,
+        connection: &Connection,
+        secret: Option<Secret>,
+    ) -> Result<Arc<dyn Provider>> {
+        let factory = self.factories.get(&connection.kind).ok_or_else(|| {
+            CoreError::Unsupported(format!(
+                "browsing and exporting {} VMs is not available in this build",
+                crate::kinds::display_name(connection.kind)
+            ))
+        })?;
+        factory.connect(connection, secret)
+    }
+}

@@ -1,0 +1,239 @@
+//! SQLite state shared by the app and `hyperctl`.
+//!
+//! WAL mode plus a busy timeout lets both processes use one file at once. The
+//! row is the truth: state changes are committed before they are announced.
+
+mod connections;
+mod jobs;
+mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use rusqlite_migration::{M, Migrations};
+
+use crate::error::{CoreError, Result};
+
+pub use jobs::{ActiveJob, NewJobRow};
+
+/// How long a writer waits for the other process's transaction to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Append-only: a released migration is never edited, only followed by another.
+const MIGRATIONS: &[M<'static>] = &[M::up(
+    r#"
+CREATE TABLE connections (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    name         TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    endpoint     TEXT NOT NULL,
+    username     TEXT NOT NULL,
+    options_json TEXT NOT NULL DEFAULT '{}',
+    -- The keyring account holding the secret; never the secret itself.
+    secret_ref   TEXT,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+);
+
+CREATE TABLE jobs (
+    id               TEXT PRIMARY KEY,
+    name             TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    connection_id    TEXT REFERENCES connections(id) ON DELETE SET NULL,
+    state            TEXT NOT NULL CHECK (state IN
+                       ('queued','running','succeeded','failed','cancelled','interrupted')),
+    request_json     TEXT NOT NULL DEFAULT '{}',
+    -- The process (see jobs::runner) that owns a queued or running job.
+    runner_id        TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created_at       TEXT NOT NULL,
+    started_at       TEXT,
+    finished_at      TEXT,
+    progress_json    TEXT,
+    error_json       TEXT
+);
+CREATE INDEX jobs_by_state ON jobs(state);
+CREATE INDEX jobs_by_created ON jobs(created_at);
+
+CREATE TABLE job_events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id  TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    at      TEXT NOT NULL,
+    state   TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX job_events_by_job ON job_events(job_id, id);
+
+CREATE TABLE settings (
+    key        TEXT PRIMARY KEY,
+    value_json TEXT NOT NULL
+);
+"#,
+)];
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the database and brings its schema up to date.
+    ///
+    /// A file that is not a SQLite database, fails its integrity check or
+    /// comes from a newer build is reported and left exactly as it was: a
+    /// user's history is never silently replaced by an empty database.
+    pub fn open(path: &Path) -> Result<Store> {
+        if path.exists() {
+            // Surface permission problems as such, not as "corrupt".
+            std::fs::File::open(path).map_err(|e| CoreError::DatabaseUnreadable {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?;
+        }
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify_open_error(path, e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+
+        // The first statements that read the header: a foreign file fails here.
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |row| row.get(0))
+            .map_err(|e| classify_open_error(path, e))?;
+        if check != "ok" {
+            return Err(CoreError::DatabaseCorrupt {
+                path: path.to_path_buf(),
+                detail: format!("integrity check: {check}"),
+            });
+        }
+        if conn.is_readonly(rusqlite::MAIN_DB)? {
+            return Err(CoreError::DatabaseUnreadable {
+                path: path.to_path_buf(),
+                detail: "the file is read-only".into(),
+            });
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| classify_open_error(path, e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+
+        let known = MIGRATIONS.len();
+        let found: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if found > known {
+            return Err(CoreError::DatabaseTooNew {
+                path: path.to_path_buf(),
+                found,
+                known,
+            });
+        }
+        Migrations::from_slice(MIGRATIONS)
+            .to_latest(&mut conn)
+            .map_err(|e| CoreError::DatabaseCorrupt {
+                path: path.to_path_buf(),
+                detail: format!("schema migration failed: {e}"),
+            })?;
+
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
+        // A panic while holding the lock cannot leave a half-applied change
+        // behind (SQLite rolls back), so the connection is still usable.
+        Ok(self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// SQLite's counter of commits by *other* connections: cheap to poll, so
+    /// the app notices `hyperctl` changes without re-reading tables.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .lock()?
+            .query_row("PRAGMA data_version", [], |row| row.get(0))?)
+    }
+}
+
+fn classify_open_error(path: &Path, err: rusqlite::Error) -> CoreError {
+    use rusqlite::ErrorCode;
+    match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => CoreError::DatabaseCorrupt {
+            path: path.to_path_buf(),
+            detail: err.to_string(),
+        },
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly) => {
+            CoreError::DatabaseUnreadable {
+                path: path.to_path_buf(),
+                detail: err.to_string(),
+            }
+        }
+        _ => CoreError::Database(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+    }
+
+    #[test]
+    fn garbage_file_is_reported_and_left_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hypersdk.db");
+        let garbage = b"this is not a database, it is a shopping list\n".repeat(200);
+        std::fs::write(&path, &garbage).expect("write");
+
+        let err = Store::open(&path).expect_err("garbage must not open");
+        assert_eq!(err.code(), "database_corrupt");
+        assert!(err.to_string().contains(&path.display().to_string()));
+        assert_eq!(std::fs::read(&path).expect("read back"), garbage);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hypersdk.db");
+        drop(Store::open(&path).expect("create"));
+        let conn = Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        let err = Store::open(&path).expect_err("newer schema");
+        assert_eq!(err.code(), "database_too_new");
+    }
+
+    #[test]
+    fn reopening_keeps_schema_and_wal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hypersdk.db");
+        drop(Store::open(&path).expect("create"));
+        let store = Store::open(&path).expect("reopen");
+        let mode: String = store
+            .lock()
+            .expect("lock")
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+    }
+}
