@@ -1,0 +1,277 @@
+//! `hyperctl connection`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+
+use clap::{Args, Subcommand};
+use hypersdk_core::model::{Connection, ConnectionInput, ProviderKind, Secret};
+use hypersdk_core::{ApiError, Core, CoreError, kinds};
+
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionCommand {
+    /// Save a connection; its password or key goes to the OS keyring.
+    Add(AddArgs),
+    /// Change a saved connection; unspecified fields keep their value.
+    Edit(EditArgs),
+    /// List saved connections.
+    #[command(alias = "ls")]
+    List,
+    /// Show one connection.
+    Show {
+        /// Connection name or id.
+        connection: String,
+    },
+    /// Check that the endpoint answers, the secret is in the keyring and sign-in works.
+    Test {
+        /// Connection name or id.
+        connection: String,
+    },
+    /// Remove a connection and its keyring entry.
+    #[command(alias = "rm")]
+    Remove {
+        /// Connection name or id.
+        connection: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// Read the password (or key) from standard input instead of prompting.
+    #[arg(long, conflicts_with = "no_password")]
+    password_stdin: bool,
+    /// Save the connection without a password.
+    #[arg(long)]
+    no_password: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// vsphere, aws, azure, gcp, hyperv or proxmox.
+    #[arg(long)]
+    kind: ProviderKind,
+    /// A unique name to refer to the connection by.
+    #[arg(long)]
+    name: String,
+    /// Host name or URL, e.g. vcenter.example.com or https://pve:8006.
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long)]
+    username: String,
+    /// Provider option as KEY=VALUE (repeatable), e.g. --option region=eu-west-1.
+    #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
+    options: Vec<(String, String)>,
+    #[command(flatten)]
+    secret: SecretArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Connection name or id.
+    connection: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long)]
+    username: Option<String>,
+    /// Set a provider option as KEY=VALUE (repeatable; an empty VALUE clears it).
+    #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
+    options: Vec<(String, String)>,
+    /// Read a new password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Prompt for a new password.
+    #[arg(long, conflicts_with = "password_stdin")]
+    password_prompt: bool,
+}
+
+fn parse_option(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("\"{s}\" is not KEY=VALUE"))?;
+    if k.trim().is_empty() {
+        return Err(format!("\"{s}\" has an empty KEY"));
+    }
+    Ok((k.trim().to_owned(), v.to_owned()))
+}
+
+/// Secrets come from a prompt or stdin, never from an argument (arguments
+/// are visible to every user through `ps` and end up in shell history).
+fn read_secret(from_stdin: bool, prompt: &str) -> Result<Secret, ApiError> {
+    if from_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            ApiError::from(CoreError::io(
+                "cannot read the password from standard input",
+                e,
+            ))
+        })?;
+        // `echo pw | hyperctl …` adds one newline; a password can contain others.
+        let trimmed = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t));
+        return Ok(Secret::new(trimmed.unwrap_or(&text)));
+    }
+    rpassword::prompt_password(prompt)
+        .map(Secret::new)
+        .map_err(|e| {
+            ApiError::from(CoreError::io(
+                "cannot read the password from the terminal",
+                e,
+            ))
+        })
+}
+
+pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), ApiError> {
+    match cmd {
+        ConnectionCommand::Add(args) => {
+            let secret = if args.secret.no_password {
+                None
+            } else if args.secret.password_stdin || std::io::stdin().is_terminal() {
+                let prompt = format!(
+                    "{} for {}: ",
+                    kinds::info(args.kind, false).secret_label,
+                    args.username
+                );
+                Some(read_secret(args.secret.password_stdin, &prompt)?)
+            } else {
+                return Err(CoreError::invalid(
+                    "secret",
+                    "no terminal to prompt for the password: pass --password-stdin (and pipe it in) or --no-password",
+                )
+                .into());
+            };
+            let input = ConnectionInput {
+                kind: args.kind,
+                name: args.name,
+                endpoint: args.endpoint,
+                username: args.username,
+                secret,
+                options: args.options.into_iter().collect(),
+            };
+            let c = core.add_connection(input).await?;
+            if json {
+                return output::json(&c);
+            }
+            println!(
+                "Added connection \"{}\" ({}, {}).",
+                c.name, c.kind, c.endpoint
+            );
+            Ok(())
+        }
+        ConnectionCommand::Edit(args) => {
+            let current = core.connection(&args.connection).await?;
+            let mut options: BTreeMap<String, String> = current.options.clone();
+            options.extend(args.options);
+            let secret = if args.password_stdin || args.password_prompt {
+                Some(read_secret(args.password_stdin, "New password: ")?)
+            } else {
+                None
+            };
+            let input = ConnectionInput {
+                kind: current.kind,
+                name: args.name.unwrap_or(current.name),
+                endpoint: args.endpoint.unwrap_or(current.endpoint),
+                username: args.username.unwrap_or(current.username),
+                secret,
+                options,
+            };
+            let c = core.update_connection(&current.id, input).await?;
+            if json {
+                return output::json(&c);
+            }
+            println!("Updated connection \"{}\".", c.name);
+            Ok(())
+        }
+        ConnectionCommand::List => {
+            let list = core.list_connections().await?;
+            if json {
+                return output::json(&list);
+            }
+            if list.is_empty() {
+                println!(
+                    "No connections. Add one with: hyperctl connection add --kind vsphere --name NAME --endpoint HOST --username USER"
+                );
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.name.clone(),
+                        c.kind.to_string(),
+                        c.endpoint.clone(),
+                        c.username.clone(),
+                        if c.has_secret { "keyring" } else { "none" }.into(),
+                    ]
+                })
+                .collect();
+            output::table(&["NAME", "KIND", "ENDPOINT", "USERNAME", "SECRET"], &rows);
+            Ok(())
+        }
+        ConnectionCommand::Show { connection } => {
+            let c = core.connection(&connection).await?;
+            if json {
+                return output::json(&c);
+            }
+            print_connection(&c);
+            Ok(())
+        }
+        ConnectionCommand::Test { connection } => {
+            let result = core.test_connection(&connection).await?;
+            if json {
+                output::json(&result)?;
+            } else {
+                for check in &result.checks {
+                    println!(
+                        "{} {}: {}",
+                        if check.ok { "ok  " } else { "FAIL" },
+                        check.name,
+                        check.detail
+                    );
+                }
+            }
+            if result.ok {
+                Ok(())
+            } else {
+                Err(ApiError {
+                    code: "connection_test_failed".into(),
+                    message: format!("connection \"{connection}\" did not pass every check"),
+                    retryable: true,
+                })
+            }
+        }
+        ConnectionCommand::Remove { connection } => {
+            let c = core.connection(&connection).await?;
+            core.remove_connection(&c.id).await?;
+            if json {
+                return output::json(&serde_json::json!({ "removed": c.id }));
+            }
+            println!("Removed connection \"{}\" and its keyring entry.", c.name);
+            Ok(())
+        }
+    }
+}
+
+fn print_connection(c: &Connection) {
+    println!("ID:        {}", c.id);
+    println!("Name:      {}", c.name);
+    println!("Kind:      {} ({})", kinds::display_name(c.kind), c.kind);
+    println!("Endpoint:  {}", c.endpoint);
+    println!("Username:  {}", c.username);
+    println!(
+        "Secret:    {}",
+        if c.has_secret {
+            "stored in the OS keyring"
+        } else {
+            "none"
+        }
+    );
+    for (k, v) in &c.options {
+        println!("Option:    {k}={v}");
+    }
+    println!("Created:   {}", c.created_at.to_rfc3339());
+    println!("Updated:   {}", c.updated_at.to_rfc3339());
+}

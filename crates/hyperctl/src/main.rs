@@ -1,0 +1,101 @@
+//! `hyperctl`: every capability of the HyperSDK window, from a terminal, on
+//! the same core and the same database (safe to use while the app runs).
+
+mod connection;
+mod jobs;
+mod output;
+mod settings;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use hypersdk_core::providers::ProviderRegistry;
+use hypersdk_core::{ApiError, Core, CoreError, Paths, logging};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hyperctl",
+    version,
+    about = "Discover, export and back up virtual machines from the command line",
+    long_about = "Discover, export and back up virtual machines from the command line.\n\n\
+                  hyperctl shares its database and keyring entries with HyperSDK Desktop: what \
+                  you do here shows up in the window, and the other way round.\n\
+                  State lives in $HYPERSDK_DATA_DIR (default: the platform's app-data directory)."
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage connections to vSphere, AWS, Azure, GCP, Hyper-V and Proxmox.
+    #[command(subcommand, alias = "connections")]
+    Connection(connection::ConnectionCommand),
+    /// List, inspect and cancel jobs (including those the app runs).
+    #[command(subcommand, alias = "job")]
+    Jobs(jobs::JobsCommand),
+    /// Show or change settings such as concurrency limits.
+    #[command(subcommand)]
+    Settings(settings::SettingsCommand),
+}
+
+/// Opens the shared state the way the app does.
+fn open_core() -> Result<(Arc<Core>, Option<hypersdk_core::logging::Guard>), CoreError> {
+    let paths = Paths::resolve()?;
+    paths.create_dirs()?;
+    // The file log keeps what the terminal does not show; a terminal only
+    // sees warnings and the one-line error.
+    let guard = logging::init(&paths.log_dir, "hyperctl", "warn").ok();
+    let core = Core::open(paths, ProviderRegistry::default())?;
+    Ok((Arc::new(core), guard))
+}
+
+async fn run(cli: Cli) -> Result<(), ApiError> {
+    let (core, _guard) = open_core().map_err(|e| ApiError {
+        // The file name matters here, so the full message is shown.
+        code: e.code().to_owned(),
+        message: e.to_string(),
+        retryable: e.retryable(),
+    })?;
+    match cli.command {
+        Command::Connection(cmd) => connection::run(&core, cmd, cli.json).await,
+        Command::Jobs(cmd) => jobs::run(&core, cmd, cli.json).await,
+        Command::Settings(cmd) => settings::run(&core, cmd, cli.json).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                // Scripts get the code on stdout as well as the line on stderr.
+                let _ = output::json(&serde_json::json!({ "error": e }));
+            }
+            eprintln!(
+                "hyperctl: error: {} [{}]",
+                e.message.replace('\n', " "),
+                e.code
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,266 @@
+//! `hyperctl` as a user runs it: the real binary, a temporary data dir and
+//! the real Secret Service keyring (see scripts/test.sh), with `secret-tool`
+//! as the independent judge of what the keyring holds.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn hyperctl(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
+        .args(args)
+        .env("HYPERSDK_DATA_DIR", data_dir)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hyperctl");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("hyperctl output")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "hyperctl failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fails with exactly one line on stderr and returns it.
+fn fails(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure: {}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one-line error expected, got: {stderr}");
+    lines[0].to_owned()
+}
+
+fn secret_tool_lookup(connection_id: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "hypersdk-desktop", "username"])
+        .arg(format!("connection:{connection_id}"))
+        .output()
+        .expect("secret-tool");
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+const ADD: &[&str] = &[
+    "connection",
+    "add",
+    "--kind",
+    "vsphere",
+    "--name",
+    "lab",
+    "--endpoint",
+    "vc.lab.example:8443",
+    "--username",
+    "administrator@vsphere.local",
+    "--option",
+    "datacenter=DC0",
+    "--password-stdin",
+];
+
+#[test]
+fn connection_lifecycle_with_the_keyring() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let password = "s3cret with spaces & symbols!";
+    let mut args = ADD.to_vec();
+    args.push("--json");
+    let added: Value = serde_json::from_str(&ok(&hyperctl(dir.path(), &args, Some(&format!("{password}\n")))))
+        .expect("json");
+    let id = added["id"].as_str().expect("id").to_owned();
+    assert_eq!(added["has_secret"], true);
+    assert_eq!(added["endpoint"], "https://vc.lab.example:8443");
+    assert!(added.get("secret").is_none() && added.get("password").is_none());
+    // The trailing newline from `echo` is not part of the password.
+    assert_eq!(secret_tool_lookup(&id).as_deref(), Some(password));
+
+    let list: Value =
+        serde_json::from_str(&ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None))).expect("json");
+    let list = list.as_array().expect("array");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["name"], "lab");
+    assert_eq!(list[0]["options"]["datacenter"], "DC0");
+
+    let table = ok(&hyperctl(dir.path(), &["connection", "list"], None));
+    assert!(table.contains("lab") && table.contains("keyring"), "{table}");
+    assert!(!table.contains(password));
+
+    let shown = ok(&hyperctl(dir.path(), &["connection", "show", "lab"], None));
+    assert!(shown.contains(&id), "{shown}");
+
+    // Edit: rename keeps the secret; a new one from stdin replaces it.
+    ok(&hyperctl(dir.path(), &["connection", "edit", "lab", "--name", "lab2"], None));
+    assert_eq!(secret_tool_lookup(&id).as_deref(), Some(password));
+    ok(&hyperctl(dir.path(), &["connection", "edit", "lab2", "--password-stdin"], Some("new-pw")));
+    assert_eq!(secret_tool_lookup(&id).as_deref(), Some("new-pw"));
+
+    let removed = ok(&hyperctl(dir.path(), &["connection", "remove", "lab2"], None));
+    assert!(removed.contains("keyring entry"), "{removed}");
+    assert_eq!(secret_tool_lookup(&id), None);
+    let list = ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None));
+    assert_eq!(serde_json::from_str::<Value>(&list).expect("json"), serde_json::json!([]));
+
+    // Nothing written by hyperctl — database, WAL, logs — holds the password.
+    for entry in walk(dir.path()) {
+        let bytes = std::fs::read(&entry).expect("read");
+        assert!(
+            !bytes.windows(password.len()).any(|w| w == password.as_bytes()),
+            "password found in {}",
+            entry.display()
+        );
+    }
+}
+
+#[test]
+fn bad_input_gets_a_one_line_error_and_saves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(&hyperctl(dir.path(), ADD, Some("pw")));
+
+    let line = fails(&hyperctl(dir.path(), ADD, Some("pw")));
+    assert!(line.contains("already exists") && line.contains("[connection_name_taken]"), "{line}");
+
+    let mut bad_port = ADD.to_vec();
+    bad_port[5] = "other";
+    bad_port[7] = "vc.example.com:70000";
+    let line = fails(&hyperctl(dir.path(), &bad_port, Some("pw")));
+    assert!(line.contains("1 to 65535") && line.contains("[invalid_endpoint]"), "{line}");
+
+    let mut empty = ADD.to_vec();
+    empty[5] = "other";
+    empty[7] = "";
+    let line = fails(&hyperctl(dir.path(), &empty, Some("pw")));
+    assert!(line.contains("Endpoint is required"), "{line}");
+
+    // --json puts the code on stdout for scripts.
+    let mut json = bad_port.clone();
+    json.push("--json");
+    let out = hyperctl(dir.path(), &json, Some("pw"));
+    fails(&out);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json error");
+    assert_eq!(v["error"]["code"], "invalid_endpoint");
+
+    let list: Value =
+        serde_json::from_str(&ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None))).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "nothing but the first connection was saved");
+
+    // A password is never accepted as an argument.
+    let out = hyperctl(dir.path(), &["connection", "add", "--password", "x"], None);
+    assert!(!out.status.success());
+
+    // Without a terminal and without --password-stdin, hyperctl does not guess.
+    let mut no_secret = ADD.to_vec();
+    no_secret.pop();
+    no_secret[5] = "third";
+    let line = fails(&hyperctl(dir.path(), &no_secret, None));
+    assert!(line.contains("--password-stdin"), "{line}");
+
+    let line = fails(&hyperctl(dir.path(), &["connection", "show", "nope"], None));
+    assert!(line.contains("[not_found]"), "{line}");
+    let line = fails(&hyperctl(dir.path(), &["jobs", "cancel", "nope"], None));
+    assert!(line.contains("[not_found]"), "{line}");
+
+    ok(&hyperctl(dir.path(), &["connection", "remove", "lab"], None));
+}
+
+#[test]
+fn without_a_keyring_the_user_is_told_and_nothing_is_saved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No session bus at all: what a headless box without a keyring looks like.
+    let out = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
+        .args(ADD)
+        .env("HYPERSDK_DATA_DIR", dir.path())
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/hypersdk-test-bus")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().map(|mut s| s.write_all(b"pw"));
+            c.wait_with_output()
+        })
+        .expect("run");
+    let line = fails(&out);
+    assert!(line.contains("[keyring_unavailable]"), "{line}");
+    assert!(line.contains("Secret Service"), "names what is missing: {line}");
+    let list: Value =
+        serde_json::from_str(&ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None))).expect("json");
+    assert_eq!(list, serde_json::json!([]));
+    // Without a secret, no keyring is needed.
+    let mut no_pw = ADD.to_vec();
+    no_pw.pop();
+    no_pw.push("--no-password");
+    ok(&hyperctl(dir.path(), &no_pw, None));
+}
+
+#[test]
+fn a_corrupt_database_is_named_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hypersdk.db");
+    let garbage = b"definitely not sqlite ".repeat(100);
+    std::fs::write(&db, &garbage).expect("write");
+    let line = fails(&hyperctl(dir.path(), &["connection", "list"], None));
+    assert!(line.contains(&db.display().to_string()) && line.contains("[database_corrupt]"), "{line}");
+    assert_eq!(std::fs::read(&db).expect("read"), garbage);
+}
+
+#[test]
+fn jobs_and_settings_and_help() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(ok(&hyperctl(dir.path(), &["jobs", "list"], None)).trim(), "No jobs.");
+    assert_eq!(ok(&hyperctl(dir.path(), &["jobs", "list", "--json"], None)).trim(), "[]");
+    let line = fails(&hyperctl(dir.path(), &["jobs", "list", "--state", "done"], None));
+    assert!(line.contains("unknown state"), "{line}");
+
+    let s: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &["settings", "set", "--max-concurrent-jobs", "6", "--json"],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(s["max_concurrent_jobs"], 6);
+    let line = fails(&hyperctl(dir.path(), &["settings", "set", "--max-concurrent-jobs", "0"], None));
+    assert!(line.contains("between 1 and 32"), "{line}");
+
+    for args in [
+        &["--help"][..],
+        &["connection", "--help"],
+        &["connection", "add", "--help"],
+        &["jobs", "--help"],
+        &["jobs", "cancel", "--help"],
+        &["settings", "--help"],
+    ] {
+        let out = ok(&hyperctl(dir.path(), args, None));
+        assert!(out.contains("Usage:"), "{args:?}: {out}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}

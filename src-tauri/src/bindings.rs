@@ -1,0 +1,42 @@
+//! The one list of commands and events, used both to serve IPC and to
+//! generate `ui/src/bindings.ts` (a test fails when that file is stale).
+
+use specta_typescript::Typescript;
+use tauri_specta::{Builder, collect_commands, collect_events};
+
+use crate::commands;
+use crate::events::CoreEvent;
+
+pub fn builder() -> Builder<tauri::Wry> {
+    Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            commands::app_info,
+            commands::list_provider_kinds,
+            commands::list_connections,
+            commands::add_connection,
+            commands::update_connection,
+            commands::test_connection,
+            commands::remove_connection,
+            commands::list_jobs,
+            commands::get_job,
+            commands::cancel_job,
+            commands::get_settings,
+            commands::update_settings,
+            commands::show_window,
+            commands::quit_app,
+        ])
+        .events(collect_events![CoreEvent])
+        // Byte counts are u64 in Rust; as JS numbers they are exact up to
+        // 8 PiB, far beyond any disk, so `number` is safe and simpler than
+        // `bigint` for the UI.
+        .dangerously_cast_bigints_to_number()
+        // One TypeScript type per Rust type; our IPC types serialize and
+        // deserialize alike, so split Serialize/Deserialize types only add noise.
+        .disable_serde_phases()
+}
+
+pub fn typescript() -> Typescript {
+    Typescript::default().header("// Generated from the Rust types by `cargo run -p hypersdk-desktop --bin export-bindings`. Do not edit.\n")
+}
+
+pub const BINDINGS_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ui/src/bindings.ts");

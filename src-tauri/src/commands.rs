@@ -1,0 +1,138 @@
+//! IPC commands: each one a one-liner into the core. Errors cross as
+//! `ApiError {code, message, retryable}`; TypeScript bindings are generated
+//! from these signatures (see `bindings.rs`).
+
+use hypersdk_core::ApiError;
+use hypersdk_core::model::{
+    Connection, ConnectionInput, ConnectionTestResult, Job, JobDetail, ProviderKindInfo, Settings,
+};
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+use crate::state::AppState;
+
+type CmdResult<T> = Result<T, ApiError>;
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AppInfo {
+    pub version: String,
+    pub data_dir: String,
+    pub log_dir: String,
+    pub database_path: String,
+    /// Set when the core could not start; the UI shows only this.
+    pub startup_error: Option<ApiError>,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    let show = |f: fn(&hypersdk_core::Paths) -> &std::path::Path| {
+        state
+            .paths()
+            .map(|p| f(p).display().to_string())
+            .unwrap_or_default()
+    };
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        data_dir: show(|p| &p.data_dir),
+        log_dir: show(|p| &p.log_dir),
+        database_path: show(|p| &p.database),
+        startup_error: match state.inner() {
+            AppState::Failed { error, .. } => Some(error.clone()),
+            AppState::Ready(_) => None,
+        },
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn list_provider_kinds(state: State<'_, AppState>) -> Vec<ProviderKindInfo> {
+    state.core().map(|c| c.provider_kinds()).unwrap_or_default()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_connections(state: State<'_, AppState>) -> CmdResult<Vec<Connection>> {
+    Ok(state.core()?.list_connections().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_connection(
+    state: State<'_, AppState>,
+    input: ConnectionInput,
+) -> CmdResult<Connection> {
+    Ok(state.core()?.add_connection(input).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_connection(
+    state: State<'_, AppState>,
+    id: String,
+    input: ConnectionInput,
+) -> CmdResult<Connection> {
+    Ok(state.core()?.update_connection(&id, input).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn test_connection(
+    state: State<'_, AppState>,
+    id: String,
+) -> CmdResult<ConnectionTestResult> {
+    Ok(state.core()?.test_connection(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_connection(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    Ok(state.core()?.remove_connection(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_jobs(state: State<'_, AppState>) -> CmdResult<Vec<Job>> {
+    Ok(state.core()?.list_jobs().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_job(state: State<'_, AppState>, id: String) -> CmdResult<JobDetail> {
+    Ok(state.core()?.job(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_job(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    Ok(state.core()?.cancel_job(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(state: State<'_, AppState>) -> CmdResult<Settings> {
+    Ok(state.core()?.settings().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_settings(
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> CmdResult<Settings> {
+    Ok(state.core()?.update_settings(settings).await?)
+}
+
+/// Tray action "Show window", also callable so tests can drive it.
+#[tauri::command]
+#[specta::specta]
+pub fn show_window(app: AppHandle) {
+    crate::tray::show_main_window(&app);
+}
+
+/// Tray action "Quit".
+#[tauri::command]
+#[specta::specta]
+pub fn quit_app(app: AppHandle) {
+    app.exit(0);
+}

@@ -1,0 +1,146 @@
+//! HyperSDK Desktop's Tauri shell: opens the core, serves its commands to
+//! the window, forwards its events, and keeps a tray icon. No domain logic
+//! lives here.
+
+pub mod bindings;
+mod commands;
+mod events;
+mod state;
+mod tray;
+
+use std::sync::Arc;
+
+use hypersdk_core::providers::ProviderRegistry;
+use hypersdk_core::{ApiError, Core, CoreError, Paths, logging};
+use tauri::{Manager, RunEvent, WindowEvent};
+
+use state::AppState;
+
+/// The providers this build can browse and export; each provider crate
+/// registers its factory here as it lands.
+fn providers() -> ProviderRegistry {
+    ProviderRegistry::default()
+}
+
+fn open_core() -> (AppState, Option<logging::Guard>) {
+    let paths = match Paths::resolve() {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                AppState::Failed {
+                    error: startup_error(&e),
+                    paths: None,
+                },
+                None,
+            );
+        }
+    };
+    // Logging first, so a failure to open the database is in the log too.
+    let guard = paths
+        .create_dirs()
+        .and_then(|()| logging::init(&paths.log_dir, "hypersdk-desktop", "info"))
+        .map_err(|e| eprintln!("hypersdk-desktop: logging disabled: {e}"))
+        .ok();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %paths.data_dir.display(), "starting");
+    let state = match Core::open(paths.clone(), providers()) {
+        Ok(core) => AppState::Ready(Arc::new(core)),
+        Err(e) => {
+            tracing::error!(code = e.code(), error = %e, "cannot open HyperSDK state");
+            AppState::Failed {
+                error: startup_error(&e),
+                paths: Some(paths),
+            }
+        }
+    };
+    (state, guard)
+}
+
+/// Keeps the log writer alive as long as the app.
+struct LogGuard {
+    _guard: Option<logging::Guard>,
+}
+
+/// Start-up errors are shown in full: the user needs the file name.
+fn startup_error(e: &CoreError) -> ApiError {
+    ApiError {
+        code: e.code().to_owned(),
+        message: e.to_string(),
+        retryable: e.retryable(),
+    }
+}
+
+pub fn run() {
+    let specta = bindings::builder();
+    let invoke_handler = specta.invoke_handler();
+
+    let app = tauri::Builder::default()
+        // Must be the first plugin: a second launch hands over and exits
+        // before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("second launch: focusing the running instance");
+            tray::show_main_window(app);
+        }))
+        .invoke_handler(invoke_handler)
+        .setup(move |app| {
+            // Opened here, after the single-instance hand-over, so a second
+            // launch never touches the database.
+            let (state, log_guard) = open_core();
+            app.manage(state);
+            app.manage(LogGuard { _guard: log_guard });
+            specta.mount_events(app);
+            tray::install(app.handle())?;
+            if let AppState::Ready(core) = app.state::<AppState>().inner() {
+                tauri::async_runtime::spawn(events::forward(
+                    app.handle().clone(),
+                    Arc::clone(core),
+                ));
+                tauri::async_runtime::spawn(Arc::clone(core).run_background());
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps the app (and its jobs) running in
+            // the tray; "Quit" in the tray menu ends it.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                if let Err(e) = window.hide() {
+                    tracing::warn!(error = %e, "cannot hide the window");
+                }
+            }
+        })
+        .build(tauri::generate_context!());
+
+    match app {
+        Ok(app) => app.run(|_app, event| {
+            if let RunEvent::Exit = event {
+                tracing::info!("exiting");
+            }
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the window");
+            eprintln!("hypersdk-desktop: cannot start: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed TypeScript bindings must be exactly what the Rust
+    /// types generate; regenerate with
+    /// `cargo run -p hypersdk-desktop --bin export-bindings`.
+    #[test]
+    fn committed_bindings_are_fresh() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = dir.path().join("bindings.ts");
+        crate::bindings::builder()
+            .export(crate::bindings::typescript(), &fresh)
+            .expect("export bindings");
+        let fresh = std::fs::read_to_string(&fresh).expect("read fresh");
+        let committed = std::fs::read_to_string(crate::bindings::BINDINGS_PATH).unwrap_or_default();
+        assert!(
+            fresh == committed,
+            "ui/src/bindings.ts is stale: run `cargo run -p hypersdk-desktop --bin export-bindings`"
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! What the shell holds: the open core, or why it could not be opened.
+
+use std::sync::Arc;
+
+use hypersdk_core::{ApiError, Core, Paths};
+
+pub enum AppState {
+    Ready(Arc<Core>),
+    /// The window still opens and shows this (e.g. a corrupt database file),
+    /// instead of the app crashing or silently starting empty.
+    Failed {
+        error: ApiError,
+        paths: Option<Paths>,
+    },
+}
+
+impl AppState {
+    pub fn core(&self) -> Result<&Core, ApiError> {
+        match self {
+            AppState::Ready(core) => Ok(core),
+            AppState::Failed { error, .. } => Err(error.clone()),
+        }
+    }
+
+    pub fn paths(&self) -> Option<&Paths> {
+        match self {
+            AppState::Ready(core) => Some(core.paths()),
+            AppState::Failed { paths, .. } => paths.as_ref(),
+        }
+    }
+}

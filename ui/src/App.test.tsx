@@ -1,0 +1,90 @@
+import { screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "./App";
+import { commands } from "./bindings";
+import { appInfo, kinds } from "./test/fixtures";
+import { renderWithProviders } from "./test/render";
+import { useNavigation } from "./store/navigation";
+
+vi.mock("./bindings", () => ({
+  commands: {
+    appInfo: vi.fn(),
+    listProviderKinds: vi.fn(),
+    listConnections: vi.fn(),
+    listJobs: vi.fn(),
+    getSettings: vi.fn(),
+  },
+  events: { coreEvent: { listen: vi.fn(() => Promise.resolve(() => {})) } },
+}));
+
+const mocked = vi.mocked(commands);
+
+beforeEach(() => {
+  useNavigation.setState({ section: "inventory" });
+  mocked.listProviderKinds.mockResolvedValue(kinds);
+  mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
+  mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
+  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2 } });
+});
+
+describe("startup error screen", () => {
+  it("renders only the error screen with message, code and directories", async () => {
+    mocked.appInfo.mockResolvedValue({
+      ...appInfo,
+      startup_error: {
+        code: "database_open_failed",
+        message: `Could not open the database ${appInfo.database_path}: file is not a database`,
+        retryable: false,
+      },
+    });
+    renderWithProviders(<App />);
+
+    const screenEl = await screen.findByTestId("startup-error");
+    expect(screenEl).toHaveTextContent(`Could not open the database ${appInfo.database_path}: file is not a database`);
+    expect(screen.getByTestId("startup-error-code")).toHaveTextContent("database_open_failed");
+    expect(screenEl).toHaveTextContent(appInfo.data_dir);
+    expect(screenEl).toHaveTextContent(appInfo.log_dir);
+    expect(screen.getByRole("button", { name: "Copy details" })).toBeInTheDocument();
+    expect(screen.queryByTestId("nav-inventory")).not.toBeInTheDocument();
+    expect(screen.queryByRole("navigation")).not.toBeInTheDocument();
+  });
+
+  it("shows the error screen when the core cannot be reached", async () => {
+    mocked.appInfo.mockRejectedValue("IPC unavailable");
+    renderWithProviders(<App />);
+    expect(await screen.findByTestId("startup-error")).toHaveTextContent("IPC unavailable");
+  });
+});
+
+describe("app frame", () => {
+  it("shows the five sections and switches between them", async () => {
+    mocked.appInfo.mockResolvedValue(appInfo);
+    const user = userEvent.setup();
+    renderWithProviders(<App />);
+
+    expect(await screen.findByTestId("page-inventory")).toBeInTheDocument();
+    expect(await screen.findByText("Add a connection to browse your VMs")).toBeInTheDocument();
+
+    for (const section of ["jobs", "schedules", "connections", "settings", "inventory"]) {
+      await user.click(screen.getByTestId(`nav-${section}`));
+      expect(await screen.findByTestId(`page-${section}`)).toBeInTheDocument();
+    }
+
+    await user.click(screen.getByTestId("nav-jobs"));
+    expect(await screen.findByText("No jobs yet")).toBeInTheDocument();
+
+    await user.click(screen.getByTestId("nav-schedules"));
+    expect(screen.getByText("No schedules yet")).toBeInTheDocument();
+    expect(screen.getByTestId("schedule-create")).toHaveAttribute("aria-disabled", "true");
+
+    await user.click(screen.getByTestId("nav-settings"));
+    expect(await screen.findByTestId("settings-database-path")).toHaveTextContent(appInfo.database_path);
+    expect(await screen.findByTestId("settings-max-concurrent-jobs")).toHaveValue("4");
+
+    await user.click(screen.getByTestId("nav-inventory"));
+    await user.click(await screen.findByTestId("inventory-go-connections"));
+    expect(await screen.findByTestId("page-connections")).toBeInTheDocument();
+    expect(screen.getByText("No connections yet")).toBeInTheDocument();
+  });
+});

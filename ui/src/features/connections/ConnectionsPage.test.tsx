@@ -1,0 +1,117 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { commands } from "../../bindings";
+import type { Connection } from "../../bindings";
+import { connection, kinds } from "../../test/fixtures";
+import { renderWithProviders } from "../../test/render";
+import { ConnectionsPage } from "./ConnectionsPage";
+
+vi.mock("../../bindings", () => ({
+  commands: {
+    listProviderKinds: vi.fn(),
+    listConnections: vi.fn(),
+    addConnection: vi.fn(),
+    updateConnection: vi.fn(),
+    testConnection: vi.fn(),
+    removeConnection: vi.fn(),
+  },
+  events: { coreEvent: { listen: vi.fn() } },
+}));
+
+const mocked = vi.mocked(commands);
+let stored: Connection[];
+
+beforeEach(() => {
+  stored = [connection];
+  mocked.listProviderKinds.mockResolvedValue(kinds);
+  mocked.listConnections.mockImplementation(() => Promise.resolve({ status: "ok", data: stored }));
+});
+
+describe("ConnectionsPage", () => {
+  it("lists connections with kind, endpoint, username and the secret badge", async () => {
+    renderWithProviders(<ConnectionsPage />);
+    const row = await screen.findByTestId("connection-row");
+    expect(row).toHaveAttribute("data-connection-name", "Lab vCenter");
+    expect(within(row).getByText("VMware vSphere")).toBeInTheDocument();
+    expect(within(row).getByText("vcenter.lab.local")).toBeInTheDocument();
+    expect(within(row).getByText("administrator@vsphere.local")).toBeInTheDocument();
+    expect(within(row).getByText("Secret stored")).toBeInTheDocument();
+  });
+
+  it("adds a connection and refreshes the list", async () => {
+    const user = userEvent.setup();
+    const added: Connection = { ...connection, id: "c-2", name: "Second", endpoint: "vc2.lab" };
+    mocked.addConnection.mockImplementation(() => {
+      stored = [...stored, added];
+      return Promise.resolve({ status: "ok", data: added });
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await screen.findByTestId("connection-row");
+
+    await user.click(screen.getByTestId("connection-add"));
+    await user.type(await screen.findByTestId("connection-name"), "Second");
+    await user.type(screen.getByTestId("connection-endpoint"), "vc2.lab");
+    await user.click(screen.getByTestId("connection-save"));
+
+    await waitFor(() => expect(screen.getAllByTestId("connection-row")).toHaveLength(2));
+    expect(mocked.addConnection).toHaveBeenCalledWith({
+      kind: "vsphere",
+      name: "Second",
+      endpoint: "vc2.lab",
+      username: "",
+      secret: null,
+      options: {},
+    });
+  });
+
+  it("shows a core error that belongs to no field as an alert with the core's message", async () => {
+    const user = userEvent.setup();
+    mocked.addConnection.mockResolvedValue({
+      status: "error",
+      error: { code: "keyring_unavailable", message: "The OS keyring is locked", retryable: false },
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await screen.findByTestId("connection-row");
+    await user.click(screen.getByTestId("connection-add"));
+    await user.type(await screen.findByTestId("connection-name"), "X");
+    await user.type(screen.getByTestId("connection-endpoint"), "x");
+    await user.click(screen.getByTestId("connection-save"));
+    expect(await screen.findByTestId("error-message")).toHaveTextContent("The OS keyring is locked");
+  });
+
+  it("tests a connection and shows the checks", async () => {
+    const user = userEvent.setup();
+    mocked.testConnection.mockResolvedValue({
+      status: "ok",
+      data: {
+        ok: false,
+        checks: [
+          { name: "Reach endpoint", ok: true, detail: "connected" },
+          { name: "Sign in", ok: false, detail: "incorrect user name or password" },
+        ],
+      },
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-test"));
+    const result = await screen.findByTestId("connection-test-result");
+    expect(mocked.testConnection).toHaveBeenCalledWith("c-1");
+    expect(result).toHaveTextContent("Some checks failed");
+    expect(result).toHaveTextContent("incorrect user name or password");
+  });
+
+  it("removes a connection after confirmation", async () => {
+    const user = userEvent.setup();
+    mocked.removeConnection.mockImplementation(() => {
+      stored = [];
+      return Promise.resolve({ status: "ok", data: null });
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-remove"));
+    expect(mocked.removeConnection).not.toHaveBeenCalled();
+    await user.click(await screen.findByTestId("confirm-remove"));
+    await waitFor(() => expect(screen.queryByTestId("connection-row")).not.toBeInTheDocument());
+    expect(mocked.removeConnection).toHaveBeenCalledWith("c-1");
+    expect(screen.getByText("No connections yet")).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,125 @@
+import { z } from "zod";
+import type { Connection, ConnectionInput, ProviderKind, ProviderKindInfo } from "../../bindings";
+
+export const PROVIDER_KINDS = ["vsphere", "aws", "azure", "gcp", "hyperv", "proxmox"] as const satisfies readonly ProviderKind[];
+
+export const NAME_MAX_LENGTH = 100;
+
+/** Messages mirror the core's validation rules (name 1–100 chars after trimming, endpoint required). */
+export const messages = {
+  nameRequired: "Name is required",
+  nameTooLong: `Name must be at most ${NAME_MAX_LENGTH} characters`,
+  endpointRequired: "Endpoint is required",
+  optionRequired: (label: string) => `${label} is required`,
+};
+
+/** Builds the form schema; required provider options are checked against the selected kind. */
+export function connectionFormSchema(kinds: readonly ProviderKindInfo[]) {
+  return z
+    .object({
+      kind: z.enum(PROVIDER_KINDS),
+      name: z
+        .string()
+        .trim()
+        .min(1, messages.nameRequired)
+        .max(NAME_MAX_LENGTH, messages.nameTooLong),
+      endpoint: z.string().trim().min(1, messages.endpointRequired),
+      username: z.string().trim(),
+      secret: z.string(),
+      options: z.record(z.string(), z.string()),
+    })
+    .superRefine((values, ctx) => {
+      const info = kinds.find((k) => k.kind === values.kind);
+      for (const field of info?.options ?? []) {
+        if (field.required && (values.options[field.key] ?? "").trim() === "") {
+          ctx.addIssue({
+            code: "custom",
+            path: ["options", field.key],
+            message: messages.optionRequired(field.label),
+          });
+        }
+      }
+    });
+}
+
+export type ConnectionFormSchema = ReturnType<typeof connectionFormSchema>;
+export type ConnectionFormValues = z.input<ConnectionFormSchema>;
+export type ConnectionFormOutput = z.output<ConnectionFormSchema>;
+
+export function defaultFormValues(
+  kinds: readonly ProviderKindInfo[],
+  connection?: Connection,
+): ConnectionFormValues {
+  if (connection) {
+    const options: Record<string, string> = {};
+    for (const [key, value] of Object.entries(connection.options)) {
+      if (value !== undefined) options[key] = value;
+    }
+    return {
+      kind: connection.kind,
+      name: connection.name,
+      endpoint: connection.endpoint,
+      username: connection.username,
+      secret: "",
+      options,
+    };
+  }
+  return {
+    kind: kinds[0]?.kind ?? "vsphere",
+    name: "",
+    endpoint: "",
+    username: "",
+    secret: "",
+    options: {},
+  };
+}
+
+/**
+ * Converts validated form values into the core's input. An empty secret is sent as null, which
+ * means "keep the stored secret" when editing. Only the selected kind's options are sent.
+ */
+export function toConnectionInput(
+  values: ConnectionFormOutput,
+  info: ProviderKindInfo | undefined,
+): ConnectionInput {
+  const options: Record<string, string> = {};
+  for (const field of info?.options ?? []) {
+    const value = (values.options[field.key] ?? "").trim();
+    if (value !== "") options[field.key] = value;
+  }
+  return {
+    kind: values.kind,
+    name: values.name,
+    endpoint: values.endpoint,
+    username: values.username,
+    secret: values.secret === "" ? null : values.secret,
+    options,
+  };
+}
+
+type FieldPath = "name" | "endpoint" | "username" | "secret" | "kind";
+
+/** Which form field a core error code belongs to, if any (otherwise it is shown as an alert). */
+export function fieldForErrorCode(code: string): FieldPath | null {
+  switch (code) {
+    case "connection_name_taken":
+    case "invalid_name":
+    case "name_required":
+    case "name_too_long":
+      return "name";
+    case "invalid_endpoint":
+    case "endpoint_required":
+      return "endpoint";
+    case "invalid_username":
+    case "username_required":
+      return "username";
+    case "invalid_secret":
+    case "secret_required":
+      return "secret";
+    case "unknown_provider_kind":
+    case "invalid_kind":
+      return "kind";
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,45 @@
+import { Stack } from "@mantine/core";
+import { IconListDetails } from "@tabler/icons-react";
+import { useCancelJob, useJobs } from "../../api/hooks";
+import { EmptyState } from "../../components/EmptyState";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { LoadingBlock } from "../../components/LoadingBlock";
+import { PageHeader } from "../../components/PageHeader";
+import { JobsTable } from "./JobsTable";
+
+export function JobsPage() {
+  const jobs = useJobs();
+  const cancel = useCancelJob();
+
+  let body;
+  if (jobs.isPending) {
+    body = <LoadingBlock label="Loading jobs" />;
+  } else if (jobs.isError) {
+    body = <ErrorAlert error={jobs.error} title="Could not load jobs" />;
+  } else if (jobs.data.length === 0) {
+    body = (
+      <EmptyState icon={<IconListDetails size={30} />} title="No jobs yet" testId="jobs-empty">
+        Exports you start appear here, with their progress, transfer rate and time left. Jobs keep
+        their history after they finish.
+      </EmptyState>
+    );
+  } else {
+    body = (
+      <Stack gap="md">
+        {cancel.error && <ErrorAlert error={cancel.error} title="Could not cancel the job" />}
+        <JobsTable
+          jobs={jobs.data}
+          onCancel={(job) => cancel.mutate(job.id)}
+          cancellingId={cancel.isPending ? cancel.variables : null}
+        />
+      </Stack>
+    );
+  }
+
+  return (
+    <Stack gap={0} data-testid="page-jobs">
+      <PageHeader title="Jobs" description="Exports and backups, queued, running and finished." />
+      {body}
+    </Stack>
+  );
+}

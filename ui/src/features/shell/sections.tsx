@@ -1,0 +1,23 @@
+import {
+  IconCalendarTime,
+  IconListDetails,
+  IconPlugConnected,
+  IconServer2,
+  IconSettings,
+} from "@tabler/icons-react";
+import type { ComponentType } from "react";
+import type { Section } from "../../store/navigation";
+
+type SectionInfo = {
+  id: Section;
+  label: string;
+  icon: ComponentType<{ size?: number; stroke?: number }>;
+};
+
+export const SECTION_INFO: readonly SectionInfo[] = [
+  { id: "inventory", label: "Inventory", icon: IconServer2 },
+  { id: "jobs", label: "Jobs", icon: IconListDetails },
+  { id: "schedules", label: "Schedules", icon: IconCalendarTime },
+  { id: "connections", label: "Connections", icon: IconPlugConnected },
+  { id: "settings", label: "Settings", icon: IconSettings },
+];
