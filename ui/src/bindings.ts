@@ -59,6 +59,11 @@ export type Connection = {
 	username: string,
 	options: { [key in string]: string },
 	has_secret: boolean,
+	/**
+	 *  SHA-256 of the server's certificate the user chose to trust (64
+	 *  lower-case hex digits), instead of a global "insecure" switch.
+	 */
+	tls_fingerprint: string | null,
 	created_at: string,
 	updated_at: string,
 };
@@ -74,6 +79,8 @@ export type ConnectionInput = {
 	username: string,
 	secret: Secret | null,
 	options?: { [key in string]: string },
+	/**  The certificate pin to keep (None: verify against the system's CAs). */
+	tls_fingerprint?: string | null,
 };
 
 export type ConnectionTestResult = {

@@ -62,6 +62,10 @@ pub struct AddArgs {
     /// Provider option as KEY=VALUE (repeatable), e.g. --option region=eu-west-1.
     #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
     options: Vec<(String, String)>,
+    /// Trust exactly the server certificate with this SHA-256 fingerprint
+    /// (as `connection test` prints it) instead of the system's CAs.
+    #[arg(long, value_name = "SHA256HEX")]
+    pin_fingerprint: Option<String>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -79,6 +83,12 @@ pub struct EditArgs {
     /// Set a provider option as KEY=VALUE (repeatable; an empty VALUE clears it).
     #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
     options: Vec<(String, String)>,
+    /// Trust exactly the server certificate with this SHA-256 fingerprint.
+    #[arg(long, value_name = "SHA256HEX", conflicts_with = "unpin")]
+    pin_fingerprint: Option<String>,
+    /// Forget the pinned certificate and verify against the system's CAs again.
+    #[arg(long)]
+    unpin: bool,
     /// Read a new password from standard input.
     #[arg(long)]
     password_stdin: bool,
@@ -150,6 +160,7 @@ pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), 
                 username: args.username,
                 secret,
                 options: args.options.into_iter().collect(),
+                tls_fingerprint: args.pin_fingerprint,
             };
             let c = core.add_connection(input).await?;
             if json {
@@ -177,6 +188,11 @@ pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), 
                 username: args.username.unwrap_or(current.username),
                 secret,
                 options,
+                tls_fingerprint: if args.unpin {
+                    None
+                } else {
+                    args.pin_fingerprint.or(current.tls_fingerprint)
+                },
             };
             let c = core.update_connection(&current.id, input).await?;
             if json {

@@ -42,7 +42,11 @@ fn ok(out: &Output) -> String {
 
 /// Fails with exactly one line on stderr and returns it.
 fn fails(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.status.success(),
+        "expected failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one-line error expected, got: {stderr}");
@@ -55,7 +59,9 @@ fn secret_tool_lookup(connection_id: &str) -> Option<String> {
         .arg(format!("connection:{connection_id}"))
         .output()
         .expect("secret-tool");
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 const ADD: &[&str] = &[
@@ -80,8 +86,12 @@ fn connection_lifecycle_with_the_keyring() {
     let password = "s3cret with spaces & symbols!";
     let mut args = ADD.to_vec();
     args.push("--json");
-    let added: Value = serde_json::from_str(&ok(&hyperctl(dir.path(), &args, Some(&format!("{password}\n")))))
-        .expect("json");
+    let added: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &args,
+        Some(&format!("{password}\n")),
+    )))
+    .expect("json");
     let id = added["id"].as_str().expect("id").to_owned();
     assert_eq!(added["has_secret"], true);
     assert_eq!(added["endpoint"], "https://vc.lab.example:8443");
@@ -89,37 +99,98 @@ fn connection_lifecycle_with_the_keyring() {
     // The trailing newline from `echo` is not part of the password.
     assert_eq!(secret_tool_lookup(&id).as_deref(), Some(password));
 
-    let list: Value =
-        serde_json::from_str(&ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None))).expect("json");
+    let list: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &["connection", "list", "--json"],
+        None,
+    )))
+    .expect("json");
     let list = list.as_array().expect("array");
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["name"], "lab");
     assert_eq!(list[0]["options"]["datacenter"], "DC0");
 
     let table = ok(&hyperctl(dir.path(), &["connection", "list"], None));
-    assert!(table.contains("lab") && table.contains("keyring"), "{table}");
+    assert!(
+        table.contains("lab") && table.contains("keyring"),
+        "{table}"
+    );
     assert!(!table.contains(password));
 
     let shown = ok(&hyperctl(dir.path(), &["connection", "show", "lab"], None));
     assert!(shown.contains(&id), "{shown}");
 
-    // Edit: rename keeps the secret; a new one from stdin replaces it.
-    ok(&hyperctl(dir.path(), &["connection", "edit", "lab", "--name", "lab2"], None));
+    // Pinning a certificate from the CLI; a bad fingerprint is refused.
+    let fp = vec!["A1"; 32].join(":");
+    ok(&hyperctl(
+        dir.path(),
+        &["connection", "edit", "lab", "--pin-fingerprint", &fp],
+        None,
+    ));
+    let shown = ok(&hyperctl(
+        dir.path(),
+        &["connection", "show", "lab", "--json"],
+        None,
+    ));
+    let shown: Value = serde_json::from_str(&shown).expect("json");
+    assert_eq!(shown["tls_fingerprint"], "a1".repeat(32));
+    let line = fails(&hyperctl(
+        dir.path(),
+        &["connection", "edit", "lab", "--pin-fingerprint", "abc"],
+        None,
+    ));
+    assert!(line.contains("[invalid_fingerprint]"), "{line}");
+
+    // Edit: rename keeps the secret and the pin; a new secret from stdin replaces it.
+    ok(&hyperctl(
+        dir.path(),
+        &["connection", "edit", "lab", "--name", "lab2"],
+        None,
+    ));
+    let shown: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &["connection", "show", "lab2", "--json"],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(shown["tls_fingerprint"], "a1".repeat(32));
+    ok(&hyperctl(
+        dir.path(),
+        &["connection", "edit", "lab2", "--unpin"],
+        None,
+    ));
     assert_eq!(secret_tool_lookup(&id).as_deref(), Some(password));
-    ok(&hyperctl(dir.path(), &["connection", "edit", "lab2", "--password-stdin"], Some("new-pw")));
+    ok(&hyperctl(
+        dir.path(),
+        &["connection", "edit", "lab2", "--password-stdin"],
+        Some("new-pw"),
+    ));
     assert_eq!(secret_tool_lookup(&id).as_deref(), Some("new-pw"));
 
-    let removed = ok(&hyperctl(dir.path(), &["connection", "remove", "lab2"], None));
+    let removed = ok(&hyperctl(
+        dir.path(),
+        &["connection", "remove", "lab2"],
+        None,
+    ));
     assert!(removed.contains("keyring entry"), "{removed}");
     assert_eq!(secret_tool_lookup(&id), None);
-    let list = ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None));
-    assert_eq!(serde_json::from_str::<Value>(&list).expect("json"), serde_json::json!([]));
+    let list = ok(&hyperctl(
+        dir.path(),
+        &["connection", "list", "--json"],
+        None,
+    ));
+    assert_eq!(
+        serde_json::from_str::<Value>(&list).expect("json"),
+        serde_json::json!([])
+    );
 
     // Nothing written by hyperctl — database, WAL, logs — holds the password.
     for entry in walk(dir.path()) {
         let bytes = std::fs::read(&entry).expect("read");
         assert!(
-            !bytes.windows(password.len()).any(|w| w == password.as_bytes()),
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
             "password found in {}",
             entry.display()
         );
@@ -132,13 +203,19 @@ fn bad_input_gets_a_one_line_error_and_saves_nothing() {
     ok(&hyperctl(dir.path(), ADD, Some("pw")));
 
     let line = fails(&hyperctl(dir.path(), ADD, Some("pw")));
-    assert!(line.contains("already exists") && line.contains("[connection_name_taken]"), "{line}");
+    assert!(
+        line.contains("already exists") && line.contains("[connection_name_taken]"),
+        "{line}"
+    );
 
     let mut bad_port = ADD.to_vec();
     bad_port[5] = "other";
     bad_port[7] = "vc.example.com:70000";
     let line = fails(&hyperctl(dir.path(), &bad_port, Some("pw")));
-    assert!(line.contains("1 to 65535") && line.contains("[invalid_endpoint]"), "{line}");
+    assert!(
+        line.contains("1 to 65535") && line.contains("[invalid_endpoint]"),
+        "{line}"
+    );
 
     let mut empty = ADD.to_vec();
     empty[5] = "other";
@@ -154,9 +231,17 @@ fn bad_input_gets_a_one_line_error_and_saves_nothing() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json error");
     assert_eq!(v["error"]["code"], "invalid_endpoint");
 
-    let list: Value =
-        serde_json::from_str(&ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None))).expect("json");
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "nothing but the first connection was saved");
+    let list: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &["connection", "list", "--json"],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "nothing but the first connection was saved"
+    );
 
     // A password is never accepted as an argument.
     let out = hyperctl(dir.path(), &["connection", "add", "--password", "x"], None);
@@ -174,7 +259,11 @@ fn bad_input_gets_a_one_line_error_and_saves_nothing() {
     let line = fails(&hyperctl(dir.path(), &["jobs", "cancel", "nope"], None));
     assert!(line.contains("[not_found]"), "{line}");
 
-    ok(&hyperctl(dir.path(), &["connection", "remove", "lab"], None));
+    ok(&hyperctl(
+        dir.path(),
+        &["connection", "remove", "lab"],
+        None,
+    ));
 }
 
 #[test]
@@ -184,7 +273,10 @@ fn without_a_keyring_the_user_is_told_and_nothing_is_saved() {
     let out = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
         .args(ADD)
         .env("HYPERSDK_DATA_DIR", dir.path())
-        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/hypersdk-test-bus")
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/hypersdk-test-bus",
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -196,9 +288,16 @@ fn without_a_keyring_the_user_is_told_and_nothing_is_saved() {
         .expect("run");
     let line = fails(&out);
     assert!(line.contains("[keyring_unavailable]"), "{line}");
-    assert!(line.contains("Secret Service"), "names what is missing: {line}");
-    let list: Value =
-        serde_json::from_str(&ok(&hyperctl(dir.path(), &["connection", "list", "--json"], None))).expect("json");
+    assert!(
+        line.contains("Secret Service"),
+        "names what is missing: {line}"
+    );
+    let list: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &["connection", "list", "--json"],
+        None,
+    )))
+    .expect("json");
     assert_eq!(list, serde_json::json!([]));
     // Without a secret, no keyring is needed.
     let mut no_pw = ADD.to_vec();
@@ -214,16 +313,29 @@ fn a_corrupt_database_is_named_and_left_untouched() {
     let garbage = b"definitely not sqlite ".repeat(100);
     std::fs::write(&db, &garbage).expect("write");
     let line = fails(&hyperctl(dir.path(), &["connection", "list"], None));
-    assert!(line.contains(&db.display().to_string()) && line.contains("[database_corrupt]"), "{line}");
+    assert!(
+        line.contains(&db.display().to_string()) && line.contains("[database_corrupt]"),
+        "{line}"
+    );
     assert_eq!(std::fs::read(&db).expect("read"), garbage);
 }
 
 #[test]
 fn jobs_and_settings_and_help() {
     let dir = tempfile::tempdir().expect("tempdir");
-    assert_eq!(ok(&hyperctl(dir.path(), &["jobs", "list"], None)).trim(), "No jobs.");
-    assert_eq!(ok(&hyperctl(dir.path(), &["jobs", "list", "--json"], None)).trim(), "[]");
-    let line = fails(&hyperctl(dir.path(), &["jobs", "list", "--state", "done"], None));
+    assert_eq!(
+        ok(&hyperctl(dir.path(), &["jobs", "list"], None)).trim(),
+        "No jobs."
+    );
+    assert_eq!(
+        ok(&hyperctl(dir.path(), &["jobs", "list", "--json"], None)).trim(),
+        "[]"
+    );
+    let line = fails(&hyperctl(
+        dir.path(),
+        &["jobs", "list", "--state", "done"],
+        None,
+    ));
     assert!(line.contains("unknown state"), "{line}");
 
     let s: Value = serde_json::from_str(&ok(&hyperctl(
@@ -233,7 +345,11 @@ fn jobs_and_settings_and_help() {
     )))
     .expect("json");
     assert_eq!(s["max_concurrent_jobs"], 6);
-    let line = fails(&hyperctl(dir.path(), &["settings", "set", "--max-concurrent-jobs", "0"], None));
+    let line = fails(&hyperctl(
+        dir.path(),
+        &["settings", "set", "--max-concurrent-jobs", "0"],
+        None,
+    ));
     assert!(line.contains("between 1 and 32"), "{line}");
 
     for args in [

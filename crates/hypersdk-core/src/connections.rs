@@ -17,6 +17,7 @@ use crate::kinds;
 use crate::model::{
     Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck,
 };
+use crate::providers::Provider;
 use crate::secrets::Keyring;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -35,6 +36,7 @@ struct Valid {
     username: String,
     options: BTreeMap<String, String>,
     secret: Option<Secret>,
+    tls_fingerprint: Option<String>,
 }
 
 fn validate(input: ConnectionInput) -> Result<Valid> {
@@ -78,6 +80,12 @@ fn validate(input: ConnectionInput) -> Result<Valid> {
             "The secret is longer than 64 KiB",
         ));
     }
+    let tls_fingerprint = input
+        .tls_fingerprint
+        .as_deref()
+        .map(normalize_fingerprint)
+        .transpose()?
+        .flatten();
     Ok(Valid {
         kind: input.kind,
         name,
@@ -85,7 +93,29 @@ fn validate(input: ConnectionInput) -> Result<Valid> {
         username,
         options,
         secret,
+        tls_fingerprint,
     })
+}
+
+/// Accepts a SHA-256 fingerprint as printed by browsers (`AB:CD:…`) or by
+/// `openssl` / `sha256sum` (plain hex) and stores 64 lower-case hex digits.
+/// Empty means "no pin".
+pub fn normalize_fingerprint(raw: &str) -> Result<Option<String>> {
+    let hex: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if hex.is_empty() {
+        return Ok(None);
+    }
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(CoreError::invalid(
+            "tls_fingerprint",
+            "A certificate fingerprint is a SHA-256 digest: 64 hexadecimal digits, optionally separated by colons",
+        ));
+    }
+    Ok(Some(hex))
 }
 
 /// Accepts `host`, `host:port` or a full `http(s)://host[:port][/path]` URL
@@ -229,6 +259,7 @@ impl Core {
             username: valid.username,
             options: valid.options,
             has_secret: valid.secret.is_some(),
+            tls_fingerprint: valid.tls_fingerprint,
             created_at: now,
             updated_at: now,
         };
@@ -274,6 +305,7 @@ impl Core {
             username: valid.username,
             options: valid.options,
             has_secret: valid.secret.is_some() || existing_ref.is_some(),
+            tls_fingerprint: valid.tls_fingerprint,
             updated_at: Utc::now(),
             ..existing
         };
@@ -329,6 +361,14 @@ impl Core {
             None => Ok(None),
         })
         .await
+    }
+
+    /// A signed-in provider session for a saved connection, or `unsupported`
+    /// when this build has no provider for its kind.
+    pub async fn provider(&self, id_or_name: &str) -> Result<Arc<dyn Provider>> {
+        let connection = self.connection(id_or_name).await?;
+        let secret = self.connection_secret(&connection).await?;
+        self.registry.connect(&connection, secret)
     }
 
     /// Checks what can be checked: that the endpoint answers, that the secret
@@ -493,6 +533,28 @@ mod tests {
             username: "admin".into(),
             secret: Some(Secret::new("pw")),
             options: BTreeMap::new(),
+            tls_fingerprint: None,
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_normalised_or_refused() {
+        let hex = "ab".repeat(32);
+        let colons = vec!["AB"; 32].join(":");
+        assert_eq!(
+            normalize_fingerprint(&colons).expect("colons"),
+            Some(hex.clone())
+        );
+        assert_eq!(
+            normalize_fingerprint(&format!(" {hex} ")).expect("plain"),
+            Some(hex)
+        );
+        assert_eq!(normalize_fingerprint("").expect("empty"), None);
+        for bad in ["abc", &"zz".repeat(32), &"ab".repeat(20)] {
+            assert_eq!(
+                normalize_fingerprint(bad).expect_err(bad).code(),
+                "invalid_fingerprint"
+            );
         }
     }
 

@@ -57,6 +57,18 @@ pub enum CoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("sign-in to {endpoint} failed: {detail}")]
+    AuthFailed { endpoint: String, detail: String },
+    #[error(
+        "the certificate of {endpoint} is not trusted ({detail}); its SHA-256 fingerprint is {fingerprint} — \
+         pin it on the connection if you trust this server"
+    )]
+    CertificateUntrusted {
+        endpoint: String,
+        /// Colon-separated upper-case hex, as browsers show it.
+        fingerprint: String,
+        detail: String,
+    },
     #[error("cannot reach {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },
     #[error("{0}")]
@@ -92,6 +104,7 @@ impl CoreError {
                 "username" => "invalid_username",
                 "options" => "invalid_option",
                 "cron" => "invalid_cron",
+                "tls_fingerprint" => "invalid_fingerprint",
                 _ => "invalid_input",
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",
@@ -104,6 +117,8 @@ impl CoreError {
             CoreError::DatabaseTooNew { .. } => "database_too_new",
             CoreError::Database(_) => "database_error",
             CoreError::Io { .. } => "io_error",
+            CoreError::AuthFailed { .. } => "auth_failed",
+            CoreError::CertificateUntrusted { .. } => "certificate_untrusted",
             CoreError::Unreachable { .. } => "unreachable",
             CoreError::Unsupported(_) => "unsupported",
             CoreError::JobNotCancellable { .. } => "job_not_cancellable",

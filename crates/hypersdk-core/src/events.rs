@@ -8,6 +8,10 @@ use crate::model::{Job, JobProgress};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// The shell wraps this in its own `CoreEvent` (the IPC event); the payload
+// gets a distinct name in the generated TypeScript (the serde container
+// name does not change the JSON of an internally tagged enum).
+#[serde(rename = "CoreEventPayload")]
 pub enum CoreEvent {
     ConnectionsChanged,
     SettingsChanged,

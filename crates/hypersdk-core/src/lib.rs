@@ -16,7 +16,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use connections::normalize_endpoint;
+pub use connections::{normalize_endpoint, normalize_fingerprint};
 pub use error::{ApiError, CoreError, Result};
 pub use events::{CoreEvent, EventBus};
 pub use paths::Paths;

@@ -11,6 +11,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::error::{CoreError, Result};
 
+/// Keeps the file writer running; flushes when dropped.
+pub type Guard = WorkerGuard;
+
 const KEEP_LOG_FILES: usize = 14;
 
 /// `file_prefix` separates the app's log from `hyperctl`'s; `stderr_level` is

@@ -103,6 +103,9 @@ pub struct Connection {
     pub username: String,
     pub options: BTreeMap<String, String>,
     pub has_secret: bool,
+    /// SHA-256 of the server's certificate the user chose to trust (64
+    /// lower-case hex digits), instead of a global "insecure" switch.
+    pub tls_fingerprint: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -118,6 +121,9 @@ pub struct ConnectionInput {
     pub secret: Option<Secret>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The certificate pin to keep (None: verify against the system's CAs).
+    #[serde(default)]
+    pub tls_fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -348,6 +354,7 @@ mod tests {
             username: "admin".into(),
             secret: Some(Secret::new("hunter2-very-secret")),
             options: BTreeMap::new(),
+            tls_fingerprint: None,
         };
         let dbg = format!("{input:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -30,6 +30,7 @@ fn input(name: &str, secret: Option<&str>) -> ConnectionInput {
         username: "administrator@vsphere.local".into(),
         secret: secret.map(Secret::new),
         options: BTreeMap::from([("datacenter".into(), "DC1".into())]),
+        tls_fingerprint: None,
     }
 }
 
@@ -89,12 +90,27 @@ async fn secret_goes_to_the_keyring_and_nowhere_else() {
         Some(password.as_str())
     );
 
+    // A pinned certificate is kept, normalised, and can be cleared again.
+    let mut pinned = input("prod vCenter (renamed)", None);
+    pinned.tls_fingerprint = Some(vec!["0F"; 32].join(":"));
+    let edited = core.update_connection(&conn.id, pinned).await.expect("pin");
+    assert_eq!(
+        edited.tls_fingerprint.as_deref(),
+        Some("0f".repeat(32).as_str())
+    );
+    let reread = core.connection(&conn.id).await.expect("reread");
+    assert_eq!(reread.tls_fingerprint, edited.tls_fingerprint);
+
     let edited = core
         .update_connection(&conn.id, input("prod vCenter (renamed)", Some("second-pw")))
         .await
         .expect("edit secret");
     assert!(edited.has_secret);
     assert_eq!(secret_tool_lookup(&conn.id).as_deref(), Some("second-pw"));
+    assert_eq!(
+        edited.tls_fingerprint, None,
+        "an input without a pin clears it"
+    );
 
     core.remove_connection("prod vCenter (renamed)")
         .await

@@ -180,6 +180,7 @@ async fn the_global_limit_queues_jobs_until_a_slot_frees() {
                 username: "root@pam".into(),
                 secret: None,
                 options: Default::default(),
+                tls_fingerprint: None,
             })
             .await
             .expect("connection");

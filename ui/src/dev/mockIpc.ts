@@ -15,8 +15,10 @@ const kinds: ProviderKindInfo[] = [
 
 const now = () => new Date().toISOString();
 let connections: Connection[] = [
-  { id: "c-1", kind: "vsphere", name: "Lab vCenter", endpoint: "vcenter.lab.local", username: "administrator@vsphere.local", options: { datacenter: "DC1" }, has_secret: true, created_at: now(), updated_at: now() },
-  { id: "c-2", kind: "proxmox", name: "Home Proxmox", endpoint: "https://pve.home.arpa:8006", username: "root@pam", options: {}, has_secret: false, created_at: now(), updated_at: now() },
+  { id: "c-1", kind: "vsphere", name: "Lab vCenter", endpoint: "vcenter.lab.local", username: "administrator@vsphere.local", options: { datacenter: "DC1" }, has_secret: true,
+    tls_fingerprint: null, created_at: now(), updated_at: now() },
+  { id: "c-2", kind: "proxmox", name: "Home Proxmox", endpoint: "https://pve.home.arpa:8006", username: "root@pam", options: {}, has_secret: false,
+    tls_fingerprint: null, created_at: now(), updated_at: now() },
 ];
 const jobs: Job[] = [
   { id: "j-1", name: "Export web-01", kind: "export", connection_id: "c-1", state: "running", created_at: now(), started_at: now(), finished_at: null, progress: { job_id: "j-1", bytes_done: 7_516_192_768, bytes_total: 21_474_836_480, rate_bps: 94_371_840, eta_seconds: 148, disks: [] }, error: null },
@@ -43,6 +45,7 @@ function fromInput(id: string, input: ConnectionInput, previous?: Connection): C
     username: input.username,
     options: input.options ?? {},
     has_secret: input.secret !== null || (previous?.has_secret ?? false),
+    tls_fingerprint: input.tls_fingerprint ?? null,
     created_at: previous?.created_at ?? now(),
     updated_at: now(),
   };

@@ -45,6 +45,7 @@ export const connection: Connection = {
   username: "administrator@vsphere.local",
   options: { datacenter: "DC1" },
   has_secret: true,
+    tls_fingerprint: null,
   created_at: "2026-11-20T10:00:00Z",
   updated_at: "2026-11-20T10:00:00Z",
 };

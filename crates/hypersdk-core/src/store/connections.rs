@@ -8,8 +8,8 @@ use super::Store;
 use crate::error::{CoreError, Result};
 use crate::model::{Connection, ProviderKind};
 
-const COLUMNS: &str =
-    "id, kind, name, endpoint, username, options_json, secret_ref, created_at, updated_at";
+const COLUMNS: &str = "id, kind, name, endpoint, username, options_json, secret_ref, created_at, \
+                       updated_at, tls_fingerprint";
 
 impl Store {
     pub fn list_connections(&self) -> Result<Vec<Connection>> {
@@ -75,7 +75,7 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             &format!(
-                "INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                "INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
             ),
             params![
                 c.id,
@@ -86,7 +86,8 @@ impl Store {
                 options_json(&c.options)?,
                 secret_ref,
                 c.created_at,
-                c.updated_at
+                c.updated_at,
+                c.tls_fingerprint
             ],
         )
         .map_err(|e| name_conflict(e, &c.name))?;
@@ -108,7 +109,7 @@ impl Store {
         let changed = tx
             .execute(
                 "UPDATE connections SET kind = ?2, name = ?3, endpoint = ?4, username = ?5, \
-                 options_json = ?6, secret_ref = ?7, updated_at = ?8 WHERE id = ?1",
+                 options_json = ?6, secret_ref = ?7, updated_at = ?8, tls_fingerprint = ?9 WHERE id = ?1",
                 params![
                     c.id,
                     c.kind.as_str(),
@@ -117,7 +118,8 @@ impl Store {
                     c.username,
                     options_json(&c.options)?,
                     secret_ref,
-                    c.updated_at
+                    c.updated_at,
+                    c.tls_fingerprint
                 ],
             )
             .map_err(|e| name_conflict(e, &c.name))?;
@@ -194,6 +196,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
         username: row.get(4)?,
         options,
         has_secret: secret_ref.is_some(),
+        tls_fingerprint: row.get(9)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
     }))

@@ -22,8 +22,9 @@ pub use jobs::{ActiveJob, NewJobRow};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Append-only: a released migration is never edited, only followed by another.
-const MIGRATIONS: &[M<'static>] = &[M::up(
-    r#"
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(
+        r#"
 CREATE TABLE connections (
     id           TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
@@ -71,7 +72,9 @@ CREATE TABLE settings (
     value_json TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    M::up("ALTER TABLE connections ADD COLUMN tls_fingerprint TEXT;"),
+];
 
 pub struct Store {
     conn: Mutex<Connection>,

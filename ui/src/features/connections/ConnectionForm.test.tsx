@@ -72,6 +72,7 @@ describe("ConnectionForm", () => {
         username: "admin",
         secret: "s3cret",
         options: { datacenter: "DC9" },
+        tls_fingerprint: null,
       }),
     );
   });

@@ -140,6 +140,15 @@ export function ConnectionForm({ kinds, connection, onSubmit, onCancel }: Connec
             {...register(`options.${field.key}`)}
           />
         ))}
+        <TextInput
+          label="Pinned certificate (SHA-256)"
+          description="Trust exactly this server certificate instead of the system's certificate authorities; leave empty to verify normally."
+          placeholder="AB:CD:…"
+          error={errors.tls_fingerprint?.message}
+          data-testid="connection-tls-fingerprint"
+          autoComplete="off"
+          {...register("tls_fingerprint")}
+        />
         <Group justify="flex-end" mt="sm">
           <Button variant="default" onClick={onCancel} disabled={isSubmitting}>
             Cancel

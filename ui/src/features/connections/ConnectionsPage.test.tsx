@@ -62,6 +62,7 @@ describe("ConnectionsPage", () => {
       username: "",
       secret: null,
       options: {},
+      tls_fingerprint: null,
     });
   });
 

@@ -10,6 +10,7 @@ const valid = {
   username: "admin",
   secret: "",
   options: {},
+  tls_fingerprint: "",
 };
 
 function issues(values: unknown) {
@@ -44,6 +45,15 @@ describe("connectionFormSchema", () => {
     expect(issues({ ...valid, kind: "vsphere" })).toEqual([]);
   });
 
+  it("accepts a SHA-256 pin with or without colons and refuses anything else", () => {
+    expect(issues({ ...valid, tls_fingerprint: Array(32).fill("AB").join(":") })).toEqual([]);
+    expect(issues({ ...valid, tls_fingerprint: "ab".repeat(32) })).toEqual([]);
+    expect(issues({ ...valid, tls_fingerprint: "abc" })).toContainEqual({
+      path: "tls_fingerprint",
+      message: messages.fingerprintInvalid,
+    });
+  });
+
   it("rejects unknown kinds", () => {
     expect(issues({ ...valid, kind: "openstack" }).map((i) => i.path)).toContain("kind");
   });
@@ -55,7 +65,7 @@ describe("toConnectionInput", () => {
       { ...valid, kind: "aws", name: "AWS", endpoint: "e", secret: "", options: { region: " eu-west-1 ", bucket: "", datacenter: "DC1" } },
       awsKind,
     );
-    expect(input).toEqual({ kind: "aws", name: "AWS", endpoint: "e", username: "admin", secret: null, options: { region: "eu-west-1" } });
+    expect(input).toEqual({ kind: "aws", name: "AWS", endpoint: "e", username: "admin", secret: null, options: { region: "eu-west-1" }, tls_fingerprint: null });
   });
 
   it("sends a typed secret as is", () => {
@@ -72,6 +82,7 @@ describe("defaultFormValues / fieldForErrorCode", () => {
   it("maps core error codes to fields", () => {
     expect(fieldForErrorCode("connection_name_taken")).toBe("name");
     expect(fieldForErrorCode("invalid_endpoint")).toBe("endpoint");
+    expect(fieldForErrorCode("invalid_fingerprint")).toBe("tls_fingerprint");
     expect(fieldForErrorCode("keyring_unavailable")).toBeNull();
   });
 });

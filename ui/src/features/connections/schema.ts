@@ -11,6 +11,8 @@ export const messages = {
   nameTooLong: `Name must be at most ${NAME_MAX_LENGTH} characters`,
   endpointRequired: "Endpoint is required",
   optionRequired: (label: string) => `${label} is required`,
+  fingerprintInvalid:
+    "A certificate fingerprint is a SHA-256 digest: 64 hexadecimal digits, optionally separated by colons",
 };
 
 /** Builds the form schema; required provider options are checked against the selected kind. */
@@ -27,6 +29,10 @@ export function connectionFormSchema(kinds: readonly ProviderKindInfo[]) {
       username: z.string().trim(),
       secret: z.string(),
       options: z.record(z.string(), z.string()),
+      tls_fingerprint: z
+        .string()
+        .trim()
+        .refine((v) => v === "" || /^[0-9a-fA-F]{64}$/.test(v.replace(/[\s:]/g, "")), messages.fingerprintInvalid),
     })
     .superRefine((values, ctx) => {
       const info = kinds.find((k) => k.kind === values.kind);
@@ -62,6 +68,7 @@ export function defaultFormValues(
       username: connection.username,
       secret: "",
       options,
+      tls_fingerprint: connection.tls_fingerprint ?? "",
     };
   }
   return {
@@ -71,6 +78,7 @@ export function defaultFormValues(
     username: "",
     secret: "",
     options: {},
+    tls_fingerprint: "",
   };
 }
 
@@ -94,10 +102,12 @@ export function toConnectionInput(
     username: values.username,
     secret: values.secret === "" ? null : values.secret,
     options,
+    // Sent on every save: an empty pin means "verify against the system's CAs".
+    tls_fingerprint: values.tls_fingerprint === "" ? null : values.tls_fingerprint,
   };
 }
 
-type FieldPath = "name" | "endpoint" | "username" | "secret" | "kind";
+type FieldPath = "name" | "endpoint" | "username" | "secret" | "kind" | "tls_fingerprint";
 
 /** Which form field a core error code belongs to, if any (otherwise it is shown as an alert). */
 export function fieldForErrorCode(code: string): FieldPath | null {
@@ -116,6 +126,8 @@ export function fieldForErrorCode(code: string): FieldPath | null {
     case "invalid_secret":
     case "secret_required":
       return "secret";
+    case "invalid_fingerprint":
+      return "tls_fingerprint";
     case "unknown_provider_kind":
     case "invalid_kind":
       return "kind";
