@@ -2,6 +2,7 @@
 //! nothing about windows. See `docs/ARCHITECTURE.md`.
 
 mod connections;
+pub mod cron_schedule;
 pub mod error;
 pub mod events;
 pub mod jobs;
