@@ -4,6 +4,7 @@
 mod connection;
 mod jobs;
 mod output;
+mod ova;
 mod settings;
 
 use std::process::ExitCode;
@@ -33,6 +34,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Stateful(StatefulCommand),
+    /// Package local disk images into OVA/OVF, and verify or inspect packages.
+    #[command(subcommand)]
+    Ova(ova::OvaCommand),
+}
+
+/// The commands that work on the shared database and keyring.
+#[derive(Debug, Subcommand)]
+enum StatefulCommand {
     /// Manage connections to vSphere, AWS, Azure, GCP, Hyper-V and Proxmox.
     #[command(subcommand, alias = "connections")]
     Connection(connection::ConnectionCommand),
@@ -56,16 +67,28 @@ fn open_core() -> Result<(Arc<Core>, Option<hypersdk_core::logging::Guard>), Cor
 }
 
 async fn run(cli: Cli) -> Result<(), ApiError> {
+    let json = cli.json;
+    let cmd = match cli.command {
+        // Packaging works on local files only: no database or keyring needed.
+        Command::Ova(cmd) => {
+            return ova::run(cmd, json).await.map_err(|e| ApiError {
+                code: e.code().to_owned(),
+                message: e.to_string(),
+                retryable: e.retryable(),
+            });
+        }
+        Command::Stateful(cmd) => cmd,
+    };
     let (core, _guard) = open_core().map_err(|e| ApiError {
         // The file name matters here, so the full message is shown.
         code: e.code().to_owned(),
         message: e.to_string(),
         retryable: e.retryable(),
     })?;
-    match cli.command {
-        Command::Connection(cmd) => connection::run(&core, cmd, cli.json).await,
-        Command::Jobs(cmd) => jobs::run(&core, cmd, cli.json).await,
-        Command::Settings(cmd) => settings::run(&core, cmd, cli.json).await,
+    match cmd {
+        StatefulCommand::Connection(cmd) => connection::run(&core, cmd, json).await,
+        StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,
+        StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
     }
 }
 

@@ -1,9 +1,7 @@
 //! `hyperctl ova …`: package local disk images into an OVA / OVF folder, verify and inspect packages.
 //!
-//! Wiring (done in main.rs): a `Ova { #[command(subcommand)] cmd: ova::OvaCommand }` variant in the
-//! top-level command enum and `ova::run(cmd, cli.json).await`; a `verify` failure is an `Err` whose
-//! message names the first mismatch (the caller maps it to a non-zero exit code).
-//! Needs `hypersdk-ovf`, `clap` (derive), `serde_json` and `tokio` as dependencies.
+//! Needs no database: it works on local files only. A `verify` failure is an
+//! `Err` whose message names the first mismatch (a non-zero exit code).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -144,7 +142,9 @@ pub struct CreateArgs {
 }
 
 fn lower_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Works out layout, compression and the final path from the arguments.
@@ -158,29 +158,43 @@ fn plan_output(a: &CreateArgs) -> Result<(PackageFormat, Compression, PathBuf), 
         None
     };
     let looks_ova = name.ends_with(".ova") || ext_comp.is_some();
-    let format = a.format.unwrap_or(if looks_ova { FormatArg::Ova } else { FormatArg::Ovf });
+    let format = a.format.unwrap_or(if looks_ova {
+        FormatArg::Ova
+    } else {
+        FormatArg::Ovf
+    });
     let compress = a.compress.or(ext_comp).unwrap_or(CompressArg::None);
     if format == FormatArg::Ovf && compress != CompressArg::None {
-        return Err(Error::InvalidSpec("--compress applies to --format ova only".into()));
+        return Err(Error::InvalidSpec(
+            "--compress applies to --format ova only".into(),
+        ));
     }
     let compression = match compress {
         CompressArg::None => {
             if a.level.is_some() {
-                return Err(Error::InvalidSpec("--level needs --compress gzip|zstd".into()));
+                return Err(Error::InvalidSpec(
+                    "--level needs --compress gzip|zstd".into(),
+                ));
             }
             Compression::None
         }
         CompressArg::Gzip => {
             let level = a.level.unwrap_or(6);
             if !(0..=9).contains(&level) {
-                return Err(Error::InvalidSpec(format!("gzip level {level} is outside 0–9")));
+                return Err(Error::InvalidSpec(format!(
+                    "gzip level {level} is outside 0–9"
+                )));
             }
-            Compression::Gzip { level: level as u32 }
+            Compression::Gzip {
+                level: level as u32,
+            }
         }
         CompressArg::Zstd => {
             let level = a.level.unwrap_or(3);
             if !(1..=22).contains(&level) {
-                return Err(Error::InvalidSpec(format!("zstd level {level} is outside 1–22")));
+                return Err(Error::InvalidSpec(format!(
+                    "zstd level {level} is outside 1–22"
+                )));
             }
             Compression::Zstd { level, threads: 0 }
         }
@@ -202,17 +216,6 @@ fn plan_output(a: &CreateArgs) -> Result<(PackageFormat, Compression, PathBuf), 
     Ok((package, compression, output))
 }
 
-fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 { format!("{bytes} B") } else { format!("{v:.1} {}", UNITS[u]) }
-}
-
 /// Progress on stderr, at most once a second per disk.
 fn stderr_progress() -> ProgressFn {
     let last: Mutex<Option<(usize, Instant)>> = Mutex::new(None);
@@ -227,9 +230,17 @@ fn stderr_progress() -> ProgressFn {
             return;
         }
         *l = Some((p.disk_index, Instant::now()));
-        let total = p.bytes_total.map(|t| format!(" / {}", human(t))).unwrap_or_default();
+        let total = p
+            .bytes_total
+            .map(|t| format!(" / {}", crate::output::bytes(t)))
+            .unwrap_or_default();
         let mut e = std::io::stderr();
-        let _ = writeln!(e, "  {}: {}{total}", p.file, human(p.bytes_done));
+        let _ = writeln!(
+            e,
+            "  {}: {}{total}",
+            p.file,
+            crate::output::bytes(p.bytes_done)
+        );
     })
 }
 
@@ -240,12 +251,22 @@ async fn create(a: CreateArgs, json: bool) -> Result<(), Error> {
         FirmwareArg::Bios => Firmware::Bios,
         FirmwareArg::Efi => Firmware::Efi,
     };
-    vm.networks = a.nics.iter().map(|n| NetworkSpec { name: n.clone(), adapter: None }).collect();
+    vm.networks = a
+        .nics
+        .iter()
+        .map(|n| NetworkSpec {
+            name: n.clone(),
+            adapter: None,
+        })
+        .collect();
     let target: DiskFormat = a.disk_format.into();
     let mut disks = Vec::with_capacity(a.disks.len());
     for (i, path) in a.disks.iter().enumerate() {
         if !path.is_file() {
-            return Err(Error::InvalidSpec(format!("disk {} is not a file", path.display())));
+            return Err(Error::InvalidSpec(format!(
+                "disk {} is not a file",
+                path.display()
+            )));
         }
         let mut d = ExportDisk::local(path);
         d.name = format!("{}-disk{}", a.name, i + 1);
@@ -272,17 +293,27 @@ async fn create(a: CreateArgs, json: bool) -> Result<(), Error> {
     if json {
         println!("{}", to_json(&out)?);
     } else {
-        println!("created {} ({})", out.path.display(), human(out.bytes));
+        println!(
+            "created {} ({})",
+            out.path.display(),
+            crate::output::bytes(out.bytes)
+        );
         for d in &out.vm.disks {
             println!(
                 "  {}  {}  capacity {}  file {}",
                 d.href,
                 d.format.short_name(),
-                human(d.capacity_bytes),
-                d.file_size.map(human).unwrap_or_else(|| "?".into())
+                crate::output::bytes(d.capacity_bytes),
+                d.file_size
+                    .map(crate::output::bytes)
+                    .unwrap_or_else(|| "?".into())
             );
         }
-        println!("  manifest {} ({})", out.descriptor_name.trim_end_matches(".ovf").to_string() + ".mf", out.manifest.algorithm.tag());
+        println!(
+            "  manifest {} ({})",
+            out.descriptor_name.trim_end_matches(".ovf").to_string() + ".mf",
+            out.manifest.algorithm.tag()
+        );
     }
     Ok(())
 }
@@ -321,12 +352,19 @@ pub async fn run(cmd: OvaCommand, json: bool) -> Result<(), Error> {
             println!("name:      {}", vm.name);
             println!("cpus:      {}", vm.cpus);
             println!("memory:    {} MiB", vm.memory_mib);
-            println!("firmware:  {}", match vm.firmware {
-                Firmware::Bios => "bios",
-                Firmware::Efi => "efi",
-            });
+            println!(
+                "firmware:  {}",
+                match vm.firmware {
+                    Firmware::Bios => "bios",
+                    Firmware::Efi => "efi",
+                }
+            );
             if let Some(os) = &vm.os {
-                println!("os:        {} {}", os.id, os.description.as_deref().unwrap_or(""));
+                println!(
+                    "os:        {} {}",
+                    os.id,
+                    os.description.as_deref().unwrap_or("")
+                );
             }
             println!("disks:");
             for d in &vm.disks {
@@ -334,14 +372,21 @@ pub async fn run(cmd: OvaCommand, json: bool) -> Result<(), Error> {
                     "  {:<12} {:<10} capacity {:>10}  {}  ({:?})",
                     d.disk_id,
                     d.format.short_name(),
-                    human(d.capacity_bytes),
+                    crate::output::bytes(d.capacity_bytes),
                     d.href,
                     d.controller
                 );
             }
             println!("networks:");
             for n in &vm.networks {
-                println!("  {}{}", n.name, n.adapter.as_deref().map(|a| format!(" ({a})")).unwrap_or_default());
+                println!(
+                    "  {}{}",
+                    n.name,
+                    n.adapter
+                        .as_deref()
+                        .map(|a| format!(" ({a})"))
+                        .unwrap_or_default()
+                );
             }
             match &ins.manifest {
                 Some((name, alg)) => println!("manifest:  {name} ({})", alg.tag()),
@@ -374,23 +419,122 @@ mod tests {
 
     #[test]
     fn output_planning() {
-        let a = create(&["--name", "vm", "--cpus", "2", "--memory", "1024", "d.qcow2", "-o", "x.ova.zst"]);
+        let a = create(&[
+            "--name",
+            "vm",
+            "--cpus",
+            "2",
+            "--memory",
+            "1024",
+            "d.qcow2",
+            "-o",
+            "x.ova.zst",
+        ]);
         let (p, c, o) = plan_output(&a).expect("plan");
-        assert_eq!((p, c, o), (PackageFormat::Ova, Compression::Zstd { level: 3, threads: 0 }, PathBuf::from("x.ova.zst")));
-        let a = create(&["--name", "vm", "--cpus", "2", "--memory", "1024", "d", "-o", "x.ova", "--compress", "gzip", "--level", "9"]);
+        assert_eq!(
+            (p, c, o),
+            (
+                PackageFormat::Ova,
+                Compression::Zstd {
+                    level: 3,
+                    threads: 0
+                },
+                PathBuf::from("x.ova.zst")
+            )
+        );
+        let a = create(&[
+            "--name",
+            "vm",
+            "--cpus",
+            "2",
+            "--memory",
+            "1024",
+            "d",
+            "-o",
+            "x.ova",
+            "--compress",
+            "gzip",
+            "--level",
+            "9",
+        ]);
         let (_, c, o) = plan_output(&a).expect("plan");
-        assert_eq!((c, o), (Compression::Gzip { level: 9 }, PathBuf::from("x.ova.gz")));
-        let a = create(&["--name", "vm", "--cpus", "1", "--memory", "1", "d", "-o", "dir"]);
+        assert_eq!(
+            (c, o),
+            (Compression::Gzip { level: 9 }, PathBuf::from("x.ova.gz"))
+        );
+        let a = create(&[
+            "--name", "vm", "--cpus", "1", "--memory", "1", "d", "-o", "dir",
+        ]);
         assert_eq!(plan_output(&a).expect("plan").0, PackageFormat::Ovf);
-        let a = create(&["--name", "vm", "--cpus", "1", "--memory", "1", "d", "-o", "dir", "--compress", "zstd"]);
+        let a = create(&[
+            "--name",
+            "vm",
+            "--cpus",
+            "1",
+            "--memory",
+            "1",
+            "d",
+            "-o",
+            "dir",
+            "--compress",
+            "zstd",
+        ]);
         assert_eq!(plan_output(&a).map_err(|e| e.code()), Err("invalid_spec"));
-        let a = create(&["--name", "vm", "--cpus", "1", "--memory", "1", "d", "-o", "x.ova", "--compress", "zstd", "--level", "40"]);
+        let a = create(&[
+            "--name",
+            "vm",
+            "--cpus",
+            "1",
+            "--memory",
+            "1",
+            "d",
+            "-o",
+            "x.ova",
+            "--compress",
+            "zstd",
+            "--level",
+            "40",
+        ]);
         assert_eq!(plan_output(&a).map_err(|e| e.code()), Err("invalid_spec"));
-        assert!(Cli::try_parse_from(["t", "create", "--name", "v", "--cpus", "0", "--memory", "1", "d", "-o", "x"]).is_err());
-        assert!(Cli::try_parse_from(["t", "create", "--name", "v", "--cpus", "1", "--memory", "1", "-o", "x"]).is_err());
-        let a = create(&["--name", "vm", "--cpus", "4", "--memory", "8", "--nic", "a", "--nic", "b", "--firmware", "efi", "--disk-format", "vhdx", "--manifest", "sha1", "d1", "d2", "-o", "x.ova"]);
+        assert!(
+            Cli::try_parse_from([
+                "t", "create", "--name", "v", "--cpus", "0", "--memory", "1", "d", "-o", "x"
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "t", "create", "--name", "v", "--cpus", "1", "--memory", "1", "-o", "x"
+            ])
+            .is_err()
+        );
+        let a = create(&[
+            "--name",
+            "vm",
+            "--cpus",
+            "4",
+            "--memory",
+            "8",
+            "--nic",
+            "a",
+            "--nic",
+            "b",
+            "--firmware",
+            "efi",
+            "--disk-format",
+            "vhdx",
+            "--manifest",
+            "sha1",
+            "d1",
+            "d2",
+            "-o",
+            "x.ova",
+        ]);
         assert_eq!(a.nics, vec!["a", "b"]);
         assert_eq!(a.disks.len(), 2);
-        assert_eq!((a.firmware, a.disk_format, a.manifest), (FirmwareArg::Efi, DiskFormatArg::Vhdx, ManifestArg::Sha1));
+        assert_eq!(
+            (a.firmware, a.disk_format, a.manifest),
+            (FirmwareArg::Efi, DiskFormatArg::Vhdx, ManifestArg::Sha1)
+        );
     }
 }

@@ -1,0 +1,102 @@
+//! `hyperctl vms`: browse a connection's virtual machines.
+
+use clap::Subcommand;
+use hypersdk_core::model::{PowerState, VmFilter, VmInfo};
+use hypersdk_core::{ApiError, Core};
+
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum VmsCommand {
+    /// List the VMs of a connection (every page), sorted by inventory path.
+    #[command(alias = "ls")]
+    List {
+        /// Connection name or id.
+        #[arg(long)]
+        connection: String,
+        /// Only VMs whose name or path contains this text (case-insensitive).
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+pub async fn run(core: &Core, cmd: VmsCommand, json: bool) -> Result<(), ApiError> {
+    match cmd {
+        VmsCommand::List { connection, filter } => {
+            let vms = list_all(core, &connection, filter).await?;
+            if json {
+                // Each object: id, name, path, power_state, guest_os, cpus,
+                // memory_mib, disks, nics (the core's VmInfo).
+                output::json(&vms)
+            } else {
+                print_table(&vms);
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn list_all(
+    core: &Core,
+    connection: &str,
+    filter: Option<String>,
+) -> Result<Vec<VmInfo>, ApiError> {
+    let provider = core.provider(connection).await?;
+    let filter = VmFilter {
+        text: filter
+            .map(|f| f.trim().to_owned())
+            .filter(|f| !f.is_empty()),
+        power_state: None,
+    };
+    // Nothing cancels a CLI listing but Ctrl-C, which ends the process.
+    let cancel = Default::default();
+    let mut vms = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = provider.list_vms(&filter, cursor.take(), &cancel).await?;
+        vms.extend(page.vms);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(vms)
+}
+
+fn power(p: PowerState) -> &'static str {
+    match p {
+        PowerState::PoweredOn => "on",
+        PowerState::PoweredOff => "off",
+        PowerState::Suspended => "suspended",
+        PowerState::Unknown => "unknown",
+    }
+}
+
+fn print_table(vms: &[VmInfo]) {
+    if vms.is_empty() {
+        println!("No VMs found.");
+        return;
+    }
+    let rows: Vec<Vec<String>> = vms
+        .iter()
+        .map(|v| {
+            vec![
+                v.name.clone(),
+                power(v.power_state).to_owned(),
+                v.cpus.to_string(),
+                output::bytes(v.memory_mib.saturating_mul(1024 * 1024)),
+                v.disks.to_string(),
+                v.nics.to_string(),
+                v.guest_os.clone(),
+                v.path.clone(),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            "NAME", "POWER", "CPUS", "MEMORY", "DISKS", "NICS", "GUEST OS", "PATH",
+        ],
+        &rows,
+    );
+    println!("{} VM(s)", vms.len());
+}
