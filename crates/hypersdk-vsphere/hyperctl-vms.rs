@@ -1,3 +1,5 @@
+// PARKED: becomes crates/hyperctl/src/vms.rs (`hyperctl vms list`) when
+// hypersdk-vsphere joins the workspace; see the root Cargo.toml.
 //! `hyperctl vms`: browse a connection's virtual machines.
 
 use clap::Subcommand;

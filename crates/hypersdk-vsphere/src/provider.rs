@@ -1,0 +1,504 @@
+//! The core's `Provider` for vSphere, and the factory the shell registers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use hypersdk_core::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
+use hypersdk_core::providers::{Capabilities, Provider, ProviderFactory, VmPage};
+use hypersdk_core::{CoreError, Result as CoreResult};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Result, VsphereError};
+use crate::inventory::{self, DiscoveryOptions, Inventory};
+use crate::session::{PoolConfig, PoolStats, SessionPool};
+use crate::soap::{SoapClient, Timeouts};
+use crate::tls::Fingerprint;
+
+/// VMs per `list_vms` page.
+pub const PAGE_SIZE: usize = 1000;
+/// A cursor older than this re-reads the inventory instead of paging a stale copy.
+const SNAPSHOT_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// Everything tunable about a vSphere provider.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VsphereSettings {
+    pub pool: PoolConfig,
+    pub timeouts: Timeouts,
+    pub discovery: DiscoveryOptions,
+}
+
+/// Builds providers for saved vSphere connections. Keeps one provider (and
+/// so one session pool) per connection, so sessions are reused across
+/// commands; an edited connection (endpoint, user, pin, options or password
+/// changed) gets a fresh one.
+#[derive(Default)]
+pub struct VsphereFactory {
+    settings: VsphereSettings,
+    providers: Mutex<HashMap<String, Cached>>,
+}
+
+struct Cached {
+    connection: Connection,
+    secret: Option<Secret>,
+    provider: Arc<VsphereProvider>,
+}
+
+impl std::fmt::Debug for VsphereFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VsphereFactory")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VsphereFactory {
+    pub fn new(settings: VsphereSettings) -> VsphereFactory {
+        VsphereFactory {
+            settings,
+            providers: Mutex::default(),
+        }
+    }
+
+    /// The concrete provider (for what the `Provider` trait does not carry
+    /// yet: the inventory tree and the pool's counters).
+    pub fn connect_vsphere(
+        &self,
+        connection: &Connection,
+        secret: Option<Secret>,
+    ) -> CoreResult<Arc<VsphereProvider>> {
+        let mut cache = self
+            .providers
+            .lock()
+            .map_err(|_| CoreError::Internal("vSphere provider cache poisoned".into()))?;
+        if let Some(c) = cache.get(&connection.id)
+            && same_connection(&c.connection, connection)
+            && same_secret(c.secret.as_ref(), secret.as_ref())
+        {
+            return Ok(Arc::clone(&c.provider));
+        }
+        let provider = Arc::new(VsphereProvider::new(
+            connection,
+            secret.clone(),
+            self.settings,
+        )?);
+        cache.insert(
+            connection.id.clone(),
+            Cached {
+                connection: connection.clone(),
+                secret,
+                provider: Arc::clone(&provider),
+            },
+        );
+        Ok(provider)
+    }
+
+    /// Pool counters of every connection used so far, by connection id.
+    pub fn pool_stats(&self) -> Vec<(String, PoolStats)> {
+        self.providers
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .map(|(id, p)| (id.clone(), p.provider.pool_stats()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Logs out every idle session and logs each pool's counters; for the
+    /// application's shutdown.
+    pub async fn shutdown(&self) {
+        let providers: Vec<Arc<VsphereProvider>> = self
+            .providers
+            .lock()
+            .map(|mut c| c.drain().map(|(_, p)| p.provider).collect())
+            .unwrap_or_default();
+        for p in providers {
+            p.pool.close().await;
+        }
+    }
+}
+
+fn same_connection(a: &Connection, b: &Connection) -> bool {
+    a.endpoint == b.endpoint
+        && a.username == b.username
+        && a.options == b.options
+        && a.tls_fingerprint == b.tls_fingerprint
+        && a.updated_at == b.updated_at
+}
+
+fn same_secret(a: Option<&Secret>, b: Option<&Secret>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.expose() == b.expose(),
+        _ => false,
+    }
+}
+
+impl ProviderFactory for VsphereFactory {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Vsphere
+    }
+
+    fn connect(
+        &self,
+        connection: &Connection,
+        secret: Option<Secret>,
+    ) -> CoreResult<Arc<dyn Provider>> {
+        let p: Arc<dyn Provider> = self.connect_vsphere(connection, secret)?;
+        Ok(p)
+    }
+}
+
+/// One vSphere connection: its session pool and the last inventory read.
+pub struct VsphereProvider {
+    pool: SessionPool,
+    pinned: Option<Fingerprint>,
+    has_password: bool,
+    datacenter: Option<String>,
+    discovery: DiscoveryOptions,
+    snapshot: Mutex<Option<(Instant, Arc<Inventory>)>>,
+}
+
+impl std::fmt::Debug for VsphereProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VsphereProvider")
+            .field("pool", &self.pool)
+            .field("pinned", &self.pinned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VsphereProvider {
+    pub fn new(
+        connection: &Connection,
+        secret: Option<Secret>,
+        settings: VsphereSettings,
+    ) -> Result<VsphereProvider> {
+        let pinned = connection
+            .tls_fingerprint
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(Fingerprint::parse)
+            .transpose()?;
+        let client = Arc::new(SoapClient::new(
+            &connection.endpoint,
+            pinned,
+            settings.timeouts,
+        )?);
+        let has_password = secret.as_ref().is_some_and(|s| !s.is_empty());
+        let pool = SessionPool::new(
+            client,
+            connection.username.clone(),
+            secret.unwrap_or_else(|| Secret::new("")),
+            settings.pool,
+            connection.name.clone(),
+        );
+        Ok(VsphereProvider {
+            pool,
+            pinned,
+            has_password,
+            datacenter: connection
+                .options
+                .get("datacenter")
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
+            discovery: settings.discovery,
+            snapshot: Mutex::new(None),
+        })
+    }
+
+    pub fn pool(&self) -> &SessionPool {
+        &self.pool
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.stats()
+    }
+
+    fn require_password(&self) -> Result<()> {
+        if self.has_password {
+            Ok(())
+        } else {
+            Err(VsphereError::AuthFailed {
+                endpoint: self.pool.client().endpoint().to_owned(),
+            })
+        }
+    }
+
+    /// Reads the whole inventory now (tree + VM rows) and keeps it for paging.
+    pub async fn refresh_inventory(&self) -> Result<Arc<Inventory>> {
+        self.require_password()?;
+        let started = Instant::now();
+        let inv = Arc::new(
+            inventory::discover(&self.pool, self.datacenter.as_deref(), self.discovery).await?,
+        );
+        tracing::info!(
+            datacenters = inv.datacenters.len(),
+            vms = inv.vms.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "vSphere inventory read"
+        );
+        if let Ok(mut snap) = self.snapshot.lock() {
+            *snap = Some((Instant::now(), Arc::clone(&inv)));
+        }
+        Ok(inv)
+    }
+
+    /// The inventory tree for the UI, with cancellation.
+    pub async fn inventory(&self, cancel: &CancellationToken) -> CoreResult<Arc<Inventory>> {
+        cancellable(cancel, self.refresh_inventory()).await
+    }
+
+    fn cached_snapshot(&self) -> Option<Arc<Inventory>> {
+        let snap = self.snapshot.lock().ok()?;
+        let (at, inv) = snap.as_ref()?;
+        (at.elapsed() < SNAPSHOT_TTL).then(|| Arc::clone(inv))
+    }
+
+    async fn check_tls(&self) -> TestCheck {
+        let name = "TLS certificate".to_owned();
+        // A fresh request (not the pool's cached ServiceContent), so a
+        // certificate that changed since the last call is seen.
+        match self.pool.client().retrieve_service_content().await {
+            Ok(sc) => TestCheck {
+                name,
+                ok: true,
+                detail: format!(
+                    "{} — {}; {}",
+                    if self.pool.client().endpoint().starts_with("http://") {
+                        "plain HTTP, no certificate (local test server)".to_owned()
+                    } else if let Some(pin) = self.pinned {
+                        format!(
+                            "matches the pinned SHA-256 fingerprint {}",
+                            pin.to_colon_hex()
+                        )
+                    } else {
+                        "trusted by this computer's certificate authorities".to_owned()
+                    },
+                    if sc.about.full_name.is_empty() {
+                        sc.about.name.clone()
+                    } else {
+                        sc.about.full_name.clone()
+                    },
+                    format_args!("API {}", sc.about.api_version)
+                ),
+            },
+            Err(e) => TestCheck {
+                name,
+                ok: false,
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    fut: impl Future<Output = Result<T>>,
+) -> CoreResult<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(CoreError::Cancelled),
+        r = fut => r.map_err(|e| {
+            tracing::debug!(code = e.code(), error = %e, "vSphere call failed");
+            CoreError::from(e)
+        }),
+    }
+}
+
+fn not_checked(name: &str, why: &str) -> TestCheck {
+    TestCheck {
+        name: name.into(),
+        ok: false,
+        detail: format!("not checked: {why}"),
+    }
+}
+
+/// The cursor is the (path, id) of the last VM returned, hex-encoded: paging
+/// stays stable when VMs are added or removed between pages.
+fn encode_cursor(vm: &VmInfo) -> String {
+    hex::encode(format!("{}\n{}", vm.path, vm.id))
+}
+
+fn decode_cursor(cursor: &str) -> CoreResult<(String, String)> {
+    let bytes = hex::decode(cursor).map_err(|_| CoreError::invalid("cursor", "invalid cursor"))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| CoreError::invalid("cursor", "invalid cursor"))?;
+    let (path, id) = text
+        .rsplit_once('\n')
+        .ok_or_else(|| CoreError::invalid("cursor", "invalid cursor"))?;
+    Ok((path.to_owned(), id.to_owned()))
+}
+
+/// One page of `vms` (sorted by path, id) after `cursor`.
+pub(crate) fn page(vms: &[VmInfo], filter: &VmFilter, cursor: Option<&str>) -> CoreResult<VmPage> {
+    let after = cursor.map(decode_cursor).transpose()?;
+    let start = match &after {
+        Some((path, id)) => vms.partition_point(|v| (&v.path, &v.id) <= (path, id)),
+        None => 0,
+    };
+    let mut out = Vec::new();
+    let mut next = None;
+    for vm in vms[start..].iter().filter(|v| filter.matches(v)) {
+        if out.len() == PAGE_SIZE {
+            next = out.last().map(encode_cursor);
+            break;
+        }
+        out.push(vm.clone());
+    }
+    Ok(VmPage { vms: out, next })
+}
+
+#[async_trait]
+impl Provider for VsphereProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Vsphere
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // Export over NFC is not implemented yet: offer nothing that would fail.
+        Capabilities {
+            live_export: false,
+            incremental: false,
+            formats: Vec::new(),
+        }
+    }
+
+    async fn validate(&self, cancel: &CancellationToken) -> CoreResult<Vec<TestCheck>> {
+        let work = async {
+            let mut checks = Vec::with_capacity(3);
+            let tls = self.check_tls().await;
+            let tls_ok = tls.ok;
+            checks.push(tls);
+            if !tls_ok {
+                checks.push(not_checked("Sign in", "the TLS check failed"));
+                checks.push(not_checked("Inventory readable", "the TLS check failed"));
+                return Ok(checks);
+            }
+            if !self.has_password {
+                checks.push(TestCheck {
+                    name: "Sign in".into(),
+                    ok: false,
+                    detail: "no password is saved for this connection; edit it to set one".into(),
+                });
+                checks.push(not_checked("Inventory readable", "not signed in"));
+                return Ok(checks);
+            }
+            match self.pool.sign_in().await {
+                Ok(()) => checks.push(TestCheck {
+                    name: "Sign in".into(),
+                    ok: true,
+                    detail: format!("signed in as {}", self.pool.username()),
+                }),
+                Err(e) => {
+                    checks.push(TestCheck {
+                        name: "Sign in".into(),
+                        ok: false,
+                        detail: e.to_string(),
+                    });
+                    checks.push(not_checked("Inventory readable", "not signed in"));
+                    return Ok(checks);
+                }
+            }
+            checks.push(match self.refresh_inventory().await {
+                Ok(inv) => TestCheck {
+                    name: "Inventory readable".into(),
+                    ok: true,
+                    detail: format!(
+                        "{} datacenter(s), {} VM(s)",
+                        inv.datacenters.len(),
+                        inv.vms.len()
+                    ),
+                },
+                Err(e) => TestCheck {
+                    name: "Inventory readable".into(),
+                    ok: false,
+                    detail: e.to_string(),
+                },
+            });
+            Ok::<_, VsphereError>(checks)
+        };
+        cancellable(cancel, work).await
+    }
+
+    async fn list_vms(
+        &self,
+        filter: &VmFilter,
+        cursor: Option<String>,
+        cancel: &CancellationToken,
+    ) -> CoreResult<VmPage> {
+        let inv = match (&cursor, self.cached_snapshot()) {
+            (Some(_), Some(inv)) => inv,
+            _ => cancellable(cancel, self.refresh_inventory()).await?,
+        };
+        let vms: Vec<VmInfo> = inv.vms.iter().map(VmInfo::from).collect();
+        page(&vms, filter, cursor.as_deref())
+    }
+
+    async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> CoreResult<VmInfo> {
+        let work = async {
+            self.require_password()?;
+            inventory::fetch_vm(
+                &self.pool,
+                id,
+                self.datacenter.as_deref(),
+                self.discovery.device_counts,
+            )
+            .await
+        };
+        cancellable(cancel, work).await.map(|r| VmInfo::from(&r))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hypersdk_core::model::PowerState;
+
+    fn vm(i: usize) -> VmInfo {
+        VmInfo {
+            id: format!("vm-{i}"),
+            name: format!("VM{i:05}"),
+            path: format!("/DC0/vm/VM{i:05}"),
+            power_state: if i.is_multiple_of(2) {
+                PowerState::PoweredOn
+            } else {
+                PowerState::PoweredOff
+            },
+            guest_os: String::new(),
+            cpus: 1,
+            memory_mib: 32,
+            disks: 1,
+            nics: 1,
+        }
+    }
+
+    #[test]
+    fn paging_walks_every_vm_once_with_a_filter() {
+        let vms: Vec<VmInfo> = (0..2500).map(vm).collect();
+        let filter = VmFilter {
+            text: None,
+            power_state: Some(PowerState::PoweredOn),
+        };
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        loop {
+            let p = page(&vms, &filter, cursor.as_deref()).expect("page");
+            assert!(p.vms.len() <= PAGE_SIZE);
+            seen.extend(p.vms.into_iter().map(|v| v.id));
+            match p.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 1250);
+        let unique: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!(unique.len(), 1250);
+        let err = page(&vms, &filter, Some("zz")).expect_err("bad cursor");
+        assert_eq!(err.code(), "invalid_input");
+    }
+}

@@ -1,0 +1,277 @@
+//! Certificate trust: normal WebPKI verification by default, or exactly one
+//! pinned leaf certificate (trust on first use, by SHA-256 fingerprint).
+//!
+//! There is no "insecure" switch. When verification fails the verifier keeps
+//! the presented leaf's fingerprint, so the error the user sees carries it and
+//! the UI/CLI can offer to pin it.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, VsphereError};
+
+/// A SHA-256 certificate fingerprint.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// Of a DER-encoded certificate.
+    pub fn of_der(der: &[u8]) -> Fingerprint {
+        Fingerprint(Sha256::digest(der).into())
+    }
+
+    /// Accepts 64 hex digits, upper or lower case, optionally separated by
+    /// `:` or spaces (as browsers and `openssl x509 -fingerprint` print them),
+    /// optionally prefixed `sha256:` / `SHA256=`.
+    pub fn parse(text: &str) -> Result<Fingerprint> {
+        let t = text.trim();
+        let lower = t.to_ascii_lowercase();
+        let body = ["sha256:", "sha256=", "sha-256:", "sha256 fingerprint="]
+            .iter()
+            .find_map(|p| lower.strip_prefix(p))
+            .unwrap_or(&lower);
+        let digits: String = body
+            .chars()
+            .filter(|c| !matches!(c, ':' | ' ' | '-'))
+            .collect();
+        let bytes = hex::decode(&digits).map_err(|_| {
+            VsphereError::InvalidFingerprint(format!(
+                "\"{t}\" is not hexadecimal (expected 64 hex digits, colons allowed)"
+            ))
+        })?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            VsphereError::InvalidFingerprint(format!(
+                "\"{t}\" has {} bytes; a SHA-256 fingerprint has 32 (64 hex digits)",
+                b.len()
+            ))
+        })?;
+        Ok(Fingerprint(arr))
+    }
+
+    /// Lower-case hex without separators: the stored form.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// `AB:CD:…`, the form people compare with a browser's certificate view.
+    pub fn to_colon_hex(&self) -> String {
+        self.0
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Why the last handshake was refused, kept for the error message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    Untrusted {
+        fingerprint: Fingerprint,
+        detail: String,
+    },
+    Changed {
+        expected: Fingerprint,
+        actual: Fingerprint,
+    },
+}
+
+/// Shared between the verifier (inside rustls) and the transport that turns
+/// a failed request into a typed error.
+#[derive(Debug, Clone, Default)]
+pub struct RejectionSlot(Arc<Mutex<Option<Rejection>>>);
+
+impl RejectionSlot {
+    fn put(&self, r: Rejection) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(r);
+        }
+    }
+
+    pub fn take(&self) -> Option<Rejection> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+#[derive(Debug)]
+struct TrustVerifier {
+    pin: Option<Fingerprint>,
+    webpki: Arc<WebPkiServerVerifier>,
+    provider: Arc<CryptoProvider>,
+    rejections: RejectionSlot,
+}
+
+impl ServerCertVerifier for TrustVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let presented = Fingerprint::of_der(end_entity.as_ref());
+        match self.pin {
+            // Pinned: exactly this leaf, whatever its issuer, name or dates —
+            // the user compared the fingerprint and chose to trust it.
+            // The handshake signature is still verified below, so the server
+            // must hold the certificate's private key.
+            Some(pin) if pin == presented => Ok(ServerCertVerified::assertion()),
+            Some(pin) => {
+                self.rejections.put(Rejection::Changed {
+                    expected: pin,
+                    actual: presented,
+                });
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+            None => self
+                .webpki
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .inspect_err(|e| {
+                    self.rejections.put(Rejection::Untrusted {
+                        fingerprint: presented,
+                        detail: describe(e),
+                    });
+                }),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn describe(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "issued by an authority this computer does not trust (self-signed?)".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
+        | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
+            "issued for another host name".into()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::Expired)
+        | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
+            "expired".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The OS trust store plus Mozilla's roots, loaded once per process.
+fn root_store() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    Arc::clone(ROOTS.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            tracing::debug!(error = %e, "skipping part of the OS certificate store");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, ignored, "loaded OS trust anchors");
+        Arc::new(roots)
+    }))
+}
+
+/// A rustls client configuration that trusts per `pin`, and the slot where
+/// its verifier leaves the reason for a refusal.
+pub fn client_config(pin: Option<Fingerprint>) -> Result<(rustls::ClientConfig, RejectionSlot)> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let webpki = WebPkiServerVerifier::builder_with_provider(root_store(), Arc::clone(&provider))
+        .build()
+        .map_err(|e| VsphereError::Protocol(format!("cannot set up certificate checks: {e}")))?;
+    let rejections = RejectionSlot::default();
+    let verifier = TrustVerifier {
+        pin,
+        webpki,
+        provider: Arc::clone(&provider),
+        rejections: rejections.clone(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| VsphereError::Protocol(format!("cannot set up TLS: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok((config, rejections))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_in_the_usual_spellings() {
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let fp = Fingerprint::parse(hex).expect("plain");
+        assert_eq!(fp.to_hex(), hex);
+        assert_eq!(Fingerprint::parse(&fp.to_colon_hex()).expect("colons"), fp);
+        assert_eq!(
+            Fingerprint::parse(&format!("SHA256:{}", hex.to_uppercase())).expect("prefixed"),
+            fp
+        );
+        assert_eq!(Fingerprint::of_der(b"test"), fp, "sha256(\"test\")");
+        let short = Fingerprint::parse("abcd").expect_err("short");
+        assert_eq!(short.code(), "invalid_fingerprint");
+        assert!(short.to_string().contains("2 bytes"), "{short}");
+        assert!(Fingerprint::parse("zz").is_err());
+    }
+
+    #[test]
+    fn a_client_config_builds_with_and_without_a_pin() {
+        assert!(client_config(None).is_ok());
+        assert!(client_config(Some(Fingerprint([7; 32]))).is_ok());
+    }
+}
