@@ -50,6 +50,8 @@ deps() {
   check_toolchains lints
   ensure_apt "${APT_BUILD_PKGS[@]}" "${APT_SESSION_PKGS[@]}" "${APT_TEST_PKGS[@]}"
   ensure_tauri_driver
+  # The vSphere test peer (vcsim, govc), built from the Go module proxy once.
+  bash "$ROOT/scripts/lib/vcsim.sh"
   [[ -x /usr/bin/WebKitWebDriver ]] || die "/usr/bin/WebKitWebDriver missing (apt package webkit2gtk-driver)"
 }
 

@@ -19,7 +19,9 @@ use state::AppState;
 /// The providers this build can browse and export; each provider crate
 /// registers its factory here as it lands.
 fn providers() -> ProviderRegistry {
-    ProviderRegistry::default()
+    let mut registry = ProviderRegistry::default();
+    registry.register(Arc::new(hypersdk_vsphere::VsphereFactory::default()));
+    registry
 }
 
 fn open_core() -> (AppState, Option<logging::Guard>) {

@@ -6,6 +6,7 @@ mod jobs;
 mod output;
 mod ova;
 mod settings;
+mod vms;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,6 +54,16 @@ enum StatefulCommand {
     /// Show or change settings such as concurrency limits.
     #[command(subcommand)]
     Settings(settings::SettingsCommand),
+    /// Browse the virtual machines of a connection.
+    #[command(subcommand, alias = "vm")]
+    Vms(vms::VmsCommand),
+}
+
+/// The providers this build can browse and export, as in the app.
+fn providers() -> ProviderRegistry {
+    let mut registry = ProviderRegistry::default();
+    registry.register(Arc::new(hypersdk_vsphere::VsphereFactory::default()));
+    registry
 }
 
 /// Opens the shared state the way the app does.
@@ -62,7 +73,7 @@ fn open_core() -> Result<(Arc<Core>, Option<hypersdk_core::logging::Guard>), Cor
     // The file log keeps what the terminal does not show; a terminal only
     // sees warnings and the one-line error.
     let guard = logging::init(&paths.log_dir, "hyperctl", "warn").ok();
-    let core = Core::open(paths, ProviderRegistry::default())?;
+    let core = Core::open(paths, providers())?;
     Ok((Arc::new(core), guard))
 }
 
@@ -89,6 +100,7 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Connection(cmd) => connection::run(&core, cmd, json).await,
         StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
+        StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
     }
 }
 

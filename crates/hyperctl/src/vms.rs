@@ -1,5 +1,3 @@
-// PARKED: becomes crates/hyperctl/src/vms.rs (`hyperctl vms list`) when
-// hypersdk-vsphere joins the workspace; see the root Cargo.toml.
 //! `hyperctl vms`: browse a connection's virtual machines.
 
 use clap::Subcommand;
