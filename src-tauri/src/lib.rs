@@ -11,7 +11,7 @@ mod tray;
 use std::sync::Arc;
 
 use hypersdk_core::providers::ProviderRegistry;
-use hypersdk_core::{ApiError, Core, CoreError, Paths, logging};
+use hypersdk_core::{ApiError, Core, Paths, logging};
 use tauri::{Manager, RunEvent, WindowEvent};
 
 use state::AppState;
@@ -30,7 +30,7 @@ fn open_core() -> (AppState, Option<logging::Guard>) {
         Err(e) => {
             return (
                 AppState::Failed {
-                    error: startup_error(&e),
+                    error: ApiError::verbatim(&e),
                     paths: None,
                 },
                 None,
@@ -49,7 +49,7 @@ fn open_core() -> (AppState, Option<logging::Guard>) {
         Err(e) => {
             tracing::error!(code = e.code(), error = %e, "cannot open HyperSDK state");
             AppState::Failed {
-                error: startup_error(&e),
+                error: ApiError::verbatim(&e),
                 paths: Some(paths),
             }
         }
@@ -60,15 +60,6 @@ fn open_core() -> (AppState, Option<logging::Guard>) {
 /// Keeps the log writer alive as long as the app.
 struct LogGuard {
     _guard: Option<logging::Guard>,
-}
-
-/// Start-up errors are shown in full: the user needs the file name.
-fn startup_error(e: &CoreError) -> ApiError {
-    ApiError {
-        code: e.code().to_owned(),
-        message: e.to_string(),
-        retryable: e.retryable(),
-    }
 }
 
 pub fn run() {

@@ -90,12 +90,8 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         }
         Command::Stateful(cmd) => cmd,
     };
-    let (core, _guard) = open_core().map_err(|e| ApiError {
-        // The file name matters here, so the full message is shown.
-        code: e.code().to_owned(),
-        message: e.to_string(),
-        retryable: e.retryable(),
-    })?;
+    // The file name matters here, so the full message is shown.
+    let (core, _guard) = open_core().map_err(|e| ApiError::verbatim(&e))?;
     match cmd {
         StatefulCommand::Connection(cmd) => connection::run(&core, cmd, json).await,
         StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,

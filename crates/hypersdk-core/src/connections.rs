@@ -12,7 +12,6 @@ use url::Url;
 use crate::Core;
 use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
-use crate::jobs::blocking;
 use crate::kinds;
 use crate::model::{
     Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck,
@@ -232,15 +231,13 @@ fn validate_options(
 
 impl Core {
     pub async fn list_connections(&self) -> Result<Vec<Connection>> {
-        let store = Arc::clone(&self.store);
-        blocking(move || store.list_connections()).await
+        self.with_store(move |store| store.list_connections()).await
     }
 
     /// By id or by name.
     pub async fn connection(&self, id_or_name: &str) -> Result<Connection> {
-        let store = Arc::clone(&self.store);
         let key = id_or_name.to_owned();
-        blocking(move || store.find_connection(&key))
+        self.with_store(move |store| store.find_connection(&key))
             .await?
             .ok_or_else(|| CoreError::NotFound {
                 what: "connection",
@@ -263,11 +260,10 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        let store = Arc::clone(&self.store);
         let keyring = self.keyring.clone();
         let secret = valid.secret;
         let saved = connection.clone();
-        blocking(move || {
+        self.with_store(move |store| {
             // A cheap early answer before touching the keyring; the UNIQUE
             // constraint is still the real guard against a concurrent add.
             if store.connection_name_taken(&saved.name, None)? {
@@ -290,13 +286,12 @@ impl Core {
     pub async fn update_connection(&self, id: &str, input: ConnectionInput) -> Result<Connection> {
         let valid = validate(input)?;
         let existing = self.connection(id).await?;
-        let store = Arc::clone(&self.store);
         let keyring = self.keyring.clone();
         let account = Keyring::connection_account(&existing.id);
         let existing_ref = {
-            let store = Arc::clone(&self.store);
             let id = existing.id.clone();
-            blocking(move || store.connection_secret_ref(&id)).await?
+            self.with_store(move |store| store.connection_secret_ref(&id))
+                .await?
         };
         let updated = Connection {
             kind: valid.kind,
@@ -311,7 +306,7 @@ impl Core {
         };
         let saved = updated.clone();
         let secret = valid.secret;
-        blocking(move || {
+        self.with_store(move |store| {
             if store.connection_name_taken(&saved.name, Some(&saved.id))? {
                 return Err(CoreError::ConnectionNameTaken(saved.name.clone()));
             }
@@ -333,10 +328,9 @@ impl Core {
 
     pub async fn remove_connection(&self, id_or_name: &str) -> Result<()> {
         let connection = self.connection(id_or_name).await?;
-        let store = Arc::clone(&self.store);
         let keyring = self.keyring.clone();
         let id = connection.id.clone();
-        blocking(move || {
+        self.with_store(move |store| {
             let secret_ref = store.connection_secret_ref(&id)?;
             store.delete_connection(&id, || match &secret_ref {
                 Some(account) => keyring.delete(account),
@@ -353,10 +347,9 @@ impl Core {
         &self,
         connection: &Connection,
     ) -> Result<Option<Secret>> {
-        let store = Arc::clone(&self.store);
         let keyring = self.keyring.clone();
         let id = connection.id.clone();
-        blocking(move || match store.connection_secret_ref(&id)? {
+        self.with_store(move |store| match store.connection_secret_ref(&id)? {
             Some(account) => keyring.get(&account),
             None => Ok(None),
         })

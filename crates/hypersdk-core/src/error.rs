@@ -165,6 +165,18 @@ pub struct ApiError {
     pub retryable: bool,
 }
 
+impl ApiError {
+    /// The error with its full message, even for database errors: for
+    /// start-up failures, where the person needs the file name and detail.
+    pub fn verbatim(err: &CoreError) -> ApiError {
+        ApiError {
+            code: err.code().to_owned(),
+            message: err.to_string(),
+            retryable: err.retryable(),
+        }
+    }
+}
+
 impl From<&CoreError> for ApiError {
     fn from(err: &CoreError) -> Self {
         // Internal and raw database errors carry developer detail; the person

@@ -93,6 +93,15 @@ impl Core {
         })
     }
 
+    /// Runs a short store call off the async threads (see `jobs::blocking`).
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = Arc::clone(&self.store);
+        blocking(move || f(&store)).await
+    }
+
     pub fn paths(&self) -> &Paths {
         &self.paths
     }
@@ -109,8 +118,7 @@ impl Core {
     }
 
     pub async fn settings(&self) -> Result<Settings> {
-        let store = Arc::clone(&self.store);
-        blocking(move || store.settings()).await
+        self.with_store(move |store| store.settings()).await
     }
 
     pub async fn update_settings(&self, settings: Settings) -> Result<Settings> {
@@ -126,8 +134,8 @@ impl Core {
                 format!("Jobs per connection must be between 1 and {MAX_JOBS_PER_CONNECTION}"),
             ));
         }
-        let store = Arc::clone(&self.store);
-        blocking(move || store.put_settings(&settings)).await?;
+        self.with_store(move |store| store.put_settings(&settings))
+            .await?;
         self.jobs.set_limits(
             settings.max_concurrent_jobs as usize,
             settings.max_jobs_per_connection as usize,
@@ -137,14 +145,13 @@ impl Core {
     }
 
     pub async fn list_jobs(&self) -> Result<Vec<Job>> {
-        let store = Arc::clone(&self.store);
-        blocking(move || store.list_jobs(JOB_LIST_LIMIT)).await
+        self.with_store(move |store| store.list_jobs(JOB_LIST_LIMIT))
+            .await
     }
 
     pub async fn job(&self, id: &str) -> Result<JobDetail> {
-        let store = Arc::clone(&self.store);
         let id = id.to_owned();
-        blocking(move || {
+        self.with_store(move |store| {
             let job = store.get_job(&id)?.ok_or_else(|| CoreError::NotFound {
                 what: "job",
                 id: id.clone(),
@@ -175,8 +182,7 @@ impl Core {
             if let Err(e) = self.jobs.poll_cancel_requests().await {
                 tracing::warn!(error = %e, "cannot poll cancel requests");
             }
-            let store = Arc::clone(&self.store);
-            match blocking(move || store.data_version()).await {
+            match self.with_store(move |store| store.data_version()).await {
                 Ok(version) => {
                     if last_version.is_some_and(|v| v != version) {
                         self.bus.publish(CoreEvent::ConnectionsChanged);
