@@ -3,8 +3,10 @@
 //! from these signatures (see `bindings.rs`).
 
 use hypersdk_core::ApiError;
+use hypersdk_core::exports::ExportSpec;
 use hypersdk_core::model::{
     Connection, ConnectionInput, ConnectionTestResult, Job, JobDetail, ProviderKindInfo, Settings,
+    VmFilter, VmInfo,
 };
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -88,6 +90,29 @@ pub async fn test_connection(
 #[specta::specta]
 pub async fn remove_connection(state: State<'_, AppState>, id: String) -> CmdResult<()> {
     Ok(state.core()?.remove_connection(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_vms(
+    state: State<'_, AppState>,
+    connection_id: String,
+    filter: VmFilter,
+) -> CmdResult<Vec<VmInfo>> {
+    Ok(state.core()?.list_vms(&connection_id, filter).await?)
+}
+
+/// One job per VM; see `hypersdk_core::exports`.
+#[tauri::command]
+#[specta::specta]
+pub async fn start_export(state: State<'_, AppState>, spec: ExportSpec) -> CmdResult<Vec<Job>> {
+    Ok(state.core()?.start_export(spec).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn retry_job(state: State<'_, AppState>, id: String) -> CmdResult<Job> {
+    Ok(state.core()?.retry_job(&id).await?)
 }
 
 #[tauri::command]

@@ -73,6 +73,8 @@ pub fn run() {
             tracing::info!("second launch: focusing the running instance");
             tray::show_main_window(app);
         }))
+        // The native folder picker of the export dialog.
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(invoke_handler)
         .setup(move |app| {
             // Opened here, after the single-instance hand-over, so a second

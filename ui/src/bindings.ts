@@ -14,6 +14,10 @@ export const commands = {
 	updateConnection: (id: string, input: ConnectionInput) => typedError<Connection, ApiError>(__TAURI_INVOKE("update_connection", { id, input })),
 	testConnection: (id: string) => typedError<ConnectionTestResult, ApiError>(__TAURI_INVOKE("test_connection", { id })),
 	removeConnection: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("remove_connection", { id })),
+	listVms: (connectionId: string, filter: VmFilter) => typedError<VmInfo[], ApiError>(__TAURI_INVOKE("list_vms", { connectionId, filter })),
+	/**  One job per VM; see `hypersdk_core::exports`. */
+	startExport: (spec: ExportSpec) => typedError<Job[], ApiError>(__TAURI_INVOKE("start_export", { spec })),
+	retryJob: (id: string) => typedError<Job, ApiError>(__TAURI_INVOKE("retry_job", { id })),
 	listJobs: () => typedError<Job[], ApiError>(__TAURI_INVOKE("list_jobs")),
 	getJob: (id: string) => typedError<JobDetail, ApiError>(__TAURI_INVOKE("get_job", { id })),
 	cancelJob: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("cancel_job", { id })),
@@ -49,6 +53,9 @@ export type AppInfo = {
 	/**  Set when the core could not start; the UI shows only this. */
 	startup_error: ApiError | null,
 };
+
+/**  Whole-archive compression (OVA only). */
+export type CompressionKind = "none" | "gzip" | "zstd";
 
 /**  A saved connection: everything but the secret, which lives in the keyring. */
 export type Connection = {
@@ -93,11 +100,38 @@ export type CoreEvent = CoreEventPayload;
 
 export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
 
+/**  Disk format inside the package; converted with `qemu-img` when the source differs. */
+export type DiskFormatChoice = 
+/**  VMDK streamOptimized (what vSphere imports). */
+"vmdk" | "qcow2" | "vhd" | "vhdx" | "vdi" | "raw";
+
 export type DiskProgress = {
 	index: number,
 	name: string,
 	bytes_done: number,
 	bytes_total: number | null,
+};
+
+/**  How the artefact is written; shared by one-off exports and schedules. */
+export type ExportFormat = {
+	package: PackageKind,
+	compression: CompressionKind,
+	/**  gzip 0–9 (default 6), zstd 1–22 (default 3). */
+	compression_level: number | null,
+	manifest: ManifestAlgorithm,
+	/**  `None` keeps the format the platform exports (streamOptimized VMDK for vSphere). */
+	disk_format: DiskFormatChoice | null,
+};
+
+/**  What the window or `hyperctl export` asks for. */
+export type ExportSpec = {
+	/**  Connection id or name. */
+	connection_id: string,
+	/**  VM ids, or inventory paths (`/DC0/vm/web01`). */
+	vm_ids: string[],
+	/**  An existing folder; each VM's artefact is created inside it. */
+	destination_dir: string,
+	format: ExportFormat,
 };
 
 /**  One provider-specific connection option, described for the UI's form. */
@@ -120,6 +154,8 @@ export type Job = {
 	finished_at: string | null,
 	progress: JobProgress | null,
 	error: ApiError | null,
+	/**  What a succeeded job produced. */
+	result: JobResult | null,
 };
 
 export type JobDetail = {
@@ -146,12 +182,40 @@ export type JobProgress = {
 	disks: DiskProgress[],
 };
 
+/**  The artefact a finished export left behind, and what proves it whole. */
+export type JobResult = {
+	/**  The final `.ova` / `.ova.gz` / `.ova.zst` file or OVF folder. */
+	path: string,
+	/**  Every file of the package (for a folder: its files, for an archive: its members). */
+	files: string[],
+	/**  Bytes of the artefact on disk. */
+	bytes: number,
+	/**  `sha256` or `sha1`: the manifest's algorithm. */
+	manifest_algorithm: string,
+	/**
+	 *  Whether the finished package passed verification (descriptor first, every manifest digest
+	 *  and size) before it was given its final name.
+	 */
+	verified: boolean,
+};
+
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | 
 /**
  *  The process running the job ended before the job did; the job can be
  *  resumed from its checkpoint, and is never reported as succeeded.
  */
 "interrupted";
+
+export type ManifestAlgorithm = "sha256" | "sha1";
+
+/**  Package layout. */
+export type PackageKind = 
+/**  One `.ova` archive (optionally `.ova.gz` / `.ova.zst`). */
+"ova" | 
+/**  A folder with the `.ovf`, the disks and the `.mf`. */
+"ovf";
+
+export type PowerState = "powered_on" | "powered_off" | "suspended" | "unknown";
 
 export type ProviderKind = "vsphere" | "aws" | "azure" | "gcp" | "hyperv" | "proxmox";
 
@@ -187,6 +251,41 @@ export type TestCheck = {
 	name: string,
 	ok: boolean,
 	detail: string,
+	/**
+	 *  The SHA-256 fingerprint of a certificate this check could not trust
+	 *  (colon-separated hex), so the window can offer to pin it.
+	 */
+	fingerprint?: string | null,
+};
+
+/**  How to narrow a VM listing; empty means everything. */
+export type VmFilter = {
+	/**  Case-insensitive substring of name or path. */
+	text: string | null,
+	power_state: PowerState | null,
+};
+
+/**  A VM as discovery reports it, whatever the platform. */
+export type VmInfo = {
+	/**  Provider-stable identifier (vSphere managed object id, EC2 instance id, …). */
+	id: string,
+	name: string,
+	/**  Inventory path, e.g. `/DC0/vm/prod/db01`. */
+	path: string,
+	power_state: PowerState,
+	guest_os: string,
+	cpus: number,
+	memory_mib: number,
+	disks: number,
+	nics: number,
+	template: boolean,
+	/**  Guest tools state as the platform words it (`guestToolsRunning`, …). */
+	tools_status: string | null,
+	/**  Facets the inventory groups by, as display names. */
+	datacenter: string | null,
+	cluster: string | null,
+	host: string | null,
+	resource_pool: string | null,
 };
 
 /* Tauri Specta runtime */

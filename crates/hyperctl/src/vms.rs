@@ -23,10 +23,15 @@ pub enum VmsCommand {
 pub async fn run(core: &Core, cmd: VmsCommand, json: bool) -> Result<(), ApiError> {
     match cmd {
         VmsCommand::List { connection, filter } => {
-            let vms = list_all(core, &connection, filter).await?;
+            let filter = VmFilter {
+                text: filter,
+                power_state: None,
+            };
+            let vms = core.list_vms(&connection, filter).await?;
             if json {
                 // Each object: id, name, path, power_state, guest_os, cpus,
-                // memory_mib, disks, nics (the core's VmInfo).
+                // memory_mib, disks, nics, template, tools_status and the
+                // datacenter/cluster/host/resource_pool facets (the core's VmInfo).
                 output::json(&vms)
             } else {
                 print_table(&vms);
@@ -34,33 +39,6 @@ pub async fn run(core: &Core, cmd: VmsCommand, json: bool) -> Result<(), ApiErro
             }
         }
     }
-}
-
-async fn list_all(
-    core: &Core,
-    connection: &str,
-    filter: Option<String>,
-) -> Result<Vec<VmInfo>, ApiError> {
-    let provider = core.provider(connection).await?;
-    let filter = VmFilter {
-        text: filter
-            .map(|f| f.trim().to_owned())
-            .filter(|f| !f.is_empty()),
-        power_state: None,
-    };
-    // Nothing cancels a CLI listing but Ctrl-C, which ends the process.
-    let cancel = Default::default();
-    let mut vms = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = provider.list_vms(&filter, cursor.take(), &cancel).await?;
-        vms.extend(page.vms);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(vms)
 }
 
 fn power(p: PowerState) -> &'static str {

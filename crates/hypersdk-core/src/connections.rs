@@ -14,7 +14,8 @@ use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::kinds;
 use crate::model::{
-    Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck,
+    Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck, VmFilter,
+    VmInfo,
 };
 use crate::providers::Provider;
 use crate::secrets::Keyring;
@@ -364,6 +365,30 @@ impl Core {
         self.registry.connect(&connection, secret)
     }
 
+    /// Every VM of a connection that matches `filter`, all pages, in the
+    /// provider's order (inventory path for vSphere).
+    pub async fn list_vms(&self, id_or_name: &str, filter: VmFilter) -> Result<Vec<VmInfo>> {
+        let provider = self.provider(id_or_name).await?;
+        let filter = VmFilter {
+            text: filter
+                .text
+                .map(|f| f.trim().to_owned())
+                .filter(|f| !f.is_empty()),
+            ..filter
+        };
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let mut vms = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = provider.list_vms(&filter, cursor.take(), &cancel).await?;
+            vms.extend(page.vms);
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(vms),
+            }
+        }
+    }
+
     /// Checks what can be checked: that the endpoint answers, that the secret
     /// is in the keyring, and — when this build has the provider — that it
     /// signs in. Problems are reported as failed checks, not as errors.
@@ -377,6 +402,7 @@ impl Core {
                     name: "Secret in OS keyring".into(),
                     ok: true,
                     detail: "found".into(),
+                    fingerprint: None,
                 });
                 Some(secret)
             }
@@ -389,6 +415,7 @@ impl Core {
                     } else {
                         "none saved for this connection".into()
                     },
+                    fingerprint: None,
                 });
                 None
             }
@@ -397,6 +424,7 @@ impl Core {
                     name: "Secret in OS keyring".into(),
                     ok: false,
                     detail: e.to_string(),
+                    fingerprint: None,
                 });
                 None
             }
@@ -413,6 +441,7 @@ impl Core {
                     "not checked: signing in to {} is not available in this build yet",
                     kinds::display_name(connection.kind)
                 ),
+                fingerprint: None,
             });
         }
         Ok(ConnectionTestResult {
@@ -431,6 +460,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 name,
                 ok: false,
                 detail: format!("stored endpoint is invalid: {e}"),
+                fingerprint: None,
             };
         }
     };
@@ -460,11 +490,13 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 "{host}:{port} answered in {} ms",
                 started.elapsed().as_millis()
             ),
+            fingerprint: None,
         },
         Ok(Err(e)) => TestCheck {
             name,
             ok: false,
             detail: format!("cannot connect to {host}:{port}: {e}"),
+            fingerprint: None,
         },
         Err(_) => TestCheck {
             name,
@@ -473,6 +505,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 "no answer from {host}:{port} within {} s",
                 CONNECT_TIMEOUT.as_secs()
             ),
+            fingerprint: None,
         },
     }
 }

@@ -77,6 +77,16 @@ pub enum CoreError {
     JobNotCancellable { id: String, state: String },
     #[error("cancelled")]
     Cancelled,
+    /// A failure reported by a provider or the export engine that keeps its
+    /// own stable code (`permission_denied`, `certificate_changed`,
+    /// `destination_full`, `vsphere_fault`, …) and says itself whether trying
+    /// again can help.
+    #[error("{message}")]
+    Remote {
+        code: &'static str,
+        message: String,
+        retryable: bool,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -123,6 +133,7 @@ impl CoreError {
             CoreError::Unsupported(_) => "unsupported",
             CoreError::JobNotCancellable { .. } => "job_not_cancellable",
             CoreError::Cancelled => "cancelled",
+            CoreError::Remote { code, .. } => code,
             CoreError::Internal(_) => "internal",
         }
     }
@@ -132,6 +143,7 @@ impl CoreError {
             CoreError::KeyringUnavailable { .. }
             | CoreError::KeyringLocked { .. }
             | CoreError::Unreachable { .. } => true,
+            CoreError::Remote { retryable, .. } => *retryable,
             CoreError::Database(e) => matches!(
                 e.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
@@ -152,6 +164,20 @@ impl CoreError {
             CoreError::InvalidInput { field, .. } => Some(field),
             CoreError::ConnectionNameTaken(_) => Some("name"),
             _ => None,
+        }
+    }
+}
+
+impl From<hypersdk_ovf::Error> for CoreError {
+    fn from(err: hypersdk_ovf::Error) -> Self {
+        match err {
+            hypersdk_ovf::Error::Cancelled => CoreError::Cancelled,
+            hypersdk_ovf::Error::Internal(detail) => CoreError::Internal(detail),
+            other => CoreError::Remote {
+                code: other.code(),
+                retryable: other.retryable(),
+                message: other.to_string(),
+            },
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::model::{Job, JobProgress};
 pub enum CoreEvent {
     ConnectionsChanged,
     SettingsChanged,
-    JobUpdated { job: Job },
+    // Boxed: a job is several times larger than every other event.
+    JobUpdated { job: Box<Job> },
     JobProgress { progress: JobProgress },
 }
 

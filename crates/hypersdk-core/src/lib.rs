@@ -5,6 +5,7 @@ mod connections;
 pub mod cron_schedule;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod jobs;
 pub mod kinds;
 pub mod logging;
@@ -174,6 +175,9 @@ impl Core {
     /// and announces changes made by other processes (`hyperctl` beside the
     /// app), so every window stays current without polling from the UI.
     pub async fn run_background(self: Arc<Self>) {
+        // Servers may be slow or down: clean up beside the loop, not before it.
+        let core = Arc::clone(&self);
+        tokio::spawn(async move { core.cleanup_interrupted_exports().await });
         let mut last_version = None;
         let mut ticker = tokio::time::interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -201,7 +205,8 @@ impl Core {
         match self.list_jobs().await {
             Ok(jobs) => {
                 for job in jobs.into_iter().take(50) {
-                    self.bus.publish(CoreEvent::JobUpdated { job });
+                    self.bus
+                        .publish(CoreEvent::JobUpdated { job: Box::new(job) });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot reload jobs"),

@@ -131,6 +131,10 @@ pub struct TestCheck {
     pub name: String,
     pub ok: bool,
     pub detail: String,
+    /// The SHA-256 fingerprint of a certificate this check could not trust
+    /// (colon-separated hex), so the window can offer to pin it.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -265,6 +269,24 @@ pub struct Job {
     pub finished_at: Option<Timestamp>,
     pub progress: Option<JobProgress>,
     pub error: Option<ApiError>,
+    /// What a succeeded job produced.
+    pub result: Option<JobResult>,
+}
+
+/// The artefact a finished export left behind, and what proves it whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct JobResult {
+    /// The final `.ova` / `.ova.gz` / `.ova.zst` file or OVF folder.
+    pub path: String,
+    /// Every file of the package (for a folder: its files, for an archive: its members).
+    pub files: Vec<String>,
+    /// Bytes of the artefact on disk.
+    pub bytes: u64,
+    /// `sha256` or `sha1`: the manifest's algorithm.
+    pub manifest_algorithm: String,
+    /// Whether the finished package passed verification (descriptor first, every manifest digest
+    /// and size) before it was given its final name.
+    pub verified: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -320,6 +342,14 @@ pub struct VmInfo {
     pub memory_mib: u64,
     pub disks: u32,
     pub nics: u32,
+    pub template: bool,
+    /// Guest tools state as the platform words it (`guestToolsRunning`, …).
+    pub tools_status: Option<String>,
+    /// Facets the inventory groups by, as display names.
+    pub datacenter: Option<String>,
+    pub cluster: Option<String>,
+    pub host: Option<String>,
+    pub resource_pool: Option<String>,
 }
 
 /// How to narrow a VM listing; empty means everything.
@@ -398,6 +428,12 @@ mod tests {
             memory_mib: 4096,
             disks: 1,
             nics: 1,
+            template: false,
+            tools_status: None,
+            datacenter: Some("DC0".into()),
+            cluster: None,
+            host: None,
+            resource_pool: None,
         };
         assert!(VmFilter::default().matches(&vm));
         assert!(

@@ -13,6 +13,43 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{CoreError, Result};
 use crate::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
 
+/// What a provider hands the export engine for one VM: its hardware, a byte
+/// source per disk, and the server-side session (a vSphere NFC lease and
+/// snapshot, a cloud export task) that must be kept alive while the bytes
+/// flow and then completed or aborted.
+pub struct ExportPlan {
+    /// The VM's hardware as the OVF descriptor will describe it (disks are
+    /// rebuilt from `disks`).
+    pub vm: hypersdk_ovf::VmSpec,
+    pub disks: Vec<hypersdk_ovf::ExportDisk>,
+    pub session: Box<dyn ExportSession>,
+}
+
+impl std::fmt::Debug for ExportPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExportPlan")
+            .field("vm", &self.vm.name)
+            .field("disks", &self.disks)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The server side of one export. Exactly one of `complete` or `abort` is
+/// called, whatever happens to the download; both release everything the
+/// provider created for the export (lease, snapshot, temporary image).
+#[async_trait]
+pub trait ExportSession: Send + Sync {
+    /// How often `keep_alive` must be called so the server does not time
+    /// the export out.
+    fn keep_alive_interval(&self) -> std::time::Duration;
+    /// Tells the server the export is still going, with its progress.
+    async fn keep_alive(&self, percent: u8) -> Result<()>;
+    /// All bytes are safely written: release the server side.
+    async fn complete(self: Box<Self>) -> Result<()>;
+    /// The export failed or was cancelled: release the server side.
+    async fn abort(self: Box<Self>, reason: &str) -> Result<()>;
+}
+
 /// What a provider can do, so the UI offers only what will work.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, specta::Type)]
 pub struct Capabilities {
@@ -42,6 +79,32 @@ pub trait Provider: Send + Sync {
         cancel: &CancellationToken,
     ) -> Result<VmPage>;
     async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> Result<VmInfo>;
+    /// Prepares the export of one VM (see [`ExportPlan`]). `tag` identifies
+    /// the job, so whatever the provider creates for it on the server can be
+    /// found again by [`Provider::cleanup_export`] after a crash.
+    async fn export(
+        &self,
+        vm_id: &str,
+        tag: &str,
+        cancel: &CancellationToken,
+    ) -> Result<ExportPlan> {
+        let _ = (vm_id, tag, cancel);
+        Err(CoreError::Unsupported(format!(
+            "exporting {} VMs is not available yet",
+            crate::kinds::display_name(self.kind())
+        )))
+    }
+    /// Removes what an export tagged `tag` left on the server (a snapshot
+    /// after a crash). Returns how many objects were removed.
+    async fn cleanup_export(
+        &self,
+        vm_id: &str,
+        tag: &str,
+        cancel: &CancellationToken,
+    ) -> Result<u32> {
+        let _ = (vm_id, tag, cancel);
+        Ok(0)
+    }
 }
 
 /// Builds a provider session for a saved connection and its secret.

@@ -68,6 +68,7 @@ async fn a_job_runs_reports_progress_and_succeeds() {
                 }
                 Ok(JobOutcome {
                     summary: "copied 4 KiB".into(),
+                    result: None,
                 })
             }),
         )

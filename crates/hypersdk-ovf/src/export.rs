@@ -113,6 +113,17 @@ impl ExportDisk {
     }
 }
 
+impl ExportDisk {
+    /// The source's length when it is known without asking it (a local file's size, or the
+    /// length a provider announced).
+    pub fn source_len(&self) -> Option<u64> {
+        match &self.source {
+            DiskSource::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            DiskSource::Http { length, .. } | DiskSource::Reader { length, .. } => *length,
+        }
+    }
+}
+
 /// Knobs that are not about what is exported.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {

@@ -147,24 +147,29 @@ impl From<VsphereError> for CoreError {
                 fingerprint: fingerprint.to_colon_hex(),
                 detail,
             },
-            VsphereError::CertificateChanged {
-                endpoint, actual, ..
-            } => CoreError::CertificateUntrusted {
-                endpoint,
-                fingerprint: actual.to_colon_hex(),
-                detail: "it does not match the pinned fingerprint: the certificate has changed"
-                    .into(),
+            e @ VsphereError::CertificateChanged { .. } => CoreError::Remote {
+                code: e.code(),
+                message: e.to_string(),
+                retryable: false,
             },
             VsphereError::AuthFailed { endpoint } => CoreError::AuthFailed {
                 endpoint,
                 detail: "the user name or password is not correct".into(),
             },
-            e @ VsphereError::NoPermission(_) => CoreError::invalid("username", e.to_string()),
+            e @ VsphereError::NoPermission(_) => CoreError::Remote {
+                code: e.code(),
+                message: e.to_string(),
+                retryable: false,
+            },
             VsphereError::NotFound { what, id } => CoreError::NotFound { what, id },
             VsphereError::Cancelled => CoreError::Cancelled,
             e @ (VsphereError::NotAuthenticated
             | VsphereError::Fault { .. }
-            | VsphereError::Protocol(_)) => CoreError::Internal(format!("vSphere: {e}")),
+            | VsphereError::Protocol(_)) => CoreError::Remote {
+                code: e.code(),
+                retryable: e.retryable(),
+                message: e.to_string(),
+            },
         }
     }
 }

@@ -217,23 +217,12 @@ pub struct PoolNode {
     pub vm_count: u32,
 }
 
-/// One row of the VM table.
+/// One row of the VM table: what every provider reports, plus the managed
+/// object ids the tree's facets are built from.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, specta::Type)]
 pub struct VmRecord {
-    /// The managed object id, e.g. `vm-42`.
-    pub id: String,
-    pub name: String,
-    /// Inventory path, e.g. `/DC0/vm/prod/db01`.
-    pub path: String,
-    pub power_state: PowerState,
-    pub guest_os: String,
-    pub cpus: u32,
-    pub memory_mib: u64,
-    pub disks: u32,
-    pub nics: u32,
-    pub template: bool,
-    /// `guestToolsRunning`, `guestToolsNotRunning`, … when the server reports it.
-    pub tools_status: Option<String>,
+    #[serde(flatten)]
+    pub info: VmInfo,
     pub datacenter_id: Option<String>,
     pub folder_id: Option<String>,
     pub compute_id: Option<String>,
@@ -241,19 +230,16 @@ pub struct VmRecord {
     pub resource_pool_id: Option<String>,
 }
 
+impl std::ops::Deref for VmRecord {
+    type Target = VmInfo;
+    fn deref(&self) -> &VmInfo {
+        &self.info
+    }
+}
+
 impl From<&VmRecord> for VmInfo {
     fn from(r: &VmRecord) -> VmInfo {
-        VmInfo {
-            id: r.id.clone(),
-            name: r.name.clone(),
-            path: r.path.clone(),
-            power_state: r.power_state,
-            guest_os: r.guest_os.clone(),
-            cpus: r.cpus,
-            memory_mib: r.memory_mib,
-            disks: r.disks,
-            nics: r.nics,
-        }
+        r.info.clone()
     }
 }
 
@@ -577,26 +563,33 @@ fn vm_record(
         .find(|a| entities.get(a).is_some_and(|x| x.kind == "Folder"))
         .map(str::to_owned);
     let non_empty = |path: &str| o.text(path).map(str::trim).filter(|t| !t.is_empty());
+    let name_of = |id: Option<&str>| id.and_then(|i| entities.get(i)).map(|e| e.name.to_owned());
     VmRecord {
-        id: id.to_owned(),
-        name: e.name.to_owned(),
-        path: paths.path(id),
-        power_state: match o.text("runtime.powerState").map(str::trim) {
-            Some("poweredOn") => PowerState::PoweredOn,
-            Some("poweredOff") => PowerState::PoweredOff,
-            Some("suspended") => PowerState::Suspended,
-            _ => PowerState::Unknown,
+        info: VmInfo {
+            id: id.to_owned(),
+            name: e.name.to_owned(),
+            path: paths.path(id),
+            power_state: match o.text("runtime.powerState").map(str::trim) {
+                Some("poweredOn") => PowerState::PoweredOn,
+                Some("poweredOff") => PowerState::PoweredOff,
+                Some("suspended") => PowerState::Suspended,
+                _ => PowerState::Unknown,
+            },
+            guest_os: non_empty("config.guestFullName")
+                .or_else(|| non_empty("config.guestId"))
+                .unwrap_or_default()
+                .to_owned(),
+            cpus: number(o.text("config.hardware.numCPU")),
+            memory_mib: number(o.text("config.hardware.memoryMB")),
+            disks,
+            nics,
+            template: o.text("config.template").map(str::trim) == Some("true"),
+            tools_status: non_empty("guest.toolsRunningStatus").map(str::to_owned),
+            datacenter: name_of(dc),
+            cluster: name_of(compute.as_deref()),
+            host: name_of(host.as_deref()),
+            resource_pool: name_of(resource_pool.as_deref()),
         },
-        guest_os: non_empty("config.guestFullName")
-            .or_else(|| non_empty("config.guestId"))
-            .unwrap_or_default()
-            .to_owned(),
-        cpus: number(o.text("config.hardware.numCPU")),
-        memory_mib: number(o.text("config.hardware.memoryMB")),
-        disks,
-        nics,
-        template: o.text("config.template").map(str::trim) == Some("true"),
-        tools_status: non_empty("guest.toolsRunningStatus").map(str::to_owned),
         datacenter_id: dc.map(str::to_owned),
         folder_id: folder,
         compute_id: compute,

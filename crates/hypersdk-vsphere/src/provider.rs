@@ -286,10 +286,12 @@ impl VsphereProvider {
                     },
                     format_args!("API {}", sc.about.api_version)
                 ),
+                fingerprint: None,
             },
             Err(e) => TestCheck {
                 name,
                 ok: false,
+                fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
                 detail: e.to_string(),
             },
         }
@@ -315,6 +317,7 @@ fn not_checked(name: &str, why: &str) -> TestCheck {
         name: name.into(),
         ok: false,
         detail: format!("not checked: {why}"),
+        fingerprint: None,
     }
 }
 
@@ -384,6 +387,7 @@ impl Provider for VsphereProvider {
                     name: "Sign in".into(),
                     ok: false,
                     detail: "no password is saved for this connection; edit it to set one".into(),
+                    fingerprint: None,
                 });
                 checks.push(not_checked("Inventory readable", "not signed in"));
                 return Ok(checks);
@@ -393,12 +397,14 @@ impl Provider for VsphereProvider {
                     name: "Sign in".into(),
                     ok: true,
                     detail: format!("signed in as {}", self.pool.username()),
+                    fingerprint: None,
                 }),
                 Err(e) => {
                     checks.push(TestCheck {
                         name: "Sign in".into(),
                         ok: false,
                         detail: e.to_string(),
+                        fingerprint: None,
                     });
                     checks.push(not_checked("Inventory readable", "not signed in"));
                     return Ok(checks);
@@ -413,11 +419,13 @@ impl Provider for VsphereProvider {
                         inv.datacenters.len(),
                         inv.vms.len()
                     ),
+                    fingerprint: None,
                 },
                 Err(e) => TestCheck {
                     name: "Inventory readable".into(),
                     ok: false,
                     detail: e.to_string(),
+                    fingerprint: None,
                 },
             });
             Ok::<_, VsphereError>(checks)
@@ -474,6 +482,12 @@ mod tests {
             memory_mib: 32,
             disks: 1,
             nics: 1,
+            template: false,
+            tools_status: None,
+            datacenter: Some("DC0".into()),
+            cluster: None,
+            host: None,
+            resource_pool: None,
         }
     }
 

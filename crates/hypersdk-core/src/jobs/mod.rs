@@ -40,6 +40,7 @@ pub struct JobContext {
 #[derive(Debug, Clone, Default)]
 pub struct JobOutcome {
     pub summary: String,
+    pub result: Option<crate::model::JobResult>,
 }
 
 pub type JobFuture = Pin<Box<dyn Future<Output = Result<JobOutcome>> + Send>>;
@@ -124,9 +125,9 @@ impl JobEngine {
             })
         })
         .await?;
-        self.inner
-            .bus
-            .publish(CoreEvent::JobUpdated { job: job.clone() });
+        self.inner.bus.publish(CoreEvent::JobUpdated {
+            job: Box::new(job.clone()),
+        });
 
         let token = CancellationToken::new();
         self.tokens().insert(id.clone(), token.clone());
@@ -199,7 +200,8 @@ impl JobEngine {
                 } else {
                     outcome.summary
                 };
-                self.finish(&id, JobState::Succeeded, &summary, None).await;
+                self.finish_with(&id, JobState::Succeeded, &summary, None, outcome.result)
+                    .await;
             }
             Err(e) if token.is_cancelled() || matches!(e, CoreError::Cancelled) => {
                 self.finish(&id, JobState::Cancelled, "cancelled", None)
@@ -215,7 +217,18 @@ impl JobEngine {
     }
 
     async fn finish(&self, id: &str, state: JobState, message: &str, error: Option<ApiError>) {
-        self.transition(id, state, message, error).await;
+        self.finish_with(id, state, message, error, None).await;
+    }
+
+    async fn finish_with(
+        &self,
+        id: &str,
+        state: JobState,
+        message: &str,
+        error: Option<ApiError>,
+        result: Option<crate::model::JobResult>,
+    ) {
+        self.record(id, state, message, error, result).await;
         self.tokens().remove(id);
     }
 
@@ -228,15 +241,28 @@ impl JobEngine {
         message: &str,
         error: Option<ApiError>,
     ) -> Option<Job> {
+        self.record(id, to, message, error, None).await
+    }
+
+    async fn record(
+        &self,
+        id: &str,
+        to: JobState,
+        message: &str,
+        error: Option<ApiError>,
+        job_result: Option<crate::model::JobResult>,
+    ) -> Option<Job> {
         let store = Arc::clone(&self.inner.store);
         let (id_owned, message) = (id.to_owned(), message.to_owned());
-        let result =
-            blocking(move || store.transition_job(&id_owned, to, &message, error.as_ref())).await;
+        let result = blocking(move || {
+            store.finish_job(&id_owned, to, &message, error.as_ref(), job_result.as_ref())
+        })
+        .await;
         match result {
             Ok(Some(job)) => {
-                self.inner
-                    .bus
-                    .publish(CoreEvent::JobUpdated { job: job.clone() });
+                self.inner.bus.publish(CoreEvent::JobUpdated {
+                    job: Box::new(job.clone()),
+                });
                 Some(job)
             }
             Ok(None) => None,

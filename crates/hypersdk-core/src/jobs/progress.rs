@@ -92,6 +92,29 @@ impl ProgressReporter {
 
     /// Sends the current figures now, whatever the throttle says (the last
     /// update of a job must never be dropped).
+    /// Records a disk's size once the source tells it (a stream of unknown length).
+    pub fn disk_total(&self, index: usize, bytes_total: u64) {
+        if let Some(disk) = self.lock().disks.get_mut(index) {
+            disk.bytes_total = Some(bytes_total);
+        }
+    }
+
+    /// Share of the known bytes done so far, 0–100 (0 while any size is unknown).
+    pub fn percent(&self) -> u8 {
+        let state = self.lock();
+        let mut done = 0u64;
+        let mut total = 0u64;
+        for d in &state.disks {
+            let Some(t) = d.bytes_total else { return 0 };
+            done += d.bytes_done.min(t);
+            total += t;
+        }
+        if total == 0 {
+            return 0;
+        }
+        u8::try_from(done.saturating_mul(100) / total).unwrap_or(100)
+    }
+
     pub fn flush(&self) {
         self.publish(Instant::now(), true);
     }

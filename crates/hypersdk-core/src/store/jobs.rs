@@ -5,10 +5,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Store;
 use crate::error::{ApiError, CoreError, Result};
-use crate::model::{Job, JobEvent, JobKind, JobProgress, JobState, Timestamp};
+use crate::model::{Job, JobEvent, JobKind, JobProgress, JobResult, JobState, Timestamp};
 
 const COLUMNS: &str = "id, name, kind, connection_id, state, created_at, started_at, finished_at, \
-                       progress_json, error_json";
+                       progress_json, error_json, result_json";
 
 pub struct NewJobRow<'a> {
     pub id: &'a str,
@@ -61,11 +61,27 @@ impl Store {
         message: &str,
         error: Option<&ApiError>,
     ) -> Result<Option<Job>> {
+        self.finish_job(id, to, message, error, None)
+    }
+
+    /// [`Store::transition_job`] that also records what the job produced.
+    pub fn finish_job(
+        &self,
+        id: &str,
+        to: JobState,
+        message: &str,
+        error: Option<&ApiError>,
+        result: Option<&JobResult>,
+    ) -> Result<Option<Job>> {
         let now = Utc::now();
         let error_json = error
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| CoreError::Internal(format!("job error: {e}")))?;
+        let result_json = result
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| CoreError::Internal(format!("job result: {e}")))?;
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         let changed = tx.execute(
@@ -73,9 +89,10 @@ impl Store {
                started_at = CASE WHEN ?2 = 'running' THEN COALESCE(started_at, ?3) ELSE started_at END, \
                finished_at = CASE WHEN ?2 IN ('queued','running') THEN NULL ELSE ?3 END, \
                error_json = COALESCE(?4, error_json), \
+               result_json = COALESCE(?5, result_json), \
                runner_id = CASE WHEN ?2 IN ('queued','running') THEN runner_id ELSE NULL END \
              WHERE id = ?1 AND state IN ('queued','running')",
-            params![id, to.as_str(), now, error_json],
+            params![id, to.as_str(), now, error_json, result_json],
         )?;
         if changed == 0 {
             return match get_job(&tx, id)? {
@@ -167,6 +184,38 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The request a job was submitted with (JSON), for retries.
+    pub fn job_request(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .lock()?
+            .query_row("SELECT request_json FROM jobs WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Export jobs of the last week that ended without succeeding and whose
+    /// server side (a snapshot) has not been confirmed gone: `(id, request)`.
+    pub fn interrupted_exports_needing_cleanup(&self) -> Result<Vec<(String, String)>> {
+        let since = Utc::now() - chrono::Duration::days(7);
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, request_json FROM jobs WHERE kind = 'export' \
+             AND state IN ('failed','cancelled','interrupted') AND server_cleanup_done = 0 \
+             AND created_at >= ?1 ORDER BY created_at",
+        )?;
+        let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn mark_export_cleaned(&self, id: &str) -> Result<()> {
+        self.lock()?.execute(
+            "UPDATE jobs SET server_cleanup_done = 1 WHERE id = ?1",
+            [id],
+        )?;
+        Ok(())
+    }
+
     pub fn active_jobs(&self) -> Result<Vec<ActiveJob>> {
         let conn = self.lock()?;
         let mut stmt =
@@ -211,6 +260,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Job>> {
     let state: String = row.get(4)?;
     let progress: Option<String> = row.get(8)?;
     let error: Option<String> = row.get(9)?;
+    let result: Option<String> = row.get(10)?;
     let decoded = (|| {
         let kind = JobKind::parse(&kind)
             .ok_or_else(|| CoreError::Internal(format!("job {id} has unknown kind {kind}")))?;
@@ -224,9 +274,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Job>> {
             .map(|p| serde_json::from_str(&p))
             .transpose()
             .map_err(|e| CoreError::Internal(format!("job {id} error: {e}")))?;
-        Ok((kind, state, progress, error))
+        let result: Option<JobResult> = result
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| CoreError::Internal(format!("job {id} result: {e}")))?;
+        Ok((kind, state, progress, error, result))
     })();
-    let (kind, state, progress, error) = match decoded {
+    let (kind, state, progress, error, result) = match decoded {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
     };
@@ -241,5 +295,6 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Job>> {
         finished_at: row.get(7)?,
         progress,
         error,
+        result,
     }))
 }

@@ -74,6 +74,12 @@ CREATE TABLE settings (
 "#,
     ),
     M::up("ALTER TABLE connections ADD COLUMN tls_fingerprint TEXT;"),
+    // What a succeeded export produced (model::JobResult as JSON), and whether
+    // what an unfinished export left on the server has been cleaned up.
+    M::up(
+        "ALTER TABLE jobs ADD COLUMN result_json TEXT;
+         ALTER TABLE jobs ADD COLUMN server_cleanup_done INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 pub struct Store {

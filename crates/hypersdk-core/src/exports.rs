@@ -1,0 +1,611 @@
+//! "This VM, to there, in this format": export requests become jobs.
+//!
+//! A request names a connection, one or more VMs and a destination folder;
+//! each VM becomes its own job (so one slow VM never holds the others back,
+//! and each can be cancelled or retried alone). The job asks the provider for
+//! an [`ExportPlan`](crate::providers::ExportPlan), streams it through the
+//! export engine (`hypersdk-ovf`) while keeping the server side alive, and
+//! completes or aborts the server side whatever happens.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::Core;
+use crate::error::{CoreError, Result};
+use crate::jobs::{JobContext, JobOutcome, NewJob};
+use crate::model::{Job, JobKind, JobResult, JobState, VmFilter, VmInfo};
+use crate::providers::{ExportPlan, Provider};
+
+/// Package layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PackageKind {
+    /// One `.ova` archive (optionally `.ova.gz` / `.ova.zst`).
+    #[default]
+    Ova,
+    /// A folder with the `.ovf`, the disks and the `.mf`.
+    Ovf,
+}
+
+/// Whole-archive compression (OVA only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressionKind {
+    #[default]
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ManifestAlgorithm {
+    #[default]
+    Sha256,
+    Sha1,
+}
+
+/// Disk format inside the package; converted with `qemu-img` when the source differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskFormatChoice {
+    /// VMDK streamOptimized (what vSphere imports).
+    Vmdk,
+    Qcow2,
+    Vhd,
+    Vhdx,
+    Vdi,
+    Raw,
+}
+
+impl From<DiskFormatChoice> for hypersdk_ovf::DiskFormat {
+    fn from(c: DiskFormatChoice) -> Self {
+        use hypersdk_ovf::DiskFormat as F;
+        match c {
+            DiskFormatChoice::Vmdk => F::VmdkStreamOptimized,
+            DiskFormatChoice::Qcow2 => F::Qcow2,
+            DiskFormatChoice::Vhd => F::Vhd,
+            DiskFormatChoice::Vhdx => F::Vhdx,
+            DiskFormatChoice::Vdi => F::Vdi,
+            DiskFormatChoice::Raw => F::Raw,
+        }
+    }
+}
+
+/// How the artefact is written; shared by one-off exports and schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+pub struct ExportFormat {
+    pub package: PackageKind,
+    pub compression: CompressionKind,
+    /// gzip 0–9 (default 6), zstd 1–22 (default 3).
+    pub compression_level: Option<i32>,
+    pub manifest: ManifestAlgorithm,
+    /// `None` keeps the format the platform exports (streamOptimized VMDK for vSphere).
+    pub disk_format: Option<DiskFormatChoice>,
+}
+
+impl ExportFormat {
+    pub fn validate(&self) -> Result<()> {
+        if self.package == PackageKind::Ovf && self.compression != CompressionKind::None {
+            return Err(CoreError::invalid(
+                "compression",
+                "Compression applies to OVA archives only; choose OVA or no compression",
+            ));
+        }
+        match (self.compression, self.compression_level) {
+            (CompressionKind::Gzip, Some(l)) if !(0..=9).contains(&l) => Err(CoreError::invalid(
+                "compression_level",
+                "The gzip level must be between 0 and 9",
+            )),
+            (CompressionKind::Zstd, Some(l)) if !(1..=22).contains(&l) => Err(CoreError::invalid(
+                "compression_level",
+                "The zstd level must be between 1 and 22",
+            )),
+            (CompressionKind::None, Some(_)) => Err(CoreError::invalid(
+                "compression_level",
+                "A compression level needs gzip or zstd compression",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn compression(&self) -> hypersdk_ovf::Compression {
+        match self.compression {
+            CompressionKind::None => hypersdk_ovf::Compression::None,
+            CompressionKind::Gzip => hypersdk_ovf::Compression::Gzip {
+                level: self
+                    .compression_level
+                    .and_then(|l| u32::try_from(l).ok())
+                    .unwrap_or(6),
+            },
+            CompressionKind::Zstd => hypersdk_ovf::Compression::Zstd {
+                level: self.compression_level.unwrap_or(3),
+                threads: 0,
+            },
+        }
+    }
+
+    /// The artefact's file name for a VM (sanitised; never escapes the folder).
+    pub fn artefact_name(&self, vm_name: &str) -> String {
+        let stem = hypersdk_ovf::names::sanitize_component(vm_name, "vm", 200);
+        let ext = match (self.package, self.compression) {
+            (PackageKind::Ovf, _) => "",
+            (PackageKind::Ova, CompressionKind::None) => ".ova",
+            (PackageKind::Ova, CompressionKind::Gzip) => ".ova.gz",
+            (PackageKind::Ova, CompressionKind::Zstd) => ".ova.zst",
+        };
+        format!("{stem}{ext}")
+    }
+}
+
+/// What the window or `hyperctl export` asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ExportSpec {
+    /// Connection id or name.
+    pub connection_id: String,
+    /// VM ids, or inventory paths (`/DC0/vm/web01`).
+    pub vm_ids: Vec<String>,
+    /// An existing folder; each VM's artefact is created inside it.
+    pub destination_dir: String,
+    pub format: ExportFormat,
+}
+
+/// One VM's export as a job stores it, so it can be retried after a failure
+/// or a crash (resuming from the engine's checkpoint where the source allows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportJobRequest {
+    pub connection_id: String,
+    pub vm_id: String,
+    pub vm_name: String,
+    pub vm_path: String,
+    pub destination: PathBuf,
+    pub format: ExportFormat,
+}
+
+impl Core {
+    /// Validates the request and submits one export job per VM.
+    pub async fn start_export(&self, spec: ExportSpec) -> Result<Vec<Job>> {
+        spec.format.validate()?;
+        if spec.vm_ids.is_empty() {
+            return Err(CoreError::invalid(
+                "vm_ids",
+                "Choose at least one VM to export",
+            ));
+        }
+        let dir = check_destination_dir(&spec.destination_dir)?;
+        let connection = self.connection(&spec.connection_id).await?;
+        let provider = self.provider(&connection.id).await?;
+        let cancel = CancellationToken::new();
+        let mut requests = Vec::with_capacity(spec.vm_ids.len());
+        for id in &spec.vm_ids {
+            let vm = resolve_vm(provider.as_ref(), id, &cancel).await?;
+            let destination = dir.join(spec.format.artefact_name(&vm.name));
+            if requests
+                .iter()
+                .any(|r: &ExportJobRequest| r.destination == destination)
+            {
+                return Err(CoreError::invalid(
+                    "vm_ids",
+                    format!(
+                        "Two of the chosen VMs would both be written to {}; export them to different folders",
+                        destination.display()
+                    ),
+                ));
+            }
+            if std::fs::symlink_metadata(&destination).is_ok() {
+                return Err(CoreError::Remote {
+                    code: "destination_exists",
+                    message: format!(
+                        "{} already exists; exports never overwrite — choose another folder or remove it",
+                        destination.display()
+                    ),
+                    retryable: false,
+                });
+            }
+            requests.push(ExportJobRequest {
+                connection_id: connection.id.clone(),
+                vm_id: vm.id,
+                vm_name: vm.name,
+                vm_path: vm.path,
+                destination,
+                format: spec.format,
+            });
+        }
+        let mut jobs = Vec::with_capacity(requests.len());
+        for request in requests {
+            jobs.push(
+                self.submit_export(Arc::clone(&provider), request, None)
+                    .await?,
+            );
+        }
+        Ok(jobs)
+    }
+
+    /// Runs a failed, cancelled or interrupted export again as a new job. The
+    /// engine's checkpoint lets it continue where the source allows.
+    pub async fn retry_job(&self, id: &str) -> Result<Job> {
+        let id_owned = id.to_owned();
+        let (job, request) = self
+            .with_store(move |store| {
+                let job = store
+                    .get_job(&id_owned)?
+                    .ok_or_else(|| CoreError::NotFound {
+                        what: "job",
+                        id: id_owned.clone(),
+                    })?;
+                Ok((job, store.job_request(&id_owned)?))
+            })
+            .await?;
+        if job.kind != JobKind::Export {
+            return Err(CoreError::Unsupported(
+                "only export jobs can be retried".into(),
+            ));
+        }
+        if !matches!(
+            job.state,
+            JobState::Failed | JobState::Cancelled | JobState::Interrupted
+        ) {
+            return Err(CoreError::invalid(
+                "job",
+                format!("job {id} is {} and cannot be retried", job.state),
+            ));
+        }
+        let request: ExportJobRequest = request
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| CoreError::Internal(format!("job {id} request: {e}")))?
+            .ok_or_else(|| CoreError::Internal(format!("job {id} has no request")))?;
+        let provider = self.provider(&request.connection_id).await?;
+        self.submit_export(provider, request, Some(job.id)).await
+    }
+
+    async fn submit_export(
+        &self,
+        provider: Arc<dyn Provider>,
+        request: ExportJobRequest,
+        retry_of: Option<String>,
+    ) -> Result<Job> {
+        let name = match &retry_of {
+            Some(_) => format!("Export {} (retry)", request.vm_name),
+            None => format!("Export {}", request.vm_name),
+        };
+        let new = NewJob {
+            name,
+            kind: JobKind::Export,
+            connection_id: Some(request.connection_id.clone()),
+            request: serde_json::to_value(&request)
+                .map_err(|e| CoreError::Internal(format!("export request: {e}")))?,
+        };
+        self.submit_job(
+            new,
+            Box::new(move |ctx| Box::pin(run_export(provider, request, ctx))),
+        )
+        .await
+    }
+
+    /// Removes what exports interrupted by a crash left on the servers
+    /// (vSphere snapshots tagged with their job id). Failures are logged: the
+    /// server may be down, and the next start tries again while the job stays
+    /// interrupted.
+    pub async fn cleanup_interrupted_exports(&self) {
+        let pending = match self
+            .with_store(|store| store.interrupted_exports_needing_cleanup())
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list interrupted exports");
+                return;
+            }
+        };
+        let cancel = CancellationToken::new();
+        for (job_id, request_json) in pending {
+            let Ok(request) = serde_json::from_str::<ExportJobRequest>(&request_json) else {
+                continue;
+            };
+            let outcome = async {
+                let provider = self.provider(&request.connection_id).await?;
+                provider
+                    .cleanup_export(&request.vm_id, &job_id, &cancel)
+                    .await
+            }
+            .await;
+            match outcome {
+                Ok(removed) => {
+                    if removed > 0 {
+                        tracing::info!(job = %job_id, removed, "removed what an interrupted export left on the server");
+                    }
+                    let id = job_id.clone();
+                    if let Err(e) = self
+                        .with_store(move |store| store.mark_export_cleaned(&id))
+                        .await
+                    {
+                        tracing::warn!(job = %job_id, error = %e, "cannot record export clean-up");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(job = %job_id, error = %e, "cannot clean up an interrupted export yet")
+                }
+            }
+        }
+    }
+}
+
+/// The folder must exist, be a folder and take a new file: checked before any
+/// job starts, so a typo never leaves a queue of doomed jobs.
+fn check_destination_dir(raw: &str) -> Result<PathBuf> {
+    let field = "destination_dir";
+    if raw.trim().is_empty() {
+        return Err(CoreError::invalid(field, "Choose a destination folder"));
+    }
+    let dir = PathBuf::from(raw);
+    if !dir.is_absolute() {
+        return Err(CoreError::invalid(
+            field,
+            format!("The destination must be an absolute path, not {raw}"),
+        ));
+    }
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(CoreError::invalid(
+                field,
+                format!("{raw} is a file, not a folder"),
+            ));
+        }
+        Err(_) => {
+            return Err(CoreError::invalid(
+                field,
+                format!("The folder {raw} does not exist"),
+            ));
+        }
+    }
+    let probe = dir.join(format!(".hypersdk-write-test-{}", uuid::Uuid::new_v4()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(dir)
+        }
+        Err(e) => Err(CoreError::invalid(
+            field,
+            format!("Cannot write to {raw}: {e}"),
+        )),
+    }
+}
+
+/// A VM by id, or by inventory path when the argument starts with `/`.
+pub(crate) async fn resolve_vm(
+    provider: &dyn Provider,
+    id_or_path: &str,
+    cancel: &CancellationToken,
+) -> Result<VmInfo> {
+    if !id_or_path.starts_with('/') {
+        return provider.get_vm(id_or_path, cancel).await;
+    }
+    let filter = VmFilter {
+        text: Some(id_or_path.to_owned()),
+        power_state: None,
+    };
+    let mut cursor = None;
+    loop {
+        let page = provider.list_vms(&filter, cursor, cancel).await?;
+        if let Some(vm) = page.vms.into_iter().find(|vm| vm.path == id_or_path) {
+            return Ok(vm);
+        }
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => {
+                return Err(CoreError::NotFound {
+                    what: "VM",
+                    id: id_or_path.to_owned(),
+                });
+            }
+        }
+    }
+}
+
+async fn run_export(
+    provider: Arc<dyn Provider>,
+    request: ExportJobRequest,
+    ctx: JobContext,
+) -> Result<JobOutcome> {
+    let JobContext {
+        job_id,
+        cancel,
+        progress,
+    } = ctx;
+    let plan = provider.export(&request.vm_id, &job_id, &cancel).await?;
+    let ExportPlan {
+        vm,
+        mut disks,
+        session,
+    } = plan;
+    progress.set_disks(disks.iter().map(|d| (d.name.clone(), d.source_len())));
+    let convert = request
+        .format
+        .disk_format
+        .map(hypersdk_ovf::DiskFormat::from);
+    for d in &mut disks {
+        d.convert_to = convert.clone();
+    }
+    let reporter = progress.clone();
+    let on_progress: hypersdk_ovf::ProgressFn = Arc::new(move |p: hypersdk_ovf::Progress| {
+        if let Some(total) = p.bytes_total {
+            reporter.disk_total(p.disk_index, total);
+        }
+        reporter.disk_bytes(p.disk_index, p.bytes_done);
+    });
+    let export_request = hypersdk_ovf::ExportRequest {
+        vm,
+        disks,
+        destination: request.destination.clone(),
+        package: match request.format.package {
+            PackageKind::Ova => hypersdk_ovf::PackageFormat::Ova,
+            PackageKind::Ovf => hypersdk_ovf::PackageFormat::Ovf,
+        },
+        compression: request.format.compression(),
+        manifest: match request.format.manifest {
+            ManifestAlgorithm::Sha256 => hypersdk_ovf::DigestAlgorithm::Sha256,
+            ManifestAlgorithm::Sha1 => hypersdk_ovf::DigestAlgorithm::Sha1,
+        },
+        options: hypersdk_ovf::ExportOptions::default(),
+    };
+    let verified = export_request.options.verify;
+
+    // The download and the server's keep-alive run side by side: a long
+    // export never lets the lease time out.
+    let interval = session.keep_alive_interval();
+    let keep_alive = async {
+        loop {
+            tokio::time::sleep(interval).await;
+            if let Err(e) = session.keep_alive(progress.percent()).await {
+                tracing::warn!(job = %job_id, error = %e, "export keep-alive failed");
+            }
+        }
+    };
+    let exported = tokio::select! {
+        r = hypersdk_ovf::export(export_request, Some(on_progress), cancel.clone()) => r,
+        () = keep_alive => unreachable!("the keep-alive loop never ends"),
+    };
+    match exported {
+        Ok(outcome) => {
+            let cleanup = session.complete().await;
+            let mut summary = format!(
+                "exported {} ({}) to {}",
+                request.vm_name,
+                human_bytes(outcome.bytes),
+                outcome.path.display()
+            );
+            if let Err(e) = cleanup {
+                tracing::warn!(job = %job_id, error = %e, "export finished but the server side was not released");
+                summary.push_str(&format!(
+                    "; warning: the server-side export was not released cleanly ({e})"
+                ));
+            }
+            let mut files = vec![outcome.descriptor_name.clone()];
+            files.extend(
+                outcome
+                    .manifest
+                    .entries
+                    .iter()
+                    .map(|e| e.file.clone())
+                    .filter(|f| *f != outcome.descriptor_name),
+            );
+            files.push(manifest_name(&outcome.descriptor_name));
+            Ok(JobOutcome {
+                summary,
+                result: Some(JobResult {
+                    path: outcome.path.display().to_string(),
+                    files,
+                    bytes: outcome.bytes,
+                    manifest_algorithm: outcome.manifest.algorithm.tag().to_lowercase(),
+                    verified,
+                }),
+            })
+        }
+        Err(e) => {
+            let reason = if matches!(e, hypersdk_ovf::Error::Cancelled) || cancel.is_cancelled() {
+                "cancelled by the user".to_owned()
+            } else {
+                e.to_string()
+            };
+            if let Err(abort) = session.abort(&reason).await {
+                tracing::warn!(job = %job_id, error = %abort, "cannot abort the server-side export");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn manifest_name(descriptor: &str) -> String {
+    Path::new(descriptor)
+        .with_extension("mf")
+        .display()
+        .to_string()
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_are_checked() {
+        let mut f = ExportFormat::default();
+        assert!(f.validate().is_ok());
+        f.package = PackageKind::Ovf;
+        f.compression = CompressionKind::Gzip;
+        assert_eq!(f.validate().map_err(|e| e.code()), Err("invalid_input"));
+        f.package = PackageKind::Ova;
+        f.compression_level = Some(12);
+        let err = f.validate().expect_err("gzip 12");
+        assert_eq!(err.field(), Some("compression_level"));
+        f.compression = CompressionKind::Zstd;
+        assert!(f.validate().is_ok());
+        f.compression_level = Some(0);
+        assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn artefact_names_are_safe_and_carry_the_extension() {
+        let mut f = ExportFormat::default();
+        assert_eq!(f.artefact_name("web01"), "web01.ova");
+        f.compression = CompressionKind::Zstd;
+        assert_eq!(f.artefact_name("web01"), "web01.ova.zst");
+        let hostile = f.artefact_name("../../etc/passwd");
+        assert!(!hostile.contains('/'), "{hostile}");
+        f.package = PackageKind::Ovf;
+        f.compression = CompressionKind::None;
+        assert_eq!(f.artefact_name("db"), "db");
+        assert!(!f.artefact_name("..").contains(".."));
+    }
+
+    #[test]
+    fn destination_folders_are_checked_before_jobs_start() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let ok = check_destination_dir(&tmp.path().display().to_string());
+        assert!(ok.is_ok(), "{ok:?}");
+        for bad in ["", "relative/dir"] {
+            let err = check_destination_dir(bad).expect_err(bad);
+            assert_eq!(err.field(), Some("destination_dir"));
+        }
+        let missing = tmp.path().join("nope").display().to_string();
+        let err = check_destination_dir(&missing).expect_err("missing");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        let file = tmp.path().join("f");
+        std::fs::write(&file, b"x").expect("write");
+        let err = check_destination_dir(&file.display().to_string()).expect_err("file");
+        assert!(err.to_string().contains("not a folder"), "{err}");
+        // Nothing is left behind by the write probe.
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .expect("list")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    #[test]
+    fn sizes_read_like_a_person_wrote_them() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+    }
+}
