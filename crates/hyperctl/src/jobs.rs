@@ -1,5 +1,6 @@
 //! `hyperctl jobs`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
@@ -30,9 +31,15 @@ pub enum JobsCommand {
         /// Job id, or a unique prefix of it.
         id: String,
     },
+    /// Run a failed, cancelled or interrupted export again (in this process, with progress);
+    /// it continues from the checkpoint its destination holds where the source allows.
+    Retry {
+        /// Job id, or a unique prefix of it.
+        id: String,
+    },
 }
 
-pub async fn run(core: &Core, cmd: JobsCommand, json: bool) -> Result<(), ApiError> {
+pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), ApiError> {
     match cmd {
         JobsCommand::List { state } => {
             let mut jobs = core.list_jobs().await?;
@@ -86,6 +93,12 @@ pub async fn run(core: &Core, cmd: JobsCommand, json: bool) -> Result<(), ApiErr
                 );
             }
             Ok(())
+        }
+        JobsCommand::Retry { id } => {
+            let id = resolve(core, &id).await?;
+            let events = core.events().subscribe();
+            let job = core.retry_job(&id).await?;
+            crate::export::watch(core, vec![job], events, json).await
         }
         JobsCommand::Cancel { id } => {
             let id = resolve(core, &id).await?;

@@ -2,6 +2,7 @@
 //! the same core and the same database (safe to use while the app runs).
 
 mod connection;
+mod export;
 mod jobs;
 mod output;
 mod ova;
@@ -57,6 +58,8 @@ enum StatefulCommand {
     /// Browse the virtual machines of a connection.
     #[command(subcommand, alias = "vm")]
     Vms(vms::VmsCommand),
+    /// Export VMs of a connection into a folder as OVA/OVF (one job per VM), with progress.
+    Export(export::ExportArgs),
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -97,6 +100,7 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
+        StatefulCommand::Export(args) => export::run(Arc::clone(&core), args, json).await,
     }
 }
 

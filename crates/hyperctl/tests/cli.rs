@@ -2,56 +2,15 @@
 //! the real Secret Service keyring (see scripts/test.sh), with `secret-tool`
 //! as the independent judge of what the keyring holds.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use common::{fails, hyperctl, ok};
 
 use serde_json::Value;
-
-fn hyperctl(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
-        .args(args)
-        .env("HYPERSDK_DATA_DIR", data_dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hyperctl");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("hyperctl output")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "hyperctl failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Fails with exactly one line on stderr and returns it.
-fn fails(out: &Output) -> String {
-    assert!(
-        !out.status.success(),
-        "expected failure: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "one-line error expected, got: {stderr}");
-    lines[0].to_owned()
-}
 
 fn secret_tool_lookup(connection_id: &str) -> Option<String> {
     let out = Command::new("secret-tool")

@@ -146,7 +146,7 @@ impl ExportFormat {
 pub struct ExportSpec {
     /// Connection id or name.
     pub connection_id: String,
-    /// VM ids, or inventory paths (`/DC0/vm/web01`).
+    /// VM inventory paths (`/DC0/vm/web01`), ids (`vm-42`) or unique names.
     pub vm_ids: Vec<String>,
     /// An existing folder; each VM's artefact is created inside it.
     pub destination_dir: String,
@@ -377,34 +377,54 @@ fn check_destination_dir(raw: &str) -> Result<PathBuf> {
     }
 }
 
-/// A VM by id, or by inventory path when the argument starts with `/`.
+/// A VM by inventory path (starts with `/`), id, or — when no VM has that
+/// id — by name, which must then be unique.
 pub(crate) async fn resolve_vm(
     provider: &dyn Provider,
-    id_or_path: &str,
+    reference: &str,
     cancel: &CancellationToken,
 ) -> Result<VmInfo> {
-    if !id_or_path.starts_with('/') {
-        return provider.get_vm(id_or_path, cancel).await;
+    if !reference.starts_with('/') {
+        match provider.get_vm(reference, cancel).await {
+            Err(CoreError::NotFound { .. }) => {}
+            other => return other,
+        }
     }
     let filter = VmFilter {
-        text: Some(id_or_path.to_owned()),
+        text: Some(reference.to_owned()),
         power_state: None,
     };
+    let mut matches = Vec::new();
     let mut cursor = None;
     loop {
         let page = provider.list_vms(&filter, cursor, cancel).await?;
-        if let Some(vm) = page.vms.into_iter().find(|vm| vm.path == id_or_path) {
-            return Ok(vm);
-        }
+        matches.extend(
+            page.vms
+                .into_iter()
+                .filter(|vm| vm.path == reference || vm.name == reference),
+        );
         match page.next {
             Some(next) => cursor = Some(next),
-            None => {
-                return Err(CoreError::NotFound {
-                    what: "VM",
-                    id: id_or_path.to_owned(),
-                });
-            }
+            None => break,
         }
+    }
+    match matches.len() {
+        0 => Err(CoreError::NotFound {
+            what: "VM",
+            id: reference.to_owned(),
+        }),
+        1 => Ok(matches.remove(0)),
+        n => Err(CoreError::invalid(
+            "vm_ids",
+            format!(
+                "{n} VMs are named \"{reference}\" ({}); name one by its path",
+                matches
+                    .iter()
+                    .map(|v| v.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
 }
 

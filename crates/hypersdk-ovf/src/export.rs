@@ -30,6 +30,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -139,6 +140,10 @@ pub struct ExportOptions {
     /// Bytes between durability points (fsync + checkpoint) while a disk streams; a point is
     /// also made every 5 seconds.
     pub checkpoint_bytes: u64,
+    /// How many disks are fetched at once: staged (sources of unknown length into an OVA) and
+    /// written into an OVF folder side by side. A remote export is usually limited per stream,
+    /// not by the disk, so disks in parallel finish sooner.
+    pub parallel_disks: usize,
 }
 
 impl Default for ExportOptions {
@@ -149,6 +154,7 @@ impl Default for ExportOptions {
             qemu_img: QemuImg::default(),
             vhd: VhdKind::Dynamic,
             checkpoint_bytes: crate::pipeline::DEFAULT_CHECKPOINT_BYTES,
+            parallel_disks: 4,
         }
     }
 }
@@ -427,27 +433,39 @@ pub async fn export(
     names.reserve(&manifest_name);
     names.reserve(&format!("{stem}.cert"));
 
-    // Prepare: detect formats, convert, stage unknown-length sources for OVAs.
-    let mut prepared: Vec<Prepared> = Vec::with_capacity(disks.len());
-    for (i, d) in disks.into_iter().enumerate() {
-        check_cancel(&cancel)?;
-        let hint = if d.name.trim().is_empty() {
-            format!("{}-disk{}", vm.name, i + 1)
-        } else {
-            d.name.clone()
-        };
-        let label = hint.clone();
-        let p = prepare_disk(
-            i,
-            d,
-            &label,
-            &work,
-            &options,
-            package,
-            progress.clone(),
-            &cancel,
-        )
+    // Prepare: detect formats, convert, stage unknown-length sources for OVAs — several disks at
+    // once; `buffered` keeps them in request order.
+    let parallel = options.parallel_disks.max(1);
+    let (work_ref, options_ref, cancel_ref, vm_name) = (&work, &options, &cancel, &vm.name);
+    let prepared_raw: Vec<(String, Prepared)> =
+        stream::iter(disks.into_iter().enumerate().map(|(i, d)| {
+            let progress = progress.clone();
+            async move {
+                check_cancel(cancel_ref)?;
+                let hint = if d.name.trim().is_empty() {
+                    format!("{vm_name}-disk{}", i + 1)
+                } else {
+                    d.name.clone()
+                };
+                let p = prepare_disk(
+                    i,
+                    d,
+                    &hint,
+                    work_ref,
+                    options_ref,
+                    package,
+                    progress,
+                    cancel_ref,
+                )
+                .await?;
+                Ok::<_, Error>((hint, p))
+            }
+        }))
+        .buffered(parallel)
+        .try_collect()
         .await?;
+    let mut prepared: Vec<Prepared> = Vec::with_capacity(prepared_raw.len());
+    for (i, (hint, p)) in prepared_raw.into_iter().enumerate() {
         let href = names.allocate(&hint, p.format.extension(), &format!("disk{}", i + 1));
         prepared.push(Prepared { href, ..p });
     }
@@ -514,6 +532,7 @@ pub async fn export(
         checkpoint,
         progress,
         cancel: cancel.clone(),
+        parallel,
     };
     let (written_spec, manifest, bytes) = match package {
         PackageFormat::Ova => {
@@ -560,6 +579,8 @@ struct WriteCtx {
     checkpoint: SharedCheckpoint,
     progress: Option<ProgressFn>,
     cancel: CancellationToken,
+    /// Disks written at once into an OVF folder.
+    parallel: usize,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -949,6 +970,71 @@ async fn write_ova(
     Ok((spec, manifest, total))
 }
 
+/// Streams one disk into its own file of an OVF folder; returns its digest and size.
+async fn write_folder_disk(
+    ctx: &WriteCtx,
+    dir: &Path,
+    i: usize,
+    mut p: Prepared,
+) -> Result<(String, u64)> {
+    let href = p.href.clone();
+    let path = join_inside(dir, &href)?;
+    let (mut done, mut hasher) = resume_point(ctx, i, &path, 0, p.length).await?;
+    let opened = open_at(ctx, i, &mut p.source, done, p.length, &href).await?;
+    if opened.offset != done {
+        done = 0;
+        hasher = ctx.alg.hasher();
+    }
+    let path2 = path.clone();
+    let file = blocking(move || {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path2)
+            .ctx(|| format!("creating {}", path2.display()))?;
+        f.set_len(done)
+            .ctx(|| format!("truncating {}", path2.display()))?;
+        f.seek(SeekFrom::Start(done))
+            .ctx(|| format!("seeking in {}", path2.display()))?;
+        Ok(f)
+    })
+    .await?;
+    let sync_file = file.try_clone().ok();
+    let cp = ctx.checkpoint.clone();
+    let remaining = p
+        .length
+        .or(opened.total_len)
+        .map(|l| l.saturating_sub(done));
+    let res = copy(
+        CopyJob {
+            disk_index: i,
+            file: href.clone(),
+            reader: opened.reader,
+            remaining,
+            already: done,
+            total: p.length.or(opened.total_len),
+            hasher,
+            out: file,
+            sync_file,
+            on_durable: Some(Box::new(move |n| cp.update(i, n, false))),
+            sync_every: ctx.checkpoint_bytes,
+            progress: ctx.progress.clone(),
+        },
+        &ctx.cancel,
+    )
+    .await?;
+    let (cp, bytes, path2) = (ctx.checkpoint.clone(), res.bytes, path.clone());
+    let f = res.out;
+    blocking(move || {
+        f.sync_all()
+            .ctx(|| format!("syncing {}", path2.display()))?;
+        cp.update(i, bytes, true)
+    })
+    .await?;
+    Ok((res.digest, bytes))
+}
+
 async fn write_folder(
     ctx: &WriteCtx,
     mut spec: VmSpec,
@@ -962,69 +1048,26 @@ async fn write_folder(
     }
     std::fs::create_dir_all(&dir).ctx(|| format!("creating {}", dir.display()))?;
     let mut manifest = Manifest::new(ctx.alg);
+    let dir_ref = &dir;
+    // Disks side by side (each its own file and checkpoint entry); `buffered` keeps the order.
+    let written: Vec<(usize, String, String, u64)> =
+        stream::iter(prepared.into_iter().enumerate().map(|(i, p)| async move {
+            check_cancel(&ctx.cancel)?;
+            let href = p.href.clone();
+            let (digest, bytes) = write_folder_disk(ctx, dir_ref, i, p).await?;
+            Ok::<_, Error>((i, href, digest, bytes))
+        }))
+        .buffered(ctx.parallel.max(1))
+        .try_collect()
+        .await?;
     let mut digests = Vec::new();
     let mut total = 0u64;
-    for (i, mut p) in prepared.into_iter().enumerate() {
-        check_cancel(&ctx.cancel)?;
-        let path = join_inside(&dir, &p.href)?;
-        let (mut done, mut hasher) = resume_point(ctx, i, &path, 0, p.length).await?;
-        let opened = open_at(ctx, i, &mut p.source, done, p.length, &p.href).await?;
-        if opened.offset != done {
-            done = 0;
-            hasher = ctx.alg.hasher();
-        }
-        let path2 = path.clone();
-        let file = blocking(move || {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path2)
-                .ctx(|| format!("creating {}", path2.display()))?;
-            f.set_len(done)
-                .ctx(|| format!("truncating {}", path2.display()))?;
-            f.seek(SeekFrom::Start(done))
-                .ctx(|| format!("seeking in {}", path2.display()))?;
-            Ok(f)
-        })
-        .await?;
-        let sync_file = file.try_clone().ok();
-        let cp = ctx.checkpoint.clone();
-        let remaining = p
-            .length
-            .or(opened.total_len)
-            .map(|l| l.saturating_sub(done));
-        let res = copy(
-            CopyJob {
-                disk_index: i,
-                file: p.href.clone(),
-                reader: opened.reader,
-                remaining,
-                already: done,
-                total: p.length.or(opened.total_len),
-                hasher,
-                out: file,
-                sync_file,
-                on_durable: Some(Box::new(move |n| cp.update(i, n, false))),
-                sync_every: ctx.checkpoint_bytes,
-                progress: ctx.progress.clone(),
-            },
-            &ctx.cancel,
-        )
-        .await?;
-        let (cp, bytes, path2) = (ctx.checkpoint.clone(), res.bytes, path.clone());
-        let f = res.out;
-        blocking(move || {
-            f.sync_all()
-                .ctx(|| format!("syncing {}", path2.display()))?;
-            cp.update(i, bytes, true)
-        })
-        .await?;
+    for (i, href, digest, bytes) in written {
         if let Some(d) = spec.disks.get_mut(i) {
             d.file_size = Some(bytes);
         }
         total += bytes;
-        digests.push((p.href.clone(), res.digest));
+        digests.push((href, digest));
     }
     let descriptor = crate::ovf_write::write_descriptor(&spec)?.into_bytes();
     manifest.push(descriptor_name, ctx.alg.digest_hex(&descriptor));

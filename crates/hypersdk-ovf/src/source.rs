@@ -25,8 +25,12 @@ pub enum DiskSource {
         client: reqwest::Client,
         /// Extra headers (authorisation, cookies).
         headers: reqwest::header::HeaderMap,
-        /// Length if the caller already knows it; otherwise a HEAD request asks.
+        /// Length if the caller already knows it; otherwise a HEAD request asks (when `probe`).
         length: Option<u64>,
+        /// Whether the length may be asked for before the download (HEAD, then a one-byte
+        /// range GET). Off for servers that mishandle HEAD or serve a URL only once, such as
+        /// vSphere NFC leases: the disk is then treated as of unknown length.
+        probe: bool,
     },
     /// A caller-supplied stream (e.g. a provider's export API). It can be read once; a resume
     /// restarts this disk from byte 0 (which fails unless the caller supplies a fresh source).
@@ -98,6 +102,7 @@ impl DiskSource {
             client,
             headers: reqwest::header::HeaderMap::new(),
             length: None,
+            probe: true,
         }
     }
 
@@ -154,8 +159,9 @@ impl DiskSource {
                 client,
                 headers,
                 length,
+                probe,
             } => {
-                if length.is_some() {
+                if length.is_some() || !*probe {
                     return Ok(*length);
                 }
                 let resp = client
@@ -247,6 +253,7 @@ impl DiskSource {
                 client,
                 headers,
                 length,
+                ..
             } => {
                 let mut req = client.get(url.as_str()).headers(headers.clone());
                 if offset > 0 {

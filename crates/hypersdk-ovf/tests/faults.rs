@@ -223,6 +223,9 @@ async fn resume_after_interruption_file_and_http() {
             };
             let mut req = request(base_vm("r"), vec![first, disk], &dest, package);
             req.options.checkpoint_bytes = 2 << 20;
+            // One disk at a time, so the first is complete when the second is interrupted
+            // (folders are otherwise written disk-parallel).
+            req.options.parallel_disks = 1;
             req
         };
         let cancel = CancellationToken::new();

@@ -45,6 +45,7 @@
 //! responses and a vCenter-shaped fixture (`tests/fixtures/`).
 
 pub mod error;
+pub mod export;
 pub mod inventory;
 pub mod provider;
 pub mod session;

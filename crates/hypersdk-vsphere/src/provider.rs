@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hypersdk_core::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
-use hypersdk_core::providers::{Capabilities, Provider, ProviderFactory, VmPage};
+use hypersdk_core::providers::{Capabilities, ExportPlan, Provider, ProviderFactory, VmPage};
 use hypersdk_core::{CoreError, Result as CoreResult};
 use tokio_util::sync::CancellationToken;
 
@@ -363,11 +363,11 @@ impl Provider for VsphereProvider {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // Export over NFC is not implemented yet: offer nothing that would fail.
+        // Live: a powered-on VM is exported from a snapshot over NFC.
         Capabilities {
-            live_export: false,
+            live_export: true,
             incremental: false,
-            formats: Vec::new(),
+            formats: ["ova", "ovf"].map(String::from).to_vec(),
         }
     }
 
@@ -459,6 +459,30 @@ impl Provider for VsphereProvider {
             .await
         };
         cancellable(cancel, work).await.map(|r| VmInfo::from(&r))
+    }
+
+    async fn export(
+        &self,
+        vm_id: &str,
+        tag: &str,
+        cancel: &CancellationToken,
+    ) -> CoreResult<ExportPlan> {
+        self.require_password()?;
+        // Not wrapped in `cancellable`: dropping `begin` half-way could leave
+        // a snapshot behind; it checks the token between steps and cleans up.
+        crate::export::begin(&self.pool, vm_id, tag, cancel)
+            .await
+            .map_err(CoreError::from)
+    }
+
+    async fn cleanup_export(
+        &self,
+        vm_id: &str,
+        tag: &str,
+        cancel: &CancellationToken,
+    ) -> CoreResult<u32> {
+        self.require_password()?;
+        cancellable(cancel, crate::export::cleanup(&self.pool, vm_id, tag)).await
     }
 }
 

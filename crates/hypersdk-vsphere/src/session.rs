@@ -20,7 +20,7 @@ use crate::soap::{
     Fetched, MoRef, ObjectContent, RetrieveResult, ServiceContent, SessionCookie, SoapClient,
     UserSession, fetched_bytes,
 };
-use crate::xml::esc;
+use crate::xml::{Element, esc};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
@@ -131,6 +131,18 @@ impl std::fmt::Debug for SessionCtx {
     }
 }
 
+/// A session held outside the pool; it goes back (still signed in) on drop.
+pub struct CheckedOut {
+    pub ctx: SessionCtx,
+    _lease: Lease,
+}
+
+impl std::fmt::Debug for CheckedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedOut").finish_non_exhaustive()
+    }
+}
+
 /// Aborts a spawned task when dropped (a cancelled discovery must not leave
 /// a page download running).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
@@ -222,6 +234,21 @@ impl SessionCtx {
 
     pub async fn destroy_view(&self, view: &MoRef) -> Result<()> {
         self.client.destroy_view(&self.cookie, view).await
+    }
+
+    /// Any method on any object, answered by its `<methodResponse>` element
+    /// (the export's task and lease calls).
+    pub async fn call(&self, method: &str, this: &MoRef, args: &str) -> Result<Element> {
+        self.client
+            .invoke(Some(&self.cookie), method, this, args)
+            .await
+            .map(|(el, _)| el)
+    }
+
+    /// The `Cookie` header value that authorises HTTP requests (NFC
+    /// downloads) as this session. Never logged.
+    pub fn cookie_header(&self) -> &str {
+        self.cookie.as_str()
     }
 
     pub async fn current_session(&self) -> Result<Option<UserSession>> {
@@ -394,6 +421,24 @@ impl SessionPool {
             session: Some(session),
             _permit: permit,
         })
+    }
+
+    /// Takes one session out of the pool until the returned guard drops: for
+    /// work that must stay on one session (an export's lease and its NFC
+    /// downloads are tied to the session that opened it).
+    pub async fn checkout(&self) -> Result<CheckedOut> {
+        let lease = self.acquire().await?;
+        let sc = self.inner.service_content().await?;
+        let session = lease
+            .session
+            .as_ref()
+            .ok_or_else(|| VsphereError::Protocol("session lease is empty".into()))?;
+        let ctx = SessionCtx {
+            client: Arc::clone(&self.inner.client),
+            sc,
+            cookie: session.cookie.clone(),
+        };
+        Ok(CheckedOut { ctx, _lease: lease })
     }
 
     /// Makes sure a signed-in session exists (reusing an idle one when it

@@ -117,6 +117,11 @@ impl ServiceContent {
 pub struct SessionCookie(String);
 
 impl SessionCookie {
+    /// `name=value`, for a `Cookie` header.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// From a `Set-Cookie` header value: keeps `name=value`, drops attributes.
     pub(crate) fn from_set_cookie(header: &str) -> Option<SessionCookie> {
         let pair = header.split(';').next()?.trim();
@@ -310,6 +315,9 @@ impl Default for Timeouts {
 /// The SOAP endpoint of one server, with its trust settings.
 pub struct SoapClient {
     http: reqwest::Client,
+    /// For NFC disk downloads: the same trust, but no overall request
+    /// timeout (a disk takes as long as it takes), only a read timeout.
+    download: reqwest::Client,
     sdk_url: Url,
     /// The endpoint as the user wrote it, for messages.
     endpoint: String,
@@ -358,6 +366,14 @@ impl SoapClient {
     pub fn new(endpoint: &str, pin: Option<Fingerprint>, timeouts: Timeouts) -> Result<SoapClient> {
         let sdk_url = sdk_url(endpoint)?;
         let (tls_config, rejections) = tls::client_config(pin)?;
+        let download = reqwest::Client::builder()
+            .use_preconfigured_tls(tls_config.clone())
+            .connect_timeout(timeouts.connect)
+            .read_timeout(timeouts.request)
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| VsphereError::Protocol(format!("cannot create the HTTP client: {e}")))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls_config)
             .connect_timeout(timeouts.connect)
@@ -371,6 +387,7 @@ impl SoapClient {
             .map_err(|e| VsphereError::Protocol(format!("cannot create the HTTP client: {e}")))?;
         Ok(SoapClient {
             http,
+            download,
             sdk_url,
             endpoint: endpoint.trim().to_owned(),
             rejections,
@@ -383,9 +400,19 @@ impl SoapClient {
         &self.endpoint
     }
 
+    /// The HTTP client for disk downloads from this server (same trust).
+    pub fn download_client(&self) -> &reqwest::Client {
+        &self.download
+    }
+
+    /// The SDK URL (`https://host/sdk`), to resolve NFC URLs against.
+    pub fn sdk_url(&self) -> &Url {
+        &self.sdk_url
+    }
+
     /// Calls `method` on `this` and returns its `<methodResponse>` element,
     /// and the session cookie the server set, if any.
-    async fn invoke(
+    pub(crate) async fn invoke(
         &self,
         cookie: Option<&SessionCookie>,
         method: &str,

@@ -607,3 +607,41 @@ async fn cancellation_is_reported_as_cancelled() {
         .expect_err("cancelled");
     assert_eq!(err.code(), "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_left_by_a_crashed_export_are_found_by_name_and_removed() {
+    let sim = Vcsim::start(&[]);
+    let p = pinned(&sim);
+    let vm = "DC0_H0_VM0";
+    // What a crash between CreateSnapshot and clean-up leaves behind, plus a
+    // snapshot of the user's that must survive.
+    sim.govc(&["snapshot.create", "-vm", vm, "before-upgrade"]);
+    sim.govc(&["snapshot.create", "-vm", vm, "hypersdk-export-job-1"]);
+    let id = sim
+        .govc(&["find", "-i", "/", "-type", "m", "-name", vm])
+        .trim()
+        .trim_start_matches("VirtualMachine:")
+        .to_owned();
+    let cancel = CancellationToken::new();
+    assert_eq!(
+        p.cleanup_export(&id, "job-2", &cancel)
+            .await
+            .expect("other tag"),
+        0
+    );
+    assert_eq!(
+        p.cleanup_export(&id, "job-1", &cancel)
+            .await
+            .expect("cleanup"),
+        1
+    );
+    let left = sim.govc(&["snapshot.tree", "-vm", vm]);
+    assert!(left.contains("before-upgrade"), "{left}");
+    assert!(!left.contains("hypersdk-export"), "{left}");
+    assert_eq!(
+        p.cleanup_export("vm-does-not-exist", "job-1", &cancel)
+            .await
+            .expect("gone VM"),
+        0
+    );
+}
