@@ -84,9 +84,7 @@ pub struct ExportArgs {
 }
 
 pub async fn run(core: Arc<Core>, args: ExportArgs, json: bool) -> Result<(), ApiError> {
-    // Whatever an earlier crash left on a server is cleaned up beside this export.
-    let cleaner = Arc::clone(&core);
-    tokio::spawn(async move { cleaner.cleanup_interrupted_exports().await });
+    let cleanup = spawn_cleanup(&core);
     let destination = std::path::absolute(&args.output).map_err(|e| ApiError {
         code: "invalid_input".into(),
         message: format!("cannot resolve {}: {e}", args.output.display()),
@@ -101,7 +99,21 @@ pub async fn run(core: Arc<Core>, args: ExportArgs, json: bool) -> Result<(), Ap
             format: args.format.to_format(),
         })
         .await?;
-    watch(&core, jobs, events, json).await
+    let outcome = watch(&core, jobs, events, json).await;
+    finish_cleanup(cleanup).await;
+    outcome
+}
+
+/// Whatever an earlier crash left on a server (a snapshot) is cleaned up beside this command.
+pub fn spawn_cleanup(core: &Arc<Core>) -> tokio::task::JoinHandle<()> {
+    let cleaner = Arc::clone(core);
+    tokio::spawn(async move { cleaner.cleanup_interrupted_exports().await })
+}
+
+/// Lets the clean-up finish before the process ends (bounded: a server that does not answer
+/// is tried again next time).
+pub async fn finish_cleanup(handle: tokio::task::JoinHandle<()>) {
+    let _ = tokio::time::timeout(Duration::from_secs(60), handle).await;
 }
 
 /// Follows jobs this process runs until each has ended, drawing progress; Ctrl-C cancels them

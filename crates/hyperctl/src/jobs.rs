@@ -96,9 +96,12 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
         }
         JobsCommand::Retry { id } => {
             let id = resolve(core, &id).await?;
+            let cleanup = crate::export::spawn_cleanup(core);
             let events = core.events().subscribe();
             let job = core.retry_job(&id).await?;
-            crate::export::watch(core, vec![job], events, json).await
+            let outcome = crate::export::watch(core, vec![job], events, json).await;
+            crate::export::finish_cleanup(cleanup).await;
+            outcome
         }
         JobsCommand::Cancel { id } => {
             let id = resolve(core, &id).await?;

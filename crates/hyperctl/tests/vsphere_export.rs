@@ -382,3 +382,48 @@ fn a_server_lost_mid_export_fails_the_job_and_a_retry_completes_it() {
         .arg(&vmdk));
     assert_eq!(snapshots(&sim), "");
 }
+
+#[test]
+fn a_killed_export_is_interrupted_its_snapshot_removed_and_its_retry_verifies() {
+    let sim = Vcsim::start(&[]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let raw = give_vm_a_real_disk(&sim, tmp.path(), 384);
+    add_connection(&data, &sim);
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("out dir");
+
+    let mut child = spawn_export(&data, &out_dir);
+    let id = wait_for_bytes(&data, &mut child);
+    child.kill().expect("SIGKILL hyperctl");
+    let _ = child.wait();
+    assert!(
+        snapshots(&sim).contains("hypersdk-export-"),
+        "the killed process left its snapshot: {}",
+        snapshots(&sim)
+    );
+    // The next process sees the job's owner gone: interrupted, never running or succeeded.
+    let job = jobs(&data)
+        .into_iter()
+        .find(|j| j["id"] == id.as_str())
+        .expect("job");
+    assert_eq!(job["state"], "interrupted", "{job}");
+    assert!(!out_dir.join(format!("{VM}.ova")).exists());
+
+    ok(&hyperctl(&data, &["jobs", "retry", &id], None));
+    let ova = out_dir.join(format!("{VM}.ova"));
+    ok(&hyperctl(
+        &data,
+        &["ova", "verify", ova.to_str().expect("utf-8")],
+        None,
+    ));
+    let unpacked = tmp.path().join("unpacked");
+    std::fs::create_dir(&unpacked).expect("unpacked");
+    let vmdk = extract_disk(&ova, &unpacked);
+    run(Command::new("qemu-img")
+        .args(["compare", "-f", "raw", "-F", "vmdk"])
+        .arg(&raw)
+        .arg(&vmdk));
+    // Both the crashed run's snapshot (found by name) and the retry's are gone.
+    assert_eq!(snapshots(&sim), "");
+}
