@@ -17,6 +17,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::update_connection,
             commands::test_connection,
             commands::remove_connection,
+            commands::connection_diagnostics,
             commands::list_vms,
             commands::start_export,
             commands::retry_job,

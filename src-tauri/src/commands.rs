@@ -8,6 +8,7 @@ use hypersdk_core::model::{
     Connection, ConnectionInput, ConnectionTestResult, Job, JobDetail, ProviderKindInfo, Settings,
     VmFilter, VmInfo,
 };
+use hypersdk_core::providers::Diagnostic;
 use serde::Serialize;
 use tauri::{AppHandle, State};
 
@@ -90,6 +91,16 @@ pub async fn test_connection(
 #[specta::specta]
 pub async fn remove_connection(state: State<'_, AppState>, id: String) -> CmdResult<()> {
     Ok(state.core()?.remove_connection(&id).await?)
+}
+
+/// Live details of a connection's provider (vSphere: session pool counters).
+#[tauri::command]
+#[specta::specta]
+pub async fn connection_diagnostics(
+    state: State<'_, AppState>,
+    id: String,
+) -> CmdResult<Vec<Diagnostic>> {
+    Ok(state.core()?.connection_diagnostics(&id).await?)
 }
 
 #[tauri::command]

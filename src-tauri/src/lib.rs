@@ -106,9 +106,22 @@ pub fn run() {
         .build(tauri::generate_context!());
 
     match app {
-        Ok(app) => app.run(|_app, event| {
+        Ok(app) => app.run(|app, event| {
             if let RunEvent::Exit = event {
                 tracing::info!("exiting");
+                // Sign out of provider sessions (and log their counters) before the
+                // process ends; bounded so a dead server cannot hold the exit up.
+                if let Some(state) = app.try_state::<AppState>()
+                    && let Ok(core) = state.core()
+                {
+                    tauri::async_runtime::block_on(async {
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_secs(5),
+                            core.shutdown(),
+                        )
+                        .await;
+                    });
+                }
             }
         }),
         Err(e) => {

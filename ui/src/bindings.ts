@@ -14,6 +14,8 @@ export const commands = {
 	updateConnection: (id: string, input: ConnectionInput) => typedError<Connection, ApiError>(__TAURI_INVOKE("update_connection", { id, input })),
 	testConnection: (id: string) => typedError<ConnectionTestResult, ApiError>(__TAURI_INVOKE("test_connection", { id })),
 	removeConnection: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("remove_connection", { id })),
+	/**  Live details of a connection's provider (vSphere: session pool counters). */
+	connectionDiagnostics: (id: string) => typedError<Diagnostic[], ApiError>(__TAURI_INVOKE("connection_diagnostics", { id })),
 	listVms: (connectionId: string, filter: VmFilter) => typedError<VmInfo[], ApiError>(__TAURI_INVOKE("list_vms", { connectionId, filter })),
 	/**  One job per VM; see `hypersdk_core::exports`. */
 	startExport: (spec: ExportSpec) => typedError<Job[], ApiError>(__TAURI_INVOKE("start_export", { spec })),
@@ -100,6 +102,12 @@ export type CoreEvent = CoreEventPayload;
 
 export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
 
+/**  One line of a connection's live details (session pool counters, …). */
+export type Diagnostic = {
+	label: string,
+	value: string,
+};
+
 /**  Disk format inside the package; converted with `qemu-img` when the source differs. */
 export type DiskFormatChoice = 
 /**  VMDK streamOptimized (what vSphere imports). */
@@ -127,7 +135,7 @@ export type ExportFormat = {
 export type ExportSpec = {
 	/**  Connection id or name. */
 	connection_id: string,
-	/**  VM ids, or inventory paths (`/DC0/vm/web01`). */
+	/**  VM inventory paths (`/DC0/vm/web01`), ids (`vm-42`) or unique names. */
 	vm_ids: string[],
 	/**  An existing folder; each VM's artefact is created inside it. */
 	destination_dir: string,

@@ -95,13 +95,17 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
     };
     // The file name matters here, so the full message is shown.
     let (core, _guard) = open_core().map_err(|e| ApiError::verbatim(&e))?;
-    match cmd {
+    let outcome = match cmd {
         StatefulCommand::Connection(cmd) => connection::run(&core, cmd, json).await,
         StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
         StatefulCommand::Export(args) => export::run(Arc::clone(&core), args, json).await,
-    }
+    };
+    // Sign out of provider sessions (logging their counters), bounded so a dead server cannot
+    // hold the exit up.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), core.shutdown()).await;
+    outcome
 }
 
 #[tokio::main]

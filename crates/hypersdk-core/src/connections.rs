@@ -365,6 +365,16 @@ impl Core {
         self.registry.connect(&connection, secret)
     }
 
+    /// Live details of the provider kept for a connection (e.g. vSphere
+    /// session pool counters); empty until the connection has been used.
+    pub async fn connection_diagnostics(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Vec<crate::providers::Diagnostic>> {
+        let connection = self.connection(id_or_name).await?;
+        Ok(self.registry.diagnostics(&connection))
+    }
+
     /// Every VM of a connection that matches `filter`, all pages, in the
     /// provider's order (inventory path for vSphere).
     pub async fn list_vms(&self, id_or_name: &str, filter: VmFilter) -> Result<Vec<VmInfo>> {

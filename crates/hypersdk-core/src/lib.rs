@@ -163,6 +163,12 @@ impl Core {
         .await
     }
 
+    /// Signs out of provider sessions and logs their counters: call once
+    /// when the process is about to exit.
+    pub async fn shutdown(&self) {
+        self.registry.shutdown().await;
+    }
+
     pub async fn submit_job(&self, new: NewJob, work: JobWork) -> Result<Job> {
         self.jobs.submit(new, work).await
     }

@@ -107,11 +107,26 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// One line of a connection's live details (session pool counters, …).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+pub struct Diagnostic {
+    pub label: String,
+    pub value: String,
+}
+
 /// Builds a provider session for a saved connection and its secret.
+#[async_trait]
 pub trait ProviderFactory: Send + Sync {
     fn kind(&self) -> ProviderKind;
     fn connect(&self, connection: &Connection, secret: Option<Secret>)
     -> Result<Arc<dyn Provider>>;
+    /// Live details of the provider this process keeps for a connection, if any.
+    fn diagnostics(&self, connection_id: &str) -> Vec<Diagnostic> {
+        let _ = connection_id;
+        Vec::new()
+    }
+    /// Signs out and releases what the factory keeps; called once at process exit.
+    async fn shutdown(&self) {}
 }
 
 #[derive(Default, Clone)]
@@ -146,5 +161,19 @@ impl ProviderRegistry {
             ))
         })?;
         factory.connect(connection, secret)
+    }
+
+    pub fn diagnostics(&self, connection: &Connection) -> Vec<Diagnostic> {
+        self.factories
+            .get(&connection.kind)
+            .map(|f| f.diagnostics(&connection.id))
+            .unwrap_or_default()
+    }
+
+    /// Every factory's [`ProviderFactory::shutdown`].
+    pub async fn shutdown(&self) {
+        for factory in self.factories.values() {
+            factory.shutdown().await;
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! (SHA-256 manifest, fsynced) and prints one JSON line with bytes, seconds, throughput and the
 //! process's peak RSS (VmHWM).
 //!
-//! `cargo run --release -p hypersdk-ovf --example ova_bench -- URL OUT [none|gzip|zstd] [CA.pem] [verify]`
+//! `cargo run --release -p hypersdk-ovf --example ova_bench -- URL OUT [none|gzip[:N]|zstd[:N]] [CA.pem] [verify]`
 #![allow(clippy::unwrap_used)]
 
 use std::time::Instant;
@@ -19,14 +19,22 @@ fn peak_rss_kib() -> Option<u64> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
-        eprintln!("usage: ova_bench URL OUT [none|gzip|zstd] [CA.pem] [verify]");
+        eprintln!("usage: ova_bench URL OUT [none|gzip[:N]|zstd[:N]] [CA.pem] [verify]");
         std::process::exit(2);
     }
     let (url, out) = (&args[1], std::path::PathBuf::from(&args[2]));
-    let compression = match args.get(3).map(String::as_str).unwrap_or("none") {
-        "gzip" => Compression::Gzip { level: 6 },
+    // `zstd` / `gzip` at the product's default level (3 / 6), or `zstd:N` / `gzip:N`.
+    let kind = args.get(3).map(String::as_str).unwrap_or("none");
+    let (kind, level) = match kind.split_once(':') {
+        Some((k, l)) => (k, Some(l.parse::<i32>()?)),
+        None => (kind, None),
+    };
+    let compression = match kind {
+        "gzip" => Compression::Gzip {
+            level: level.unwrap_or(6) as u32,
+        },
         "zstd" => Compression::Zstd {
-            level: 3,
+            level: level.unwrap_or(3),
             threads: 0,
         },
         _ => Compression::None,

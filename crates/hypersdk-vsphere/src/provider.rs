@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use hypersdk_core::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
-use hypersdk_core::providers::{Capabilities, ExportPlan, Provider, ProviderFactory, VmPage};
+use hypersdk_core::providers::{
+    Capabilities, Diagnostic, ExportPlan, Provider, ProviderFactory, VmPage,
+};
 use hypersdk_core::{CoreError, Result as CoreResult};
 use tokio_util::sync::CancellationToken;
 
@@ -137,6 +139,7 @@ fn same_secret(a: Option<&Secret>, b: Option<&Secret>) -> bool {
     }
 }
 
+#[async_trait]
 impl ProviderFactory for VsphereFactory {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Vsphere
@@ -149,6 +152,35 @@ impl ProviderFactory for VsphereFactory {
     ) -> CoreResult<Arc<dyn Provider>> {
         let p: Arc<dyn Provider> = self.connect_vsphere(connection, secret)?;
         Ok(p)
+    }
+
+    fn diagnostics(&self, connection_id: &str) -> Vec<Diagnostic> {
+        let Some(stats) = self
+            .pool_stats()
+            .into_iter()
+            .find(|(id, _)| id == connection_id)
+            .map(|(_, s)| s)
+        else {
+            return Vec::new();
+        };
+        let line = |label: &str, value: u64| Diagnostic {
+            label: label.to_owned(),
+            value: value.to_string(),
+        };
+        vec![
+            line("Sessions created", stats.created),
+            line("Sessions reused", stats.reused),
+            line("Re-logins after expiry", stats.relogins),
+            line("Health checks", stats.health_checks),
+            line("Health check failures", stats.health_check_failures),
+            line("Idle sessions expired", stats.expired),
+            line("Sessions idle", u64::from(stats.idle)),
+            line("Sessions in use", u64::from(stats.in_use)),
+        ]
+    }
+
+    async fn shutdown(&self) {
+        VsphereFactory::shutdown(self).await;
     }
 }
 
