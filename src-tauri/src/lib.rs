@@ -90,6 +90,7 @@ pub fn run() {
                     Arc::clone(core),
                 ));
                 tauri::async_runtime::spawn(Arc::clone(core).run_background());
+                tauri::async_runtime::spawn(tray::follow(app.handle().clone(), Arc::clone(core)));
             }
             Ok(())
         })

@@ -150,6 +150,11 @@ impl Core {
             .await
     }
 
+    /// Jobs under way and how the last one ended (for the tray).
+    pub async fn activity(&self) -> Result<model::Activity> {
+        self.with_store(|store| store.activity()).await
+    }
+
     pub async fn job(&self, id: &str) -> Result<JobDetail> {
         let id = id.to_owned();
         self.with_store(move |store| {

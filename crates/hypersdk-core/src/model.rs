@@ -273,6 +273,16 @@ pub struct Job {
     pub result: Option<JobResult>,
 }
 
+/// What the tray and status lines summarise: jobs under way and how the last one ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct Activity {
+    pub running: u32,
+    pub queued: u32,
+    /// State of the most recently finished job, if any.
+    pub last_outcome: Option<JobState>,
+    pub last_finished_at: Option<Timestamp>,
+}
+
 /// The artefact a finished export left behind, and what proves it whole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct JobResult {

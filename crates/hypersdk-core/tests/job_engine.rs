@@ -281,3 +281,36 @@ async fn a_second_process_neither_interrupts_nor_loses_live_jobs_and_can_cancel_
     wait_for_state(&app, &job.id, JobState::Cancelled).await;
     assert!(cleaned.load(Ordering::SeqCst));
 }
+
+#[tokio::test]
+async fn activity_counts_jobs_under_way_and_the_last_outcome() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let core = open(dir.path());
+    assert_eq!(
+        core.activity().await.expect("activity"),
+        hypersdk_core::model::Activity::default()
+    );
+    let gate = std::sync::Arc::new(tokio::sync::Notify::new());
+    let g = gate.clone();
+    let job = core
+        .submit_job(
+            new_job("held", None),
+            work(move |_ctx: JobContext| async move {
+                g.notified().await;
+                Err(CoreError::Internal("boom".into()))
+            }),
+        )
+        .await
+        .expect("submit");
+    wait_for_state(&core, &job.id, JobState::Running).await;
+    let busy = core.activity().await.expect("activity");
+    assert_eq!((busy.running, busy.queued, busy.last_outcome), (1, 0, None));
+    gate.notify_one();
+    wait_for_state(&core, &job.id, JobState::Failed).await;
+    let done = core.activity().await.expect("activity");
+    assert_eq!(
+        (done.running, done.last_outcome),
+        (0, Some(JobState::Failed))
+    );
+    assert!(done.last_finished_at.is_some());
+}

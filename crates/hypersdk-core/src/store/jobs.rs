@@ -184,6 +184,30 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    pub fn activity(&self) -> Result<crate::model::Activity> {
+        let conn = self.lock()?;
+        let (running, queued): (u32, u32) = conn.query_row(
+            "SELECT COALESCE(SUM(state = 'running'), 0), COALESCE(SUM(state = 'queued'), 0) \
+             FROM jobs WHERE state IN ('running','queued')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let last: Option<(String, Timestamp)> = conn
+            .query_row(
+                "SELECT state, finished_at FROM jobs WHERE finished_at IS NOT NULL \
+                 ORDER BY finished_at DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(crate::model::Activity {
+            running,
+            queued,
+            last_outcome: last.as_ref().and_then(|(s, _)| JobState::parse(s)),
+            last_finished_at: last.map(|(_, at)| at),
+        })
+    }
+
     /// The request a job was submitted with (JSON), for retries.
     pub fn job_request(&self, id: &str) -> Result<Option<String>> {
         Ok(self
