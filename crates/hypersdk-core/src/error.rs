@@ -115,6 +115,11 @@ impl CoreError {
                 "options" => "invalid_option",
                 "cron" => "invalid_cron",
                 "tls_fingerprint" => "invalid_fingerprint",
+                // The export form shows these beside their fields.
+                "destination_dir" => "invalid_destination",
+                "compression" => "invalid_compression",
+                "compression_level" => "invalid_compression_level",
+                "vm_ids" => "invalid_vm_selection",
                 _ => "invalid_input",
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",

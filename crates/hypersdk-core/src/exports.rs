@@ -573,7 +573,10 @@ mod tests {
         assert!(f.validate().is_ok());
         f.package = PackageKind::Ovf;
         f.compression = CompressionKind::Gzip;
-        assert_eq!(f.validate().map_err(|e| e.code()), Err("invalid_input"));
+        assert_eq!(
+            f.validate().map_err(|e| e.code()),
+            Err("invalid_compression")
+        );
         f.package = PackageKind::Ova;
         f.compression_level = Some(12);
         let err = f.validate().expect_err("gzip 12");
@@ -606,6 +609,7 @@ mod tests {
         for bad in ["", "relative/dir"] {
             let err = check_destination_dir(bad).expect_err(bad);
             assert_eq!(err.field(), Some("destination_dir"));
+            assert_eq!(err.code(), "invalid_destination");
         }
         let missing = tmp.path().join("nope").display().to_string();
         let err = check_destination_dir(&missing).expect_err("missing");

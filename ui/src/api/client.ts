@@ -1,5 +1,5 @@
 import { commands } from "../bindings";
-import type { ConnectionInput, Settings } from "../bindings";
+import type { ConnectionInput, ExportSpec, Settings, VmFilter } from "../bindings";
 import { call, callResult } from "./errors";
 
 /** Thin promise API over the generated bindings: every failure is a CoreError. */
@@ -12,6 +12,9 @@ export const api = {
     callResult(() => commands.updateConnection(id, input)),
   testConnection: (id: string) => callResult(() => commands.testConnection(id)),
   removeConnection: (id: string) => callResult(() => commands.removeConnection(id)),
+  listVms: (connectionId: string, filter: VmFilter) => callResult(() => commands.listVms(connectionId, filter)),
+  startExport: (spec: ExportSpec) => callResult(() => commands.startExport(spec)),
+  retryJob: (id: string) => callResult(() => commands.retryJob(id)),
   listJobs: () => callResult(() => commands.listJobs()),
   getJob: (id: string) => callResult(() => commands.getJob(id)),
   cancelJob: (id: string) => callResult(() => commands.cancelJob(id)),

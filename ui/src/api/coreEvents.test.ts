@@ -42,6 +42,7 @@ describe("handleCoreEvent", () => {
     handleCoreEvent(client, { type: "connections_changed" });
     handleCoreEvent(client, { type: "settings_changed" });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.connections });
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.vmsAll });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.settings });
   });
 });

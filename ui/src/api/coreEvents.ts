@@ -11,6 +11,8 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
   switch (event.type) {
     case "connections_changed":
       void queryClient.invalidateQueries({ queryKey: queryKeys.connections });
+      // A changed endpoint, secret or certificate pin can change what a connection lists.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.vmsAll });
       break;
     case "settings_changed":
       void queryClient.invalidateQueries({ queryKey: queryKeys.settings });

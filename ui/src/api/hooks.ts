@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { Connection, ConnectionInput, Job, Settings } from "../bindings";
+import type { Connection, ConnectionInput, ConnectionTestResult, ExportSpec, Job, Settings, VmInfo } from "../bindings";
 import { api } from "./client";
 import type { CoreError } from "./errors";
 import { queryKeys } from "./queryKeys";
@@ -46,8 +46,8 @@ export function useUpdateConnection() {
 }
 
 export function useTestConnection() {
-  return useMutation({
-    mutationFn: (id: string) => api.testConnection(id),
+  return useMutation<ConnectionTestResult, CoreError, string>({
+    mutationFn: (id) => api.testConnection(id),
   });
 }
 
@@ -56,6 +56,37 @@ export function useRemoveConnection() {
   return useMutation<null, CoreError, string>({
     mutationFn: (id) => api.removeConnection(id),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: queryKeys.connections }),
+  });
+}
+
+/** Every VM of one connection (null: nothing chosen yet); narrowed client-side. */
+export function useVms(connectionId: string | null) {
+  return useQuery<VmInfo[], CoreError>({
+    queryKey: queryKeys.vms(connectionId ?? ""),
+    queryFn: () => api.listVms(connectionId ?? "", { text: null, power_state: null }),
+    enabled: connectionId !== null,
+    // Listing a large vCenter is not free; refresh when asked or when the connection changes.
+    staleTime: 5 * 60_000,
+  });
+}
+
+export function useStartExport() {
+  const queryClient = useQueryClient();
+  return useMutation<Job[], CoreError, ExportSpec>({
+    mutationFn: (spec) => api.startExport(spec),
+    // The core announces each job with job_updated too; adding them here means the Jobs page
+    // shows them at once even if it has not loaded yet.
+    onSuccess: (jobs) => {
+      for (const job of jobs) upsertJob(queryClient, job);
+    },
+  });
+}
+
+export function useRetryJob() {
+  const queryClient = useQueryClient();
+  return useMutation<Job, CoreError, string>({
+    mutationFn: (id) => api.retryJob(id),
+    onSuccess: (job) => upsertJob(queryClient, job),
   });
 }
 

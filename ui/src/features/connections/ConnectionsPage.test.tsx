@@ -23,6 +23,7 @@ const mocked = vi.mocked(commands);
 let stored: Connection[];
 
 beforeEach(() => {
+  vi.clearAllMocks();
   stored = [connection];
   mocked.listProviderKinds.mockResolvedValue(kinds);
   mocked.listConnections.mockImplementation(() => Promise.resolve({ status: "ok", data: stored }));
@@ -99,6 +100,52 @@ describe("ConnectionsPage", () => {
     expect(mocked.testConnection).toHaveBeenCalledWith("c-1");
     expect(result).toHaveTextContent("Some checks failed");
     expect(result).toHaveTextContent("incorrect user name or password");
+  });
+
+  it("offers to pin an untrusted certificate from a test, pins it and tests again", async () => {
+    const user = userEvent.setup();
+    const fp = Array(32).fill("5C").join(":");
+    mocked.testConnection
+      .mockResolvedValueOnce({
+        status: "ok",
+        data: {
+          ok: false,
+          checks: [
+            { name: "Reach endpoint", ok: true, detail: "connected", fingerprint: null },
+            { name: "TLS certificate", ok: false, detail: "self-signed certificate", fingerprint: fp },
+          ],
+        },
+      })
+      .mockResolvedValueOnce({
+        status: "ok",
+        data: { ok: true, checks: [{ name: "TLS certificate", ok: true, detail: "matches the pinned SHA-256 fingerprint", fingerprint: null }] },
+      });
+    mocked.updateConnection.mockImplementation((id, input) =>
+      Promise.resolve({ status: "ok", data: { ...connection, id, tls_fingerprint: input.tls_fingerprint ?? null } }),
+    );
+    renderWithProviders(<ConnectionsPage />);
+    await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-test"));
+    expect(await screen.findByTestId("connection-test-fingerprint")).toHaveTextContent(fp);
+
+    await user.click(screen.getByTestId("pin-offer"));
+    expect(await screen.findByTestId("pin-fingerprint")).toHaveTextContent(fp);
+    await user.click(screen.getByTestId("pin-certificate"));
+
+    await waitFor(() => expect(mocked.testConnection).toHaveBeenCalledTimes(2));
+    expect(mocked.updateConnection).toHaveBeenCalledWith("c-1", expect.objectContaining({ secret: null, tls_fingerprint: fp, name: "Lab vCenter" }));
+    expect(await screen.findByText("All checks passed")).toBeInTheDocument();
+  });
+
+  it("offers no pin when a failing check has no fingerprint", async () => {
+    const user = userEvent.setup();
+    mocked.testConnection.mockResolvedValue({
+      status: "ok",
+      data: { ok: false, checks: [{ name: "Sign in", ok: false, detail: "incorrect password", fingerprint: null }] },
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-test"));
+    await screen.findByTestId("connection-test-result");
+    expect(screen.queryByTestId("pin-offer")).not.toBeInTheDocument();
   });
 
   it("removes a connection after confirmation", async () => {

@@ -6,9 +6,11 @@ import { useConnections, useProviderKinds, useTestConnection } from "../../api/h
 import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
+import type { CertificateProblem } from "./certificate";
 import { PageHeader } from "../../components/PageHeader";
 import { ConnectionFormModal } from "./ConnectionFormModal";
 import { ConnectionsTable } from "./ConnectionsTable";
+import { PinCertificateDialog } from "./PinCertificateDialog";
 import { RemoveConnectionDialog } from "./RemoveConnectionDialog";
 import { TestResultModal } from "./TestResultModal";
 
@@ -23,6 +25,11 @@ export function ConnectionsPage() {
   const [form, setForm] = useState<DialogState>(closedDialog);
   const [testing, setTesting] = useState<Connection | null>(null);
   const [removing, setRemoving] = useState<DialogState>(closedDialog);
+  const [pinning, setPinning] = useState<{ opened: boolean; connection: Connection | null; problem: CertificateProblem | null }>({
+    opened: false,
+    connection: null,
+    problem: null,
+  });
 
   const openDialog =
     (set: typeof setForm) =>
@@ -108,6 +115,17 @@ export function ConnectionsPage() {
         result={test.data}
         error={test.error}
         onClose={() => setTesting(null)}
+        onTrustCertificate={(problem) => {
+          // The pin dialog takes over: it pins, tests again and shows the new result.
+          setPinning({ opened: true, connection: testing, problem });
+          setTesting(null);
+        }}
+      />
+      <PinCertificateDialog
+        opened={pinning.opened}
+        connection={pinning.connection}
+        problem={pinning.problem}
+        onClose={() => setPinning((s) => ({ ...s, opened: false }))}
       />
       <RemoveConnectionDialog
         opened={removing.opened}

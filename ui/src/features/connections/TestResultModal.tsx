@@ -1,7 +1,10 @@
-import { Alert, Group, List, Loader, Modal, Stack, Text, ThemeIcon } from "@mantine/core";
-import { IconCircleCheck, IconCircleX } from "@tabler/icons-react";
+import { Alert, Button, Group, List, Loader, Modal, Stack, Text, ThemeIcon } from "@mantine/core";
+import { IconCircleCheck, IconCircleX, IconShieldLock } from "@tabler/icons-react";
 import type { Connection, ConnectionTestResult } from "../../bindings";
+import { toApiError } from "../../api/errors";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { certificateProblemInTest, certificateProblemOf } from "./certificate";
+import type { CertificateProblem } from "./certificate";
 
 type TestResultModalProps = {
   connection: Connection | null;
@@ -9,9 +12,17 @@ type TestResultModalProps = {
   result: ConnectionTestResult | undefined;
   error: unknown;
   onClose: () => void;
+  /** Offered when the server's certificate is not trusted (or changed) and can be pinned. */
+  onTrustCertificate?: (problem: CertificateProblem) => void;
 };
 
-export function TestResultModal({ connection, pending, result, error, onClose }: TestResultModalProps) {
+export function TestResultModal({ connection, pending, result, error, onClose, onTrustCertificate }: TestResultModalProps) {
+  const hasError = error !== null && error !== undefined;
+  const problem = pending
+    ? null
+    : hasError
+      ? certificateProblemOf(toApiError(error))
+      : certificateProblemInTest(result, connection);
   return (
     <Modal
       opened={connection !== null}
@@ -19,16 +30,29 @@ export function TestResultModal({ connection, pending, result, error, onClose }:
       title={connection ? `Test “${connection.name}”` : "Test connection"}
       size="lg"
     >
-      {pending && (
-        <Group gap="sm">
-          <Loader size="sm" />
-          <Text size="sm">Checking the connection…</Text>
-        </Group>
-      )}
-      {!pending && error !== null && error !== undefined && (
-        <ErrorAlert error={error} title="The test could not run" />
-      )}
-      {!pending && result && <TestResultView result={result} />}
+      <Stack gap="md">
+        {pending && (
+          <Group gap="sm">
+            <Loader size="sm" />
+            <Text size="sm">Checking the connection…</Text>
+          </Group>
+        )}
+        {!pending && hasError && <ErrorAlert error={error} title="The test could not run" />}
+        {!pending && result && <TestResultView result={result} />}
+        {problem?.fingerprint && onTrustCertificate && (
+          <Group justify="flex-end">
+            <Button
+              variant="light"
+              color={problem.kind === "changed" ? "red" : "yellow"}
+              leftSection={<IconShieldLock size={16} aria-hidden />}
+              onClick={() => onTrustCertificate(problem)}
+              data-testid="pin-offer"
+            >
+              {problem.kind === "changed" ? "Review the changed certificate…" : "Trust this certificate…"}
+            </Button>
+          </Group>
+        )}
+      </Stack>
     </Modal>
   );
 }
@@ -64,6 +88,11 @@ export function TestResultView({ result }: { result: ConnectionTestResult }) {
             {check.detail && (
               <Text size="sm" c="dimmed" style={{ whiteSpace: "pre-wrap" }}>
                 {check.detail}
+              </Text>
+            )}
+            {check.fingerprint && (
+              <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="connection-test-fingerprint">
+                SHA-256 {check.fingerprint}
               </Text>
             )}
           </List.Item>

@@ -1,5 +1,5 @@
 import { Progress, Stack, Text } from "@mantine/core";
-import type { Job } from "../../bindings";
+import type { DiskProgress, Job } from "../../bindings";
 import { formatBytes, formatEta, formatRate, percent } from "./format";
 
 /** Progress bar with bytes, rate and time left for a running job; a short word otherwise. */
@@ -55,6 +55,36 @@ export function JobProgressCell({ job }: { job: Job }) {
         {pct !== null ? `${Math.floor(pct)}% · ` : ""}
         {parts.join(" · ")}
       </Text>
+      {progress.disks.length > 0 && <DiskProgressList disks={progress.disks} />}
+    </Stack>
+  );
+}
+
+/** One thin bar per disk, so a slow disk among several is visible. */
+function DiskProgressList({ disks }: { disks: readonly DiskProgress[] }) {
+  return (
+    <Stack gap={4} mt={4} aria-label="Disks" role="list">
+      {disks.map((disk) => {
+        const pct = percent(disk.bytes_done, disk.bytes_total);
+        const label = disk.name || `Disk ${disk.index + 1}`;
+        return (
+          <Stack gap={1} key={disk.index} role="listitem" data-testid="job-disk-progress" data-disk-index={disk.index}>
+            <Text size="xs" c="dimmed" truncate title={label}>
+              {label} ·{" "}
+              {disk.bytes_total !== null
+                ? `${formatBytes(disk.bytes_done)} of ${formatBytes(disk.bytes_total)}`
+                : formatBytes(disk.bytes_done)}
+            </Text>
+            <Progress
+              size="xs"
+              value={pct ?? 100}
+              animated={pct === null}
+              striped={pct === null}
+              aria-label={pct !== null ? `${label}: ${Math.floor(pct)}% done` : `${label}: in progress`}
+            />
+          </Stack>
+        );
+      })}
     </Stack>
   );
 }

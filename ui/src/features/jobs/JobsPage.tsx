@@ -1,6 +1,7 @@
 import { Stack } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
 import { IconListDetails } from "@tabler/icons-react";
-import { useCancelJob, useJobs } from "../../api/hooks";
+import { useCancelJob, useJobs, useRetryJob } from "../../api/hooks";
 import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
@@ -10,6 +11,7 @@ import { JobsTable } from "./JobsTable";
 export function JobsPage() {
   const jobs = useJobs();
   const cancel = useCancelJob();
+  const retry = useRetryJob();
 
   let body;
   if (jobs.isPending) {
@@ -27,10 +29,18 @@ export function JobsPage() {
     body = (
       <Stack gap="md">
         {cancel.error && <ErrorAlert error={cancel.error} title="Could not cancel the job" />}
+        {retry.error && <ErrorAlert error={retry.error} title="Could not retry the job" />}
         <JobsTable
           jobs={jobs.data}
           onCancel={(job) => cancel.mutate(job.id)}
           cancellingId={cancel.isPending ? cancel.variables : null}
+          onRetry={(job) =>
+            retry.mutate(job.id, {
+              onSuccess: (queued) =>
+                notifications.show({ color: "teal", title: "Export queued again", message: queued.name }),
+            })
+          }
+          retryingId={retry.isPending ? retry.variables : null}
         />
       </Stack>
     );

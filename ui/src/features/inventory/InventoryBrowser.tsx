@@ -1,0 +1,234 @@
+import { Box, Button, Card, Group, Paper, Stack, Text, TextInput } from "@mantine/core";
+import { DndContext, DragOverlay, PointerSensor, pointerWithin, rectIntersection, useSensor, useSensors } from "@dnd-kit/core";
+import type { CollisionDetection, DragEndEvent, DragStartEvent, Modifier } from "@dnd-kit/core";
+import { IconPackageExport, IconSearch, IconX } from "@tabler/icons-react";
+import { useCallback, useDeferredValue, useMemo, useState } from "react";
+import type { Connection, VmInfo } from "../../bindings";
+import { useDestinations } from "../../store/destinations";
+import { ExportDialog } from "../exports/ExportDialog";
+import type { ExportRequest } from "../exports/ExportDialog";
+import { DestinationsPanel } from "./DestinationsPanel";
+import type { DropTargetData } from "./DestinationsPanel";
+import { FacetFilters } from "./FacetFilters";
+import { InventoryTree } from "./InventoryTree";
+import { NO_FACETS, applyFilters, buildSearchIndex, searchVms } from "./filters";
+import type { FacetKey, InventoryFilters } from "./filters";
+import { EMPTY_SELECTION, keepExisting } from "./selection";
+import type { SelectionState } from "./selection";
+import { buildInventoryTree } from "./tree";
+import { VmTable } from "./VmTable";
+
+type InventoryBrowserProps = {
+  connection: Connection;
+  vms: readonly VmInfo[];
+};
+
+const numberFormat = new Intl.NumberFormat();
+
+/** The drop target is the one under the pointer (the dragged row is wider than any target). */
+const underPointer: CollisionDetection = (args) => {
+  const hits = pointerWithin(args);
+  return hits.length > 0 ? hits : rectIntersection(args);
+};
+
+/** Keeps the "N VMs" badge just below-right of the pointer instead of where the row was. */
+const besidePointer: Modifier = ({ activatorEvent, activeNodeRect, transform }) => {
+  if (!activeNodeRect || !(activatorEvent instanceof PointerEvent || activatorEvent instanceof MouseEvent)) return transform;
+  return {
+    ...transform,
+    x: transform.x + activatorEvent.clientX - activeNodeRect.left + 12,
+    y: transform.y + activatorEvent.clientY - activeNodeRect.top + 8,
+  };
+};
+const overlayModifiers = [besidePointer];
+
+/** Scrolling the VM table while dragging out of it would only move the rows away. */
+const autoScroll = { canScroll: (element: Element) => !element.matches('[data-testid="vm-table"]') };
+
+/**
+ * The loaded inventory of one connection: tree and facets on the left, the searchable VM
+ * table on the right, destinations below; VMs go to the export dialog by drag and drop, by
+ * a destination's "Export here" or by "Export…".
+ */
+export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
+  const [filters, setFilters] = useState<InventoryFilters>({ node: "", facets: NO_FACETS });
+  const [query, setQuery] = useState("");
+  const [selectionState, setSelection] = useState<SelectionState>(EMPTY_SELECTION);
+  const [exportRequest, setExportRequest] = useState<ExportRequest | null>(null);
+  const [dragCount, setDragCount] = useState<number | null>(null);
+  const lastUsed = useDestinations((s) => s.lastUsed);
+
+  // Everything derived from the VM list is memoised: typing in the search box only re-runs
+  // the search, over text prepared once per listing.
+  const tree = useMemo(() => buildInventoryTree(connection.name, vms), [connection.name, vms]);
+  const byId = useMemo(() => new Map(vms.map((vm) => [vm.id, vm])), [vms]);
+  const existing = useMemo(() => new Set(byId.keys()), [byId]);
+  const scoped = useMemo(() => applyFilters(vms, filters), [vms, filters]);
+  const index = useMemo(() => buildSearchIndex(scoped), [scoped]);
+  const deferredQuery = useDeferredValue(query);
+  const searching = deferredQuery.trim() !== "";
+  const shown = useMemo(() => (searching ? searchVms(index, deferredQuery) : scoped), [searching, index, deferredQuery, scoped]);
+  const visibleIds = useMemo(() => (searching ? new Set(shown.map((vm) => vm.id)) : null), [searching, shown]);
+
+  // A refresh may remove VMs; never keep (or export) ids that are gone.
+  const selection = keepExisting(selectionState, existing);
+  // In inventory order, whatever order they were clicked in.
+  const selectedVms = useMemo(() => vms.filter((vm) => selection.selected.has(vm.id)), [vms, selection.selected]);
+  const hiddenSelected = useMemo(() => {
+    if (shown.length === vms.length) return 0;
+    const visible = visibleIds ?? new Set(shown.map((vm) => vm.id));
+    return selectedVms.filter((vm) => !visible.has(vm.id)).length;
+  }, [shown, vms.length, visibleIds, selectedVms]);
+
+  const openExport = useCallback(
+    (vmsToExport: readonly VmInfo[], folder: string | null) => {
+      if (vmsToExport.length === 0) return;
+      setExportRequest({ connection, vms: vmsToExport, destination: folder ?? lastUsed ?? "" });
+    },
+    [connection, lastUsed],
+  );
+
+  const sensors = useSensors(useSensor(PointerSensor, { activationConstraint: { distance: 6 } }));
+
+  const draggedVms = (activeVmId: string | undefined): VmInfo[] => {
+    if (activeVmId === undefined) return [];
+    // Dragging a selected row drags the whole selection; an unselected row drags alone.
+    if (selection.selected.has(activeVmId)) return selectedVms;
+    const vm = byId.get(activeVmId);
+    return vm ? [vm] : [];
+  };
+
+  const onDragStart = (event: DragStartEvent) => {
+    const vmId = (event.active.data.current as { vmId?: string } | undefined)?.vmId;
+    if (vmId !== undefined && !selection.selected.has(vmId)) {
+      setSelection({ selected: new Set([vmId]), anchor: vmId });
+    }
+    setDragCount(draggedVms(vmId).length);
+  };
+
+  const onDragEnd = (event: DragEndEvent) => {
+    setDragCount(null);
+    const vmId = (event.active.data.current as { vmId?: string } | undefined)?.vmId;
+    const target = event.over?.data.current as DropTargetData | undefined;
+    if (!target) return;
+    openExport(draggedVms(vmId), target.folder);
+  };
+
+  // Stable props, so typing in the search box re-renders neither the tree, the facets nor the
+  // destinations (all memoised), and the table only once the search result changes.
+  const selectNode = useCallback((node: string) => setFilters((f) => ({ ...f, node })), []);
+  const setFacet = useCallback(
+    (key: FacetKey, value: string | null) => setFilters((f) => ({ ...f, facets: { ...f.facets, [key]: value } })),
+    [],
+  );
+  const closeExport = useCallback(() => setExportRequest(null), []);
+  const exportSelectedTo = useCallback((folder: string | null) => openExport(selectedVms, folder), [openExport, selectedVms]);
+  const noMatch = useMemo(
+    () => (
+      <Stack align="center" gap="xs" py="xl" data-testid="inventory-no-match">
+        <Text fw={600}>No VMs match</Text>
+        <Text size="sm" c="dimmed">
+          Change the search, the folder or the filters, or clear them.
+        </Text>
+        <Button
+          size="xs"
+          variant="light"
+          onClick={() => {
+            setFilters({ node: "", facets: NO_FACETS });
+            setQuery("");
+          }}
+          data-testid="inventory-clear-filters"
+        >
+          Clear search and filters
+        </Button>
+      </Stack>
+    ),
+    [],
+  );
+
+  const selectedCount = selectedVms.length;
+
+  return (
+    <DndContext
+      sensors={sensors}
+      collisionDetection={underPointer}
+      autoScroll={autoScroll}
+      onDragStart={onDragStart}
+      onDragEnd={onDragEnd}
+      onDragCancel={() => setDragCount(null)}
+    >
+      <Group gap="md" align="flex-start" wrap="nowrap" data-testid="inventory-browser">
+        <Box w={232} style={{ flexShrink: 0 }}>
+          <Card withBorder padding="xs">
+            <Stack gap="sm">
+              <InventoryTree root={tree} selectedKey={filters.node} onSelect={selectNode} />
+              <FacetFilters vms={vms} filters={filters} onChange={setFacet} />
+            </Stack>
+          </Card>
+        </Box>
+        <Stack gap="sm" style={{ flex: 1, minWidth: 0 }}>
+          <Group gap="sm" justify="space-between" wrap="nowrap">
+            <TextInput
+              style={{ flex: 1, maxWidth: 420 }}
+              placeholder="Search by name or path"
+              aria-label="Search VMs by name or path"
+              leftSection={<IconSearch size={16} aria-hidden />}
+              rightSection={
+                query !== "" ? (
+                  <IconX size={14} aria-label="Clear search" style={{ cursor: "pointer" }} onClick={() => setQuery("")} />
+                ) : null
+              }
+              value={query}
+              onChange={(e) => setQuery(e.currentTarget.value)}
+              spellCheck={false}
+              autoComplete="off"
+              data-testid="inventory-search"
+            />
+            <Group gap="sm" wrap="nowrap">
+              <Text size="sm" c="dimmed" data-testid="inventory-count" aria-live="polite">
+                {shown.length === vms.length
+                  ? `${numberFormat.format(vms.length)} VMs`
+                  : `${numberFormat.format(shown.length)} of ${numberFormat.format(vms.length)} VMs`}
+                {selectedCount > 0 &&
+                  ` · ${numberFormat.format(selectedCount)} selected${hiddenSelected > 0 ? ` (${numberFormat.format(hiddenSelected)} not shown)` : ""}`}
+              </Text>
+              {selectedCount > 0 && (
+                <Button variant="subtle" size="xs" onClick={() => setSelection(EMPTY_SELECTION)} data-testid="inventory-clear-selection">
+                  Clear selection
+                </Button>
+              )}
+              <Button
+                leftSection={<IconPackageExport size={16} aria-hidden />}
+                disabled={selectedCount === 0}
+                onClick={() => openExport(selectedVms, null)}
+                data-testid="export-selected"
+              >
+                Export…
+              </Button>
+            </Group>
+          </Group>
+          <VmTable
+            vms={scoped}
+            visibleIds={visibleIds}
+            selection={selection}
+            onSelectionChange={setSelection}
+            height="max(320px, calc(100vh - 400px))"
+            empty={noMatch}
+          />
+          <DestinationsPanel selectedCount={selectedCount} onExport={exportSelectedTo} />
+        </Stack>
+      </Group>
+      <DragOverlay dropAnimation={null} modifiers={overlayModifiers}>
+        {dragCount !== null && (
+          <Paper shadow="md" withBorder px="sm" py={6} style={{ display: "inline-flex", gap: 6, alignItems: "center", cursor: "grabbing" }}>
+            <IconPackageExport size={16} aria-hidden />
+            <Text size="sm" fw={600}>
+              {dragCount === 1 ? "1 VM" : `${numberFormat.format(dragCount)} VMs`}
+            </Text>
+          </Paper>
+        )}
+      </DragOverlay>
+      <ExportDialog request={exportRequest} onClose={closeExport} />
+    </DndContext>
+  );
+}

@@ -1,0 +1,463 @@
+import { Box, Checkbox, Text, UnstyledButton } from "@mantine/core";
+import { useDraggable } from "@dnd-kit/core";
+import { IconArrowDown, IconArrowUp } from "@tabler/icons-react";
+import { FlexRender, createColumnHelper, createSortedRowModel, rowSortingFeature, tableFeatures, useTable } from "@tanstack/react-table";
+import type { Row, SortingState } from "@tanstack/react-table";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
+import type { CSSProperties, KeyboardEvent, MouseEvent, ReactNode } from "react";
+import type { PowerState, VmInfo } from "../../bindings";
+import { formatBytes } from "../jobs/format";
+import { clickRow, modifiersOf, shownSelection, toggleAll, toggleRow } from "./selection";
+import type { SelectionState } from "./selection";
+
+const features = tableFeatures({ rowSortingFeature, sortedRowModel: createSortedRowModel() });
+const helper = createColumnHelper<typeof features, VmInfo>();
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+/** Natural, case-insensitive order (`web2` before `web10`); cheap enough for 10,000 rows. */
+const byText = (a: Row<typeof features, VmInfo>, b: Row<typeof features, VmInfo>, columnId: string) =>
+  collator.compare(String(a.getValue(columnId) ?? ""), String(b.getValue(columnId) ?? ""));
+const byNumber = (a: Row<typeof features, VmInfo>, b: Row<typeof features, VmInfo>, columnId: string) =>
+  Number(a.getValue(columnId)) - Number(b.getValue(columnId));
+
+const POWER: Record<PowerState, { label: string; color: "teal" | "gray" | "yellow" }> = {
+  powered_on: { label: "On", color: "teal" },
+  powered_off: { label: "Off", color: "gray" },
+  suspended: { label: "Suspended", color: "yellow" },
+  unknown: { label: "Unknown", color: "gray" },
+};
+
+/** `guestToolsRunning` → `Running`, `toolsOk` → `OK`, `guestToolsNotInstalled` → `Not installed`. */
+export function toolsLabel(status: string | null): string {
+  if (!status) return "—";
+  const rest = status.replace(/^(guestTools|tools)/, "");
+  if (rest === "") return status;
+  if (/^ok$/i.test(rest)) return "OK";
+  const words = rest.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+// Cells are plain elements with shared style objects, not Mantine components: rows mount and
+// unmount continuously while scrolling, so each must be cheap to render.
+const ellipsis: CSSProperties = { display: "block", whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" };
+const textCell: CSSProperties = { ...ellipsis, fontSize: "var(--mantine-font-size-sm)" };
+const numberCell: CSSProperties = { ...textCell, textAlign: "right", fontVariantNumeric: "tabular-nums" };
+const pathCell: CSSProperties = {
+  ...ellipsis,
+  fontSize: "var(--mantine-font-size-xs)",
+  fontFamily: "var(--mantine-font-family-monospace)",
+  color: "var(--mantine-color-dimmed)",
+};
+const nameCell: CSSProperties = { ...textCell, fontWeight: 600 };
+const badgeBase: CSSProperties = {
+  display: "inline-block",
+  padding: "0 8px",
+  borderRadius: 999,
+  fontSize: 11,
+  fontWeight: 600,
+  lineHeight: "18px",
+  whiteSpace: "nowrap",
+};
+const badgeStyles = Object.fromEntries(
+  ["teal", "gray", "yellow"].map((color) => [
+    color,
+    { ...badgeBase, background: `var(--mantine-color-${color}-light)`, color: `var(--mantine-color-${color}-light-color)` },
+  ]),
+) as Record<string, CSSProperties>;
+const templateBadge: CSSProperties = {
+  ...badgeBase,
+  marginLeft: 6,
+  border: "1px solid var(--mantine-color-default-border)",
+  color: "var(--mantine-color-dimmed)",
+  fontWeight: 500,
+};
+
+const columns = helper.columns([
+  helper.accessor("name", {
+    header: "Name",
+    sortFn: byText,
+    cell: (info) => (
+      <span style={{ display: "flex", alignItems: "center", minWidth: 0 }}>
+        <span style={nameCell} title={info.getValue()}>
+          {info.getValue()}
+        </span>
+        {info.row.original.template && <span style={templateBadge}>Template</span>}
+      </span>
+    ),
+  }),
+  helper.accessor("path", {
+    header: "Path",
+    sortFn: byText,
+    cell: (info) => (
+      <span style={pathCell} title={info.getValue()}>
+        {info.getValue()}
+      </span>
+    ),
+  }),
+  helper.accessor("power_state", {
+    header: "Power",
+    sortFn: byText,
+    cell: (info) => {
+      const p = POWER[info.getValue()];
+      return <span style={badgeStyles[p.color]}>{p.label}</span>;
+    },
+  }),
+  helper.accessor("guest_os", {
+    header: "Guest OS",
+    sortFn: byText,
+    cell: (info) => (
+      <span style={textCell} title={info.getValue()}>
+        {info.getValue() || "—"}
+      </span>
+    ),
+  }),
+  helper.accessor("cpus", { header: "CPUs", sortFn: byNumber, cell: (info) => <span style={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("memory_mib", {
+    header: "Memory",
+    sortFn: byNumber,
+    cell: (info) => <span style={numberCell}>{formatBytes(info.getValue() * 1024 * 1024)}</span>,
+  }),
+  helper.accessor("disks", { header: "Disks", sortFn: byNumber, cell: (info) => <span style={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => <span style={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("tools_status", {
+    header: "Tools",
+    sortFn: byText,
+    cell: (info) => (
+      <span style={textCell} title={info.getValue() ?? undefined}>
+        {toolsLabel(info.getValue())}
+      </span>
+    ),
+  }),
+]);
+
+/** Checkbox column first, then one track per data column, in `columns` order. */
+const GRID_TEMPLATE = [
+  "32px",
+  "minmax(100px, 1.2fr)",
+  "minmax(110px, 2fr)",
+  "84px",
+  "minmax(96px, 1.2fr)",
+  "48px",
+  "72px",
+  "48px",
+  "48px",
+  "minmax(72px, 0.8fr)",
+].join(" ");
+const NUMERIC_COLUMNS = new Set(["cpus", "memory_mib", "disks", "nics"]);
+export const ROW_HEIGHT = 40;
+/** Fits beside the tree in the default 1280 × 800 window; narrower windows scroll sideways. */
+const MIN_WIDTH = 782;
+
+const gridRow: CSSProperties = {
+  display: "grid",
+  gridTemplateColumns: GRID_TEMPLATE,
+  alignItems: "center",
+  columnGap: 6,
+  paddingInline: 8,
+};
+
+type VmTableProps = {
+  /** The VMs under the chosen tree node and facets; sorted here. */
+  vms: readonly VmInfo[];
+  /**
+   * The ids the search matches (null: all). Applied after sorting, so typing in the search
+   * box never re-sorts 10,000 rows, it only drops some from the sorted list.
+   */
+  visibleIds: ReadonlySet<string> | null;
+  selection: SelectionState;
+  onSelectionChange: (next: SelectionState) => void;
+  /** Height of the scrolling area. */
+  height: number | string;
+  /** Shown instead of rows when there are none. */
+  empty?: ReactNode;
+};
+
+type VmTableRow = Row<typeof features, VmInfo>;
+
+/**
+ * The VM list: sortable by every column, virtualised (only the rows in view are in the DOM,
+ * so 10,000 VMs scroll smoothly), with file-manager multi-selection and keyboard navigation
+ * (arrows, Page Up/Down, Home/End, Space to toggle, Shift+arrows to extend, Ctrl/Cmd+A for all).
+ */
+export const VmTable = memo(function VmTable({ vms, visibleIds, selection, onSelectionChange, height, empty }: VmTableProps) {
+  const [sorting, setSorting] = useState<SortingState>([{ id: "name", desc: false }]);
+  // useTable takes a mutable array type; the list is a memoised one and never mutated.
+  const data = vms as VmInfo[];
+  const table = useTable(
+    {
+      features,
+      columns,
+      data,
+      getRowId: (vm) => vm.id,
+      state: { sorting },
+      onSortingChange: setSorting,
+      enableSortingRemoval: false,
+    },
+    (state) => ({ sorting: state.sorting }),
+  );
+
+  const sortedRows = table.getRowModel().rows;
+  const rows = useMemo(
+    () => (visibleIds === null ? sortedRows : sortedRows.filter((row) => visibleIds.has(row.id))),
+    [sortedRows, visibleIds],
+  );
+  const orderedIds = useMemo(() => rows.map((row) => row.id), [rows]);
+
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_HEIGHT,
+    getItemKey: (index) => rows[index]?.id ?? index,
+    overscan: 10,
+  });
+
+  // Keyboard focus: one row is in the tab order at a time (roving tabindex).
+  const [focusIndex, setFocusIndex] = useState(0);
+  const focusTarget = useRef<number | null>(null);
+  const clampedFocus = Math.min(focusIndex, Math.max(rows.length - 1, 0));
+
+  useEffect(() => {
+    const index = focusTarget.current;
+    if (index === null) return;
+    const focusRow = () => {
+      const el = scrollRef.current?.querySelector<HTMLElement>(`[data-row-index="${index}"]`);
+      if (!el) return false;
+      el.focus({ preventScroll: true });
+      focusTarget.current = null;
+      return true;
+    };
+    if (!focusRow()) {
+      // The row is rendered once the virtualiser has scrolled to it.
+      const frame = requestAnimationFrame(() => void focusRow());
+      return () => cancelAnimationFrame(frame);
+    }
+  });
+
+  // Rows get stable handlers that read the latest selection, so selecting one row re-renders
+  // only the rows whose state changed, not every row in view.
+  const latest = useRef({ selection, orderedIds, onSelectionChange });
+  useLayoutEffect(() => {
+    latest.current = { selection, orderedIds, onSelectionChange };
+  });
+  const onRowClick = useCallback((id: string, index: number, event: MouseEvent) => {
+    const { selection: current, orderedIds: ids, onSelectionChange: change } = latest.current;
+    setFocusIndex(index);
+    change(clickRow(current, id, ids, modifiersOf(event)));
+  }, []);
+  const onCheckbox = useCallback((id: string, index: number, shift: boolean) => {
+    const { selection: current, orderedIds: ids, onSelectionChange: change } = latest.current;
+    setFocusIndex(index);
+    change(toggleRow(current, id, ids, shift));
+  }, []);
+
+  const moveFocus = (index: number) => {
+    const next = Math.max(0, Math.min(index, rows.length - 1));
+    setFocusIndex(next);
+    focusTarget.current = next;
+    virtualizer.scrollToIndex(next, { align: "auto" });
+    return next;
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLDivElement>) => {
+    if (rows.length === 0) return;
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? ROW_HEIGHT * 10) / ROW_HEIGHT) - 1);
+    const targets: Record<string, number> = {
+      ArrowDown: clampedFocus + 1,
+      ArrowUp: clampedFocus - 1,
+      PageDown: clampedFocus + page,
+      PageUp: clampedFocus - page,
+      Home: 0,
+      End: rows.length - 1,
+    };
+    const target = targets[event.key];
+    if (target !== undefined) {
+      event.preventDefault();
+      const next = moveFocus(target);
+      const id = orderedIds[next];
+      if (event.shiftKey && id !== undefined) {
+        onSelectionChange(clickRow(selection, id, orderedIds, { range: true, additive: false }));
+      }
+      return;
+    }
+    const focusedId = orderedIds[clampedFocus];
+    if (event.key === " " && focusedId !== undefined && !(event.target instanceof HTMLInputElement)) {
+      event.preventDefault();
+      onSelectionChange(clickRow(selection, focusedId, orderedIds, { range: event.shiftKey, additive: true }));
+    } else if (event.key.toLowerCase() === "a" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      onSelectionChange({ selected: new Set([...selection.selected, ...orderedIds]), anchor: selection.anchor });
+    }
+  };
+
+  const headerState = shownSelection(selection, orderedIds);
+  const items = virtualizer.getVirtualItems();
+
+  return (
+    <Box
+      ref={scrollRef}
+      h={height}
+      style={{
+        overflow: "auto",
+        border: "1px solid var(--mantine-color-default-border)",
+        borderRadius: "var(--mantine-radius-sm)",
+        contain: "strict",
+      }}
+      onKeyDown={onKeyDown}
+      data-testid="vm-table"
+    >
+      <div role="grid" aria-label="Virtual machines" aria-rowcount={rows.length + 1} aria-multiselectable style={{ minWidth: MIN_WIDTH }}>
+        <div
+          role="row"
+          aria-rowindex={1}
+          style={{
+            ...gridRow,
+            position: "sticky",
+            top: 0,
+            zIndex: 2,
+            height: ROW_HEIGHT,
+            background: "var(--mantine-color-body)",
+            borderBottom: "1px solid var(--mantine-color-default-border)",
+          }}
+        >
+          <div role="columnheader">
+            <Checkbox
+              size="xs"
+              aria-label={headerState === "all" ? "Unselect all shown VMs" : "Select all shown VMs"}
+              checked={headerState === "all"}
+              indeterminate={headerState === "some"}
+              disabled={rows.length === 0}
+              onChange={() => onSelectionChange(toggleAll(selection, orderedIds))}
+              data-testid="vm-select-all"
+            />
+          </div>
+          {table.getHeaderGroups()[0]?.headers.map((header) => {
+            const sorted = header.column.getIsSorted();
+            const SortIcon = sorted === "desc" ? IconArrowDown : IconArrowUp;
+            return (
+              <div
+                key={header.id}
+                role="columnheader"
+                aria-sort={sorted === "asc" ? "ascending" : sorted === "desc" ? "descending" : "none"}
+              >
+                <UnstyledButton
+                  onClick={header.column.getToggleSortingHandler()}
+                  data-testid={`vm-sort-${header.column.id}`}
+                  style={{
+                    display: "flex",
+                    alignItems: "center",
+                    gap: 4,
+                    width: "100%",
+                    justifyContent: NUMERIC_COLUMNS.has(header.column.id) ? "flex-end" : "flex-start",
+                  }}
+                >
+                  <Text size="xs" fw={700} span style={{ whiteSpace: "nowrap" }}>
+                    <FlexRender header={header} />
+                  </Text>
+                  {/* Only the sorted column shows its arrow, so narrow columns keep their titles. */}
+                  {sorted && <SortIcon size={12} aria-hidden style={{ flexShrink: 0 }} />}
+                </UnstyledButton>
+              </div>
+            );
+          })}
+        </div>
+        {rows.length === 0 ? (
+          empty
+        ) : (
+          <div role="rowgroup" style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+            {items.map((item) => {
+              const row = rows[item.index];
+              if (!row) return null;
+              return (
+                <VmRow
+                  key={row.id}
+                  row={row}
+                  index={item.index}
+                  start={item.start}
+                  selected={selection.selected.has(row.id)}
+                  focusable={item.index === clampedFocus}
+                  onRowClick={onRowClick}
+                  onCheckbox={onCheckbox}
+                />
+              );
+            })}
+          </div>
+        )}
+      </div>
+    </Box>
+  );
+});
+
+const checkboxStyle: CSSProperties = {
+  width: 16,
+  height: 16,
+  margin: 0,
+  cursor: "pointer",
+  accentColor: "var(--mantine-primary-color-filled)",
+};
+
+type VmRowProps = {
+  row: VmTableRow;
+  index: number;
+  start: number;
+  selected: boolean;
+  focusable: boolean;
+  onRowClick: (id: string, index: number, event: MouseEvent) => void;
+  onCheckbox: (id: string, index: number, shift: boolean) => void;
+};
+
+/** One row, and a drag handle for the selection (a drag starts once the pointer moves 6 px). */
+const VmRow = memo(function VmRow({ row, index, start, selected, focusable, onRowClick, onCheckbox }: VmRowProps) {
+  const vm = row.original;
+  const { setNodeRef, listeners, isDragging } = useDraggable({ id: `vm:${vm.id}`, data: { vmId: vm.id } });
+  return (
+    <div
+      ref={setNodeRef}
+      role="row"
+      aria-rowindex={index + 2}
+      aria-selected={selected}
+      tabIndex={focusable ? 0 : -1}
+      data-row-index={index}
+      data-testid={`vm-row-${vm.id}`}
+      data-vm-name={vm.name}
+      {...listeners}
+      onClick={(e) => onRowClick(vm.id, index, e)}
+      style={{
+        ...gridRow,
+        position: "absolute",
+        top: 0,
+        left: 0,
+        right: 0,
+        height: ROW_HEIGHT,
+        transform: `translateY(${start}px)`,
+        cursor: "default",
+        userSelect: "none",
+        opacity: isDragging ? 0.5 : 1,
+        borderBottom: "1px solid var(--mantine-color-default-border)",
+        background: selected ? "var(--mantine-primary-color-light)" : undefined,
+        outlineOffset: -2,
+      }}
+    >
+      <div role="gridcell" onClick={(e) => e.stopPropagation()} style={{ display: "flex" }}>
+        <input
+          type="checkbox"
+          tabIndex={-1}
+          aria-label={`Select ${vm.name}`}
+          checked={selected}
+          onChange={(e) => {
+            const native = e.nativeEvent as Event & { shiftKey?: boolean };
+            onCheckbox(vm.id, index, native.shiftKey === true);
+          }}
+          style={checkboxStyle}
+          data-testid={`vm-select-${vm.id}`}
+        />
+      </div>
+      {row.getAllCells().map((cell) => (
+        <div key={cell.id} role="gridcell" style={{ minWidth: 0 }}>
+          <FlexRender cell={cell} />
+        </div>
+      ))}
+    </div>
+  );
+});

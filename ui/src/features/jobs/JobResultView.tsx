@@ -1,0 +1,83 @@
+import { ActionIcon, Anchor, Badge, CopyButton, Group, List, Stack, Text, Tooltip } from "@mantine/core";
+import { IconCheck, IconCopy, IconRosetteDiscountCheck } from "@tabler/icons-react";
+import { useState } from "react";
+import type { JobResult } from "../../bindings";
+import { formatBytes } from "./format";
+
+/** What a finished export produced: where, which files, how big, and whether it was verified. */
+export function JobResultView({ jobId, result }: { jobId: string; result: JobResult }) {
+  const [showFiles, setShowFiles] = useState(false);
+  const fileCount = result.files.length;
+  return (
+    <Stack gap={4} align="flex-start" data-testid={`job-result-${jobId}`}>
+      <Group gap={4} wrap="nowrap" maw="100%">
+        <Text size="sm" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="job-result-path">
+          {result.path}
+        </Text>
+        <CopyButton value={result.path} timeout={1500}>
+          {({ copied, copy }) => (
+            <Tooltip label={copied ? "Copied" : "Copy path"} withArrow>
+              <ActionIcon variant="subtle" size="sm" color={copied ? "teal" : "gray"} onClick={copy} aria-label="Copy path">
+                {copied ? <IconCheck size={14} aria-hidden /> : <IconCopy size={14} aria-hidden />}
+              </ActionIcon>
+            </Tooltip>
+          )}
+        </CopyButton>
+      </Group>
+      <Group gap="xs">
+        <Text size="xs" c="dimmed" data-testid="job-result-summary">
+          {formatBytes(result.bytes)} · {fileCount} {fileCount === 1 ? "file" : "files"} ·{" "}
+          {result.manifest_algorithm.toUpperCase()} manifest
+        </Text>
+        {result.verified ? (
+          <Tooltip
+            label="Checked after writing: descriptor first, every file's size and digest matches the manifest"
+            withArrow
+            multiline
+            w={260}
+          >
+            <Badge
+              color="teal"
+              variant="light"
+              size="sm"
+              tt="none"
+              leftSection={<IconRosetteDiscountCheck size={12} aria-hidden />}
+              data-testid={`job-verified-${jobId}`}
+            >
+              Verified
+            </Badge>
+          </Tooltip>
+        ) : (
+          <Badge color="gray" variant="light" size="sm" tt="none" data-testid={`job-unverified-${jobId}`}>
+            Not verified
+          </Badge>
+        )}
+      </Group>
+      {fileCount > 0 && (
+        <>
+          <Anchor
+            component="button"
+            type="button"
+            size="xs"
+            onClick={() => setShowFiles((v) => !v)}
+            aria-expanded={showFiles}
+            data-testid="job-result-files-toggle"
+          >
+            {showFiles ? "Hide files" : "Show files"}
+          </Anchor>
+          {showFiles && (
+            <List size="xs" spacing={2} data-testid="job-result-files">
+              {result.files.map((file) => (
+                <List.Item key={file}>
+                  <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }}>
+                    {file}
+                  </Text>
+                </List.Item>
+              ))}
+            </List>
+          )}
+        </>
+      )}
+    </Stack>
+  );
+}

@@ -1,0 +1,57 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { commands } from "../../bindings";
+import { makeJob } from "../../test/fixtures";
+import { renderWithProviders } from "../../test/render";
+import { JobsPage } from "./JobsPage";
+
+vi.mock("../../bindings", () => ({
+  commands: { listJobs: vi.fn(), retryJob: vi.fn(), cancelJob: vi.fn(), getJob: vi.fn() },
+  events: { coreEvent: { listen: vi.fn() } },
+}));
+
+const mocked = vi.mocked(commands);
+
+beforeEach(() => {
+  vi.clearAllMocks();
+});
+
+describe("JobsPage", () => {
+  it("retries a failed export and shows the new job at once", async () => {
+    const failed = makeJob({ id: "old", name: "Export db", state: "failed", error: { code: "unreachable", message: "cannot reach vc", retryable: true } });
+    mocked.listJobs.mockResolvedValue({ status: "ok", data: [failed] });
+    mocked.retryJob.mockResolvedValue({ status: "ok", data: makeJob({ id: "new", name: "Export db (retry)", state: "queued" }) });
+    const user = userEvent.setup();
+    renderWithProviders(<JobsPage />);
+
+    await user.click(await screen.findByTestId("job-retry"));
+    expect(mocked.retryJob).toHaveBeenCalledWith("old");
+    await waitFor(() => expect(screen.getAllByTestId("job-row").map((r) => r.getAttribute("data-job-id"))).toEqual(["new", "old"]));
+    const [fresh] = screen.getAllByTestId("job-row") as [HTMLElement];
+    expect(within(fresh).getByText("Queued")).toBeInTheDocument();
+  });
+
+  it("shows the core's message when a retry is refused", async () => {
+    mocked.listJobs.mockResolvedValue({ status: "ok", data: [makeJob({ id: "old", state: "interrupted" })] });
+    mocked.retryJob.mockResolvedValue({ status: "error", error: { code: "not_found", message: "connection \"c-1\" was not found", retryable: false } });
+    const user = userEvent.setup();
+    renderWithProviders(<JobsPage />);
+    await user.click(await screen.findByTestId("job-retry"));
+    expect(await screen.findByTestId("error-message")).toHaveTextContent('connection "c-1" was not found');
+  });
+
+  it("cancels a running job", async () => {
+    const running = makeJob({ id: "r", state: "running" });
+    mocked.listJobs.mockResolvedValue({ status: "ok", data: [running] });
+    mocked.cancelJob.mockResolvedValue({ status: "ok", data: null });
+    mocked.getJob.mockResolvedValue({ status: "ok", data: { job: { ...running, state: "cancelled" }, events: [] } });
+    const user = userEvent.setup();
+    renderWithProviders(<JobsPage />);
+    await user.click(await screen.findByTestId("job-cancel"));
+    expect(mocked.cancelJob).toHaveBeenCalledWith("r");
+    await waitFor(() => expect(screen.getByTestId("job-row")).toHaveAttribute("data-job-state", "cancelled"));
+    expect(screen.queryByTestId("job-cancel")).not.toBeInTheDocument();
+    expect(screen.getByTestId("job-retry")).toBeInTheDocument();
+  });
+});
