@@ -98,7 +98,12 @@ export type ConnectionTestResult = {
 
 export type CoreEvent = CoreEventPayload;
 
-export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
+export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | 
+/**
+ *  A webhook was added, changed or removed, or a delivery's status
+ *  changed: re-read the hooks and the delivery log.
+ */
+{ type: "webhooks_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
 
 /**  Disk format inside the package; converted with `qemu-img` when the source differs. */
 export type DiskFormatChoice = 
