@@ -7,6 +7,7 @@ mod output;
 mod ova;
 mod settings;
 mod vms;
+mod webhook;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -57,6 +58,9 @@ enum StatefulCommand {
     /// Browse the virtual machines of a connection.
     #[command(subcommand, alias = "vm")]
     Vms(vms::VmsCommand),
+    /// Send job and schedule events to HTTP receivers (signed, retried, in order).
+    #[command(subcommand, alias = "webhooks")]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -97,6 +101,7 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
+        StatefulCommand::Webhook(cmd) => webhook::run(&core, cmd, json).await,
     }
 }
 
