@@ -67,7 +67,9 @@ pub(crate) struct Claimed {
     pub attempts: u32,
     pub max_attempts: u32,
     pub url: String,
-    pub headers: Vec<StoredHeader>,
+    /// The custom headers, or why they cannot be read (then the attempt
+    /// fails on our side instead of one bad row stopping every delivery).
+    pub headers: std::result::Result<Vec<StoredHeader>, String>,
     pub timeout_ms: u32,
     pub secret_ref: Option<String>,
 }
@@ -148,10 +150,14 @@ fn subscribers(conn: &Connection, event: WebhookEvent) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for row in rows {
         let (id, events) = row?;
-        let events: Vec<String> = serde_json::from_str(&events)
-            .map_err(|e| CoreError::Internal(format!("webhook {id} events: {e}")))?;
-        if subscribes(&events, event) {
-            out.push(id);
+        // A row this build cannot read must not block every job's state
+        // change (this runs inside that transaction): skip it, loudly.
+        match serde_json::from_str::<Vec<String>>(&events) {
+            Ok(events) if subscribes(&events, event) => out.push(id),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(webhook = %id, error = %e, "webhook has unreadable events; skipped")
+            }
         }
     }
     Ok(out)
@@ -209,14 +215,18 @@ fn job_facts(conn: &Connection, job_id: &str) -> Result<JobFacts> {
             id: job_id.to_owned(),
         })?;
     let (name, request_json, started_at, finished_at, result, error) = row;
-    let result: Option<JobResult> = result
-        .map(|r| serde_json::from_str(&r))
-        .transpose()
-        .map_err(|e| CoreError::Internal(format!("job {job_id} result: {e}")))?;
-    let error: Option<ApiError> = error
-        .map(|r| serde_json::from_str(&r))
-        .transpose()
-        .map_err(|e| CoreError::Internal(format!("job {job_id} error: {e}")))?;
+    // As above: an unreadable detail makes a poorer payload, never a job
+    // stuck in its state.
+    let result: Option<JobResult> = result.and_then(|r| {
+        serde_json::from_str(&r)
+            .map_err(|e| tracing::warn!(job = %job_id, error = %e, "unreadable job result"))
+            .ok()
+    });
+    let error: Option<ApiError> = error.and_then(|r| {
+        serde_json::from_str(&r)
+            .map_err(|e| tracing::warn!(job = %job_id, error = %e, "unreadable job error"))
+            .ok()
+    });
     Ok(JobFacts {
         id: job_id.to_owned(),
         name,
@@ -498,6 +508,18 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut conn = self.lock()?;
+        // A plain read first: the worker polls every second, and taking the
+        // write lock each time would make the app and hyperctl contend for
+        // nothing.
+        let any_due: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 AND w.enabled = 1)",
+            [now_ms],
+            |r| r.get(0),
+        )?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let candidates: Vec<(i64, Option<String>, Option<i64>, u32)> = {
             let mut stmt = tx.prepare_cached(
@@ -557,7 +579,7 @@ impl Store {
                             attempts: r.get(5)?,
                             max_attempts: r.get(6)?,
                             url: r.get(7)?,
-                            headers: Vec::new(),
+                            headers: Ok(Vec::new()),
                             timeout_ms: r.get(9)?,
                             secret_ref: r.get(10)?,
                         },
@@ -565,9 +587,8 @@ impl Store {
                     ))
                 })?;
                 let (mut c, headers) = row;
-                c.headers = serde_json::from_str(&headers).map_err(|e| {
-                    CoreError::Internal(format!("webhook {} headers: {e}", c.webhook_id))
-                })?;
+                c.headers = serde_json::from_str(&headers)
+                    .map_err(|e| format!("the webhook's stored headers are unreadable: {e}"));
                 claimed.push(c);
             }
         }
@@ -1257,6 +1278,27 @@ mod tests {
             .remove(0);
         let body: serde_json::Value = serde_json::from_str(&d.payload).expect("json");
         assert_eq!(body["data"]["progress"]["percent"], 50.0);
+    }
+
+    #[test]
+    fn an_unreadable_webhook_row_never_blocks_a_job() {
+        let (_dir, store) = store();
+        let good = hook(&store, "good", &["*"]);
+        let bad = hook(&store, "bad", &["*"]);
+        store
+            .lock()
+            .expect("lock")
+            .execute(
+                "UPDATE webhooks SET events_json = 'not json' WHERE id = ?1",
+                [&bad],
+            )
+            .expect("corrupt");
+        let j = job(&store, "a");
+        store
+            .transition_job(&j, JobState::Running, "started", None)
+            .expect("the job still moves");
+        assert_eq!(events(&store, &good).len(), 2);
+        assert!(events(&store, &bad).is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use super::net::Clients;
 use super::payload;
 use super::{WebhookEvent, WebhookSettings, WebhookTestResult};
 use crate::Core;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::jobs::{blocking, runner};
 use crate::store::{AttemptRecord, Claimed, Next, WebhookRow};
@@ -188,9 +188,11 @@ async fn deliver(core: Arc<Core>, clients: Clients, settings: WebhookSettings, c
         c.secret_ref.clone(),
         c.timeout_ms,
     );
-    let target =
-        blocking(move || load_target(&keyring, &url, &headers, secret_ref.as_deref(), timeout_ms))
-            .await;
+    let target = blocking(move || {
+        let headers = headers.map_err(CoreError::Internal)?;
+        load_target(&keyring, &url, &headers, secret_ref.as_deref(), timeout_ms)
+    })
+    .await;
     let sent = match target {
         Ok(target) => {
             delivery::send(
@@ -218,16 +220,16 @@ async fn deliver(core: Arc<Core>, clients: Clients, settings: WebhookSettings, c
     };
     match &next {
         Next::Delivered => tracing::info!(
-            delivery = c.id, event = %c.event, event_id = %c.event_id, attempt = number,
+            delivery = c.id, webhook = %c.webhook_id, event = %c.event, event_id = %c.event_id, attempt = number,
             status = record.status_code, latency_ms = record.latency_ms, "webhook delivered"
         ),
         Next::Retry { at_ms } => tracing::info!(
-            delivery = c.id, event = %c.event, attempt = number, status = record.status_code,
+            delivery = c.id, webhook = %c.webhook_id, event = %c.event, attempt = number, status = record.status_code,
             error = record.error.as_deref().unwrap_or(""),
             retry_in_ms = at_ms - Utc::now().timestamp_millis(), "webhook attempt failed; will retry"
         ),
         Next::Dead | Next::Gone { .. } => tracing::warn!(
-            delivery = c.id, event = %c.event, attempt = number, status = record.status_code,
+            delivery = c.id, webhook = %c.webhook_id, event = %c.event, attempt = number, status = record.status_code,
             error = record.error.as_deref().unwrap_or(""), "webhook delivery gave up (dead)"
         ),
     }
