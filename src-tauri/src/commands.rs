@@ -9,6 +9,9 @@ use hypersdk_core::model::{
     VmFilter, VmInfo,
 };
 use hypersdk_core::providers::Diagnostic;
+use hypersdk_core::webhooks::{
+    DeliveryFilter, Webhook, WebhookDelivery, WebhookInput, WebhookSettings, WebhookTestResult,
+};
 use serde::Serialize;
 use tauri::{AppHandle, State};
 
@@ -157,6 +160,108 @@ pub async fn update_settings(
     settings: Settings,
 ) -> CmdResult<Settings> {
     Ok(state.core()?.update_settings(settings).await?)
+}
+
+/// Webhooks with their last delivery and pending/dead counts.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_webhooks(state: State<'_, AppState>) -> CmdResult<Vec<Webhook>> {
+    Ok(state.core()?.list_webhooks().await?)
+}
+
+/// By id or name.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_webhook(state: State<'_, AppState>, id: String) -> CmdResult<Webhook> {
+    Ok(state.core()?.webhook(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_webhook(state: State<'_, AppState>, input: WebhookInput) -> CmdResult<Webhook> {
+    Ok(state.core()?.add_webhook(input).await?)
+}
+
+/// `signing_secret: null` keeps the stored secret (empty removes it); a
+/// secret header with an empty value keeps its stored value.
+#[tauri::command]
+#[specta::specta]
+pub async fn update_webhook(
+    state: State<'_, AppState>,
+    id: String,
+    input: WebhookInput,
+) -> CmdResult<Webhook> {
+    Ok(state.core()?.update_webhook(&id, input).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_webhook(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    Ok(state.core()?.remove_webhook(&id).await?)
+}
+
+/// Disabling keeps pending deliveries waiting unless `drop_pending`.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_webhook_enabled(
+    state: State<'_, AppState>,
+    id: String,
+    enabled: bool,
+    drop_pending: bool,
+) -> CmdResult<Webhook> {
+    Ok(state
+        .core()?
+        .set_webhook_enabled(&id, enabled, drop_pending)
+        .await?)
+}
+
+/// "Send test event": a signed `webhook.test`, sent now, once.
+#[tauri::command]
+#[specta::specta]
+pub async fn test_webhook(state: State<'_, AppState>, id: String) -> CmdResult<WebhookTestResult> {
+    Ok(state.core()?.test_webhook(&id).await?)
+}
+
+/// The delivery log, newest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_webhook_deliveries(
+    state: State<'_, AppState>,
+    filter: DeliveryFilter,
+) -> CmdResult<Vec<WebhookDelivery>> {
+    Ok(state.core()?.webhook_deliveries(filter).await?)
+}
+
+/// "Redeliver": same event id, fresh attempts.
+#[tauri::command]
+#[specta::specta]
+pub async fn redeliver_webhook(
+    state: State<'_, AppState>,
+    delivery_id: i64,
+) -> CmdResult<WebhookDelivery> {
+    Ok(state.core()?.redeliver(delivery_id).await?)
+}
+
+/// The event names a webhook can subscribe to (and `*`), for the form.
+#[tauri::command]
+#[specta::specta]
+pub fn list_webhook_events() -> Vec<String> {
+    hypersdk_core::webhooks::event_names()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_webhook_settings(state: State<'_, AppState>) -> CmdResult<WebhookSettings> {
+    Ok(state.core()?.webhook_settings().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_webhook_settings(
+    state: State<'_, AppState>,
+    settings: WebhookSettings,
+) -> CmdResult<WebhookSettings> {
+    Ok(state.core()?.update_webhook_settings(settings).await?)
 }
 
 /// Tray action "Show window", also callable so tests can drive it.

@@ -25,6 +25,29 @@ export const commands = {
 	cancelJob: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("cancel_job", { id })),
 	getSettings: () => typedError<Settings, ApiError>(__TAURI_INVOKE("get_settings")),
 	updateSettings: (settings: Settings) => typedError<Settings, ApiError>(__TAURI_INVOKE("update_settings", { settings })),
+	/**  Webhooks with their last delivery and pending/dead counts. */
+	listWebhooks: () => typedError<Webhook[], ApiError>(__TAURI_INVOKE("list_webhooks")),
+	/**  By id or name. */
+	getWebhook: (id: string) => typedError<Webhook, ApiError>(__TAURI_INVOKE("get_webhook", { id })),
+	addWebhook: (input: WebhookInput) => typedError<Webhook, ApiError>(__TAURI_INVOKE("add_webhook", { input })),
+	/**
+	 *  `signing_secret: null` keeps the stored secret (empty removes it); a
+	 *  secret header with an empty value keeps its stored value.
+	 */
+	updateWebhook: (id: string, input: WebhookInput) => typedError<Webhook, ApiError>(__TAURI_INVOKE("update_webhook", { id, input })),
+	removeWebhook: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("remove_webhook", { id })),
+	/**  Disabling keeps pending deliveries waiting unless `drop_pending`. */
+	setWebhookEnabled: (id: string, enabled: boolean, dropPending: boolean) => typedError<Webhook, ApiError>(__TAURI_INVOKE("set_webhook_enabled", { id, enabled, dropPending })),
+	/**  "Send test event": a signed `webhook.test`, sent now, once. */
+	testWebhook: (id: string) => typedError<WebhookTestResult, ApiError>(__TAURI_INVOKE("test_webhook", { id })),
+	/**  The delivery log, newest first. */
+	listWebhookDeliveries: (filter: DeliveryFilter) => typedError<WebhookDelivery[], ApiError>(__TAURI_INVOKE("list_webhook_deliveries", { filter })),
+	/**  "Redeliver": same event id, fresh attempts. */
+	redeliverWebhook: (deliveryId: number) => typedError<WebhookDelivery, ApiError>(__TAURI_INVOKE("redeliver_webhook", { deliveryId })),
+	/**  The event names a webhook can subscribe to (and `*`), for the form. */
+	listWebhookEvents: () => __TAURI_INVOKE<string[]>("list_webhook_events"),
+	getWebhookSettings: () => typedError<WebhookSettings, ApiError>(__TAURI_INVOKE("get_webhook_settings")),
+	updateWebhookSettings: (settings: WebhookSettings) => typedError<WebhookSettings, ApiError>(__TAURI_INVOKE("update_webhook_settings", { settings })),
 	/**  Tray action "Show window", also callable so tests can drive it. */
 	showWindow: () => __TAURI_INVOKE<void>("show_window"),
 	/**  Tray action "Quit". */
@@ -100,7 +123,41 @@ export type ConnectionTestResult = {
 
 export type CoreEvent = CoreEventPayload;
 
-export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
+export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | 
+/**
+ *  A webhook was added, changed or removed, or a delivery's status
+ *  changed: re-read the hooks and the delivery log.
+ */
+{ type: "webhooks_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
+
+/**  Which deliveries to list; empty means the newest of every webhook. */
+export type DeliveryFilter = {
+	/**  Webhook id or name. */
+	webhook?: string | null,
+	status?: DeliveryStatus | null,
+	job_id?: string | null,
+	/**  Newest first; default 200. */
+	limit?: number | null,
+};
+
+export type DeliveryStatus = 
+/**  Waiting for its next attempt (or for an earlier event of its job). */
+"pending" | 
+/**  A 2xx answer was received. */
+"delivered" | 
+/**  Gave up: the last attempt failed, or the receiver answered 410 Gone. */
+"dead" | 
+/**  Dropped by the user (`disable --drop-pending`); can be redelivered. */
+"cancelled";
+
+export type DeliverySummary = {
+	delivery_id: number,
+	event: string,
+	status: DeliveryStatus,
+	status_code: number | null,
+	at: string,
+	error: string | null,
+};
 
 /**  One line of a connection's live details (session pool counters, …). */
 export type Diagnostic = {
@@ -294,6 +351,134 @@ export type VmInfo = {
 	cluster: string | null,
 	host: string | null,
 	resource_pool: string | null,
+};
+
+/**  A saved webhook: everything but its secrets, which live in the keyring. */
+export type Webhook = {
+	id: string,
+	name: string,
+	url: string,
+	/**  Event names, or `["*"]` for every event. */
+	events: string[],
+	headers: WebhookHeader[],
+	timeout_ms: number,
+	max_attempts: number,
+	enabled: boolean,
+	/**
+	 *  Set when HyperSDK turned the hook off itself (the receiver answered
+	 *  `410 Gone`); cleared when the user enables it again.
+	 */
+	disabled_reason: string | null,
+	/**  Whether deliveries are signed (`X-HyperSDK-Signature`). */
+	has_secret: boolean,
+	created_at: string,
+	updated_at: string,
+	/**  The most recent attempt, for the list's status column. */
+	last_delivery: DeliverySummary | null,
+	/**  Deliveries waiting to be sent (or retried). */
+	pending: number,
+	/**  Deliveries that gave up; each can be redelivered. */
+	dead: number,
+};
+
+/**  One event on its way to one webhook, and how its attempts went. */
+export type WebhookDelivery = {
+	id: number,
+	webhook_id: string,
+	webhook_name: string,
+	/**  Stable across attempts and redeliveries (`X-HyperSDK-Event-Id`). */
+	event_id: string,
+	event: string,
+	job_id: string | null,
+	status: DeliveryStatus,
+	attempts: number,
+	/**  When the next attempt is due (pending deliveries only). */
+	next_attempt_at: string | null,
+	last_attempt_at: string | null,
+	last_status_code: number | null,
+	last_error: string | null,
+	last_latency_ms: number | null,
+	created_at: string,
+	delivered_at: string | null,
+	/**  The exact request body (JSON text); never contains a secret. */
+	payload: string,
+};
+
+/**
+ *  A custom request header. Secret values stay in the keyring: `value` is
+ *  `None` for them.
+ */
+export type WebhookHeader = {
+	name: string,
+	value: string | null,
+	secret: boolean,
+};
+
+/**
+ *  A custom header as entered. `value` is a [`Secret`] for every header so a
+ *  secret one can never be serialised or logged by accident; non-secret
+ *  values are stored in the database in clear. On update, a secret header
+ *  with an empty value keeps the value stored for that name.
+ */
+export type WebhookHeaderInput = {
+	name: string,
+	value: Secret,
+	secret?: boolean,
+};
+
+/**  What the user submits to add (or replace) a webhook. */
+export type WebhookInput = {
+	name: string,
+	/**  `http://` or `https://`, without credentials. */
+	url: string,
+	/**  Event names or `*`; empty means `*`. */
+	events?: string[],
+	headers?: WebhookHeaderInput[],
+	/**  Default 10 000 ms; 500 ms to 5 min. */
+	timeout_ms?: number | null,
+	/**  Default 25; 1 to 100. */
+	max_attempts?: number | null,
+	/**
+	 *  The HMAC-SHA256 key for `X-HyperSDK-Signature`. On update `None` keeps
+	 *  the stored one and an empty value removes it.
+	 */
+	signing_secret?: Secret | null,
+};
+
+/**  Webhook settings, stored under their own key in the `settings` table. */
+export type WebhookSettings = {
+	/**
+	 *  Refuse to connect to loopback, private (RFC 1918, ULA), link-local,
+	 *  CGNAT and unspecified addresses. Checked against the address actually
+	 *  connected to, after DNS resolution, on every attempt. Off by default:
+	 *  a receiver on this machine or the LAN is a common, legitimate set-up.
+	 */
+	block_private_destinations?: boolean,
+	/**
+	 *  `job.progress` is sent at most once per job per this many seconds
+	 *  (5–86 400; default 60).
+	 */
+	progress_interval_seconds?: number,
+	/**
+	 *  Backoff: the n-th retry waits a uniformly random time in
+	 *  `[0, min(retry_cap_ms, retry_base_ms × 2^(n−1))]` ("full jitter").
+	 *  100 ms – 60 s; default 2 s.
+	 */
+	retry_base_ms?: number,
+	/**  1 s – 1 h; default 15 min; never below `retry_base_ms`. */
+	retry_cap_ms?: number,
+};
+
+/**  What "Send test event" saw. */
+export type WebhookTestResult = {
+	/**  True for a 2xx answer. */
+	ok: boolean,
+	status_code: number | null,
+	latency_ms: number,
+	error: string | null,
+	event_id: string,
+	/**  The test is recorded in the delivery log like any other delivery. */
+	delivery_id: number,
 };
 
 /* Tauri Specta runtime */

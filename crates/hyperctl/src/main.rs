@@ -8,6 +8,7 @@ mod output;
 mod ova;
 mod settings;
 mod vms;
+mod webhook;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -60,6 +61,9 @@ enum StatefulCommand {
     Vms(vms::VmsCommand),
     /// Export VMs of a connection into a folder as OVA/OVF (one job per VM), with progress.
     Export(export::ExportArgs),
+    /// Send job and schedule events to HTTP receivers (signed, retried, in order).
+    #[command(subcommand, alias = "webhooks")]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -101,6 +105,7 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
         StatefulCommand::Export(args) => export::run(Arc::clone(&core), args, json).await,
+        StatefulCommand::Webhook(cmd) => webhook::run(&core, cmd, json).await,
     };
     // Sign out of provider sessions (logging their counters), bounded so a dead server cannot
     // hold the exit up.

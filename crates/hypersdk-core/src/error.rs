@@ -20,6 +20,8 @@ pub enum CoreError {
     },
     #[error("a connection named \"{0}\" already exists")]
     ConnectionNameTaken(String),
+    #[error("a webhook named \"{0}\" already exists")]
+    WebhookNameTaken(String),
     #[error("{what} \"{id}\" was not found")]
     NotFound { what: &'static str, id: String },
     #[error(
@@ -120,9 +122,13 @@ impl CoreError {
                 "compression" => "invalid_compression",
                 "compression_level" => "invalid_compression_level",
                 "vm_ids" => "invalid_vm_selection",
+                "url" => "invalid_url",
+                "events" => "invalid_event",
+                "headers" => "invalid_header",
                 _ => "invalid_input",
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",
+            CoreError::WebhookNameTaken(_) => "webhook_name_taken",
             CoreError::NotFound { .. } => "not_found",
             CoreError::KeyringUnavailable { .. } => "keyring_unavailable",
             CoreError::KeyringLocked { .. } => "keyring_locked",
@@ -167,7 +173,7 @@ impl CoreError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             CoreError::InvalidInput { field, .. } => Some(field),
-            CoreError::ConnectionNameTaken(_) => Some("name"),
+            CoreError::ConnectionNameTaken(_) | CoreError::WebhookNameTaken(_) => Some("name"),
             _ => None,
         }
     }

@@ -15,9 +15,16 @@ use crate::model::{Job, JobProgress};
 pub enum CoreEvent {
     ConnectionsChanged,
     SettingsChanged,
+    /// A webhook was added, changed or removed, or a delivery's status
+    /// changed: re-read the hooks and the delivery log.
+    WebhooksChanged,
     // Boxed: a job is several times larger than every other event.
-    JobUpdated { job: Box<Job> },
-    JobProgress { progress: JobProgress },
+    JobUpdated {
+        job: Box<Job>,
+    },
+    JobProgress {
+        progress: JobProgress,
+    },
 }
 
 /// Slow subscribers lose the oldest events (they see `Lagged`) rather than

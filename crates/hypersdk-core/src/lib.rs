@@ -14,6 +14,7 @@ pub mod paths;
 pub mod providers;
 pub mod secrets;
 pub mod store;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,8 +47,10 @@ pub struct Core {
     bus: EventBus,
     jobs: JobEngine,
     // Held for the life of the process: it is how other processes tell
-    // that our jobs are still alive.
-    _runner: Runner,
+    // that our jobs (and our webhook delivery leases) are still alive.
+    runner: Runner,
+    /// Wakes the webhook delivery worker before its next poll.
+    webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Core {
@@ -67,6 +70,7 @@ impl Core {
         let store = Arc::new(Store::open(&paths.database)?);
         let runner = Runner::register(&paths.runners_dir())?;
         let settings = store.settings()?;
+        let webhook_settings = store.webhook_settings()?;
         let bus = EventBus::default();
         let jobs = JobEngine::new(
             Arc::clone(&store),
@@ -75,6 +79,7 @@ impl Core {
             paths.runners_dir(),
             settings.max_concurrent_jobs as usize,
             settings.max_jobs_per_connection as usize,
+            webhook_settings.progress_interval_seconds,
         );
         let interrupted = jobs.reconcile_orphans()?;
         if !interrupted.is_empty() {
@@ -90,7 +95,8 @@ impl Core {
             registry,
             bus,
             jobs,
-            _runner: runner,
+            runner,
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -182,13 +188,15 @@ impl Core {
         self.jobs.cancel(id).await
     }
 
-    /// Runs until the process ends: picks up cancel requests for our jobs
-    /// and announces changes made by other processes (`hyperctl` beside the
-    /// app), so every window stays current without polling from the UI.
+    /// Runs until the process ends: picks up cancel requests for our jobs,
+    /// announces changes made by other processes (`hyperctl` beside the
+    /// app), so every window stays current without polling from the UI, and
+    /// delivers webhook events ([`Core::run_webhooks`], spawned beside it).
     pub async fn run_background(self: Arc<Self>) {
         // Servers may be slow or down: clean up beside the loop, not before it.
         let core = Arc::clone(&self);
         tokio::spawn(async move { core.cleanup_interrupted_exports().await });
+        tokio::spawn(Arc::clone(&self).run_webhooks());
         let mut last_version = None;
         let mut ticker = tokio::time::interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -202,6 +210,7 @@ impl Core {
                     if last_version.is_some_and(|v| v != version) {
                         self.bus.publish(CoreEvent::ConnectionsChanged);
                         self.bus.publish(CoreEvent::SettingsChanged);
+                        self.bus.publish(CoreEvent::WebhooksChanged);
                         self.announce_external_job_changes().await;
                     }
                     last_version = Some(version);

@@ -9,7 +9,9 @@ use crate::error::{CoreError, Result};
 use crate::model::Secret;
 
 /// The keyring "service" every HyperSDK entry is filed under; the account is
-/// a reference such as `connection:<uuid>`, stored in SQLite in its place.
+/// a reference such as `connection:<uuid>`, `webhook:<uuid>` (a signing
+/// secret) or `webhook:<uuid>:header:<name>` (a secret header value), stored
+/// in SQLite in its place.
 pub const KEYRING_SERVICE: &str = "hypersdk-desktop";
 
 #[derive(Debug, Clone)]
@@ -28,6 +30,20 @@ impl Default for Keyring {
 impl Keyring {
     pub fn connection_account(connection_id: &str) -> String {
         format!("connection:{connection_id}")
+    }
+
+    /// A webhook's signing secret.
+    pub fn webhook_account(webhook_id: &str) -> String {
+        format!("webhook:{webhook_id}")
+    }
+
+    /// The value of a webhook's secret header (names are case-insensitive,
+    /// so the account uses the lower-case form).
+    pub fn webhook_header_account(webhook_id: &str, header: &str) -> String {
+        format!(
+            "webhook:{webhook_id}:header:{}",
+            header.to_ascii_lowercase()
+        )
     }
 
     fn entry(&self, account: &str) -> Result<keyring::Entry> {

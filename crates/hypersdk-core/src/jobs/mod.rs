@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +68,8 @@ struct Inner {
     runners_dir: PathBuf,
     limiter: Arc<Limiter>,
     tokens: Mutex<HashMap<String, CancellationToken>>,
+    /// `job.progress` webhook interval in seconds (webhook settings).
+    webhook_progress_interval: Arc<AtomicU32>,
 }
 
 impl JobEngine {
@@ -77,6 +80,7 @@ impl JobEngine {
         runners_dir: PathBuf,
         max_global: usize,
         max_per_connection: usize,
+        webhook_progress_interval_seconds: u32,
     ) -> JobEngine {
         JobEngine {
             inner: Arc::new(Inner {
@@ -86,8 +90,17 @@ impl JobEngine {
                 runners_dir,
                 limiter: Limiter::new(max_global, max_per_connection),
                 tokens: Mutex::new(HashMap::new()),
+                webhook_progress_interval: Arc::new(AtomicU32::new(
+                    webhook_progress_interval_seconds,
+                )),
             }),
         }
+    }
+
+    pub fn set_webhook_progress_interval(&self, seconds: u32) {
+        self.inner
+            .webhook_progress_interval
+            .store(seconds, Ordering::Relaxed);
     }
 
     pub fn set_limits(&self, max_global: usize, max_per_connection: usize) {
@@ -169,6 +182,7 @@ impl JobEngine {
             id.clone(),
             self.inner.bus.clone(),
             Some(Arc::clone(&self.inner.store)),
+            Arc::clone(&self.inner.webhook_progress_interval),
         );
         let ctx = JobContext {
             job_id: id.clone(),

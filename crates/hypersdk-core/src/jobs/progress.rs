@@ -2,9 +2,13 @@
 //!
 //! Work reports bytes as often as it likes (every buffer); the window gets at
 //! most five events a second per job and the database one write a second, so
-//! twenty parallel exports neither flood the UI nor the disk.
+//! twenty parallel exports neither flood the UI nor the disk. Webhook
+//! receivers get a `job.progress` event at most once per job per
+//! `progress_interval_seconds` (webhook settings), queued in the transaction
+//! that saves the snapshot.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +31,9 @@ struct Inner {
     job_id: String,
     bus: EventBus,
     store: Option<Arc<Store>>,
+    /// Seconds between `job.progress` webhook events; read on every
+    /// snapshot so a settings change applies to running jobs too.
+    webhook_interval: Arc<AtomicU32>,
     state: Mutex<State>,
 }
 
@@ -35,6 +42,10 @@ struct State {
     samples: VecDeque<(Instant, u64)>,
     last_event: Option<Instant>,
     last_persist: Option<Instant>,
+    /// When `job.progress` was last queued; the first one waits a full
+    /// interval from the start, as a 0 % event right after `job.started`
+    /// tells a receiver nothing.
+    last_webhook: Instant,
 }
 
 impl std::fmt::Debug for ProgressReporter {
@@ -46,17 +57,24 @@ impl std::fmt::Debug for ProgressReporter {
 }
 
 impl ProgressReporter {
-    pub(crate) fn new(job_id: String, bus: EventBus, store: Option<Arc<Store>>) -> Self {
+    pub(crate) fn new(
+        job_id: String,
+        bus: EventBus,
+        store: Option<Arc<Store>>,
+        webhook_interval: Arc<AtomicU32>,
+    ) -> Self {
         ProgressReporter {
             inner: Arc::new(Inner {
                 job_id,
                 bus,
                 store,
+                webhook_interval,
                 state: Mutex::new(State {
                     disks: Vec::new(),
                     samples: VecDeque::new(),
                     last_event: None,
                     last_persist: None,
+                    last_webhook: Instant::now(),
                 }),
             }),
         }
@@ -124,7 +142,7 @@ impl ProgressReporter {
     }
 
     fn publish(&self, now: Instant, force: bool) {
-        let (progress, persist) = {
+        let (progress, persist, announce) = {
             let mut state = self.lock();
             let done: u64 = state.disks.iter().map(|d| d.bytes_done).sum();
             state.samples.push_back((now, done));
@@ -150,14 +168,30 @@ impl ProgressReporter {
             if persist {
                 state.last_persist = Some(now);
             }
-            (snapshot(&self.inner.job_id, &state), persist)
+            let interval = Duration::from_secs(u64::from(
+                self.inner.webhook_interval.load(Ordering::Relaxed),
+            ));
+            // Decided here, under the lock, so two snapshots racing to the
+            // database cannot both announce.
+            let announce = persist && now.duration_since(state.last_webhook) >= interval;
+            if announce {
+                state.last_webhook = now;
+            }
+            (snapshot(&self.inner.job_id, &state), persist, announce)
         };
         if persist && let Some(store) = &self.inner.store {
             let store = Arc::clone(store);
             let progress = progress.clone();
             // Off the async threads: a busy database must not stall the copy.
             tokio::task::spawn_blocking(move || {
-                if let Err(e) = store.update_job_progress(&progress.job_id, &progress) {
+                let saved = if announce {
+                    store
+                        .update_job_progress_and_announce(&progress.job_id, &progress)
+                        .map(drop)
+                } else {
+                    store.update_job_progress(&progress.job_id, &progress)
+                };
+                if let Err(e) = saved {
                     tracing::warn!(job = %progress.job_id, error = %e, "cannot save job progress");
                 }
             });
@@ -203,7 +237,10 @@ mod tests {
     ) {
         let bus = EventBus::default();
         let rx = bus.subscribe();
-        (ProgressReporter::new("job-1".into(), bus, None), rx)
+        (
+            ProgressReporter::new("job-1".into(), bus, None, Arc::new(AtomicU32::new(60))),
+            rx,
+        )
     }
 
     fn drain(rx: &mut tokio::sync::broadcast::Receiver<CoreEvent>) -> Vec<JobProgress> {
@@ -246,6 +283,7 @@ mod tests {
             },
             last_event: None,
             last_persist: None,
+            last_webhook: Instant::now(),
         };
         let s = snapshot("j", &state);
         assert!((s.rate_bps - 100.0).abs() < 1e-9);

@@ -4,8 +4,10 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::Store;
+use super::webhooks::enqueue_job_event;
 use crate::error::{ApiError, CoreError, Result};
 use crate::model::{Job, JobEvent, JobKind, JobProgress, JobResult, JobState, Timestamp};
+use crate::webhooks::WebhookEvent;
 
 const COLUMNS: &str = "id, name, kind, connection_id, state, created_at, started_at, finished_at, \
                        progress_json, error_json, result_json";
@@ -45,6 +47,8 @@ impl Store {
             ],
         )?;
         insert_event(&tx, new.id, now, JobState::Queued, "queued")?;
+        // The webhook outbox row commits with the job, or not at all.
+        enqueue_job_event(&tx, new.id, WebhookEvent::JobCreated, now, None)?;
         let job = get_job(&tx, new.id)?
             .ok_or_else(|| CoreError::Internal("inserted job vanished".into()))?;
         tx.commit()?;
@@ -104,6 +108,9 @@ impl Store {
             };
         }
         insert_event(&tx, id, now, to, message)?;
+        if let Some(event) = webhook_event(to) {
+            enqueue_job_event(&tx, id, event, now, None)?;
+        }
         let job = get_job(&tx, id)?;
         tx.commit()?;
         Ok(job)
@@ -251,6 +258,19 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// The webhook event announcing a move to `state`. A job interrupted by a
+/// stopped process is announced as failed (error code `interrupted`), so a
+/// receiver hears about every job that did not succeed.
+fn webhook_event(state: JobState) -> Option<WebhookEvent> {
+    match state {
+        JobState::Queued => None,
+        JobState::Running => Some(WebhookEvent::JobStarted),
+        JobState::Succeeded => Some(WebhookEvent::JobCompleted),
+        JobState::Failed | JobState::Interrupted => Some(WebhookEvent::JobFailed),
+        JobState::Cancelled => Some(WebhookEvent::JobCancelled),
     }
 }
 

@@ -6,6 +6,7 @@
 mod connections;
 mod jobs;
 mod settings;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -17,6 +18,8 @@ use rusqlite_migration::{M, Migrations};
 use crate::error::{CoreError, Result};
 
 pub use jobs::{ActiveJob, NewJobRow};
+pub use webhooks::enqueue_in_tx;
+pub(crate) use webhooks::{AttemptRecord, Claimed, Next, StoredHeader, WebhookRow};
 
 /// How long a writer waits for the other process's transaction to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,6 +82,58 @@ CREATE TABLE settings (
     M::up(
         "ALTER TABLE jobs ADD COLUMN result_json TEXT;
          ALTER TABLE jobs ADD COLUMN server_cleanup_done INTEGER NOT NULL DEFAULT 0;",
+    ),
+    // Webhooks and their outbox (see store/webhooks.rs). Outbox rows are
+    // written in the transaction of the change they announce; `job_id` has no
+    // foreign key so the log outlives whatever happens to a job row.
+    M::up(
+        r#"
+CREATE TABLE webhooks (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    url             TEXT NOT NULL,
+    -- JSON list of event names, or ["*"].
+    events_json     TEXT NOT NULL,
+    -- JSON list of {name, value} or {name, secret_ref}: secret values live in the keyring.
+    headers_json    TEXT NOT NULL DEFAULT '[]',
+    timeout_ms      INTEGER NOT NULL,
+    max_attempts    INTEGER NOT NULL,
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    -- Why HyperSDK disabled the hook itself (410 Gone).
+    disabled_reason TEXT,
+    -- The keyring account of the signing secret; never the secret itself.
+    secret_ref      TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    webhook_id       TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    -- Stable across retries and redeliveries; receivers dedupe by it.
+    event_id         TEXT NOT NULL,
+    event            TEXT NOT NULL,
+    -- Orders a job's events per webhook; NULL for events about no job.
+    job_id           TEXT,
+    payload_json     TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('pending','delivered','dead','cancelled')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    -- Unix milliseconds.
+    next_attempt_at  INTEGER NOT NULL,
+    -- The runner (process) sending the row, and until when (Unix ms).
+    lease_owner      TEXT,
+    lease_until      INTEGER,
+    last_attempt_at  TEXT,
+    last_status_code INTEGER,
+    last_error       TEXT,
+    last_latency_ms  INTEGER,
+    created_at       TEXT NOT NULL,
+    delivered_at     TEXT
+);
+CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_chain ON webhook_deliveries(webhook_id, job_id, status, id);
+"#,
     ),
 ];
 
