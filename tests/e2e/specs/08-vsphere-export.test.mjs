@@ -1,0 +1,108 @@
+// The first complete user journey, in the real window against a real vcsim: add a vSphere
+// connection → the untrusted certificate's fingerprint is shown and pinned → browse the inventory
+// → select a VM and export it to a folder → the job succeeds and shows "Verified" → the OVA
+// passes `hyperctl ova verify`, and the simulator is left without our snapshot.
+//
+// WebDriver cannot drag reliably, so the keyboard path is used (select → Export… → dialog); the
+// drag path opens the same dialog (covered by the UI's component tests).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import {
+  addConnectionViaUi, byTestId, connectionRow, fill, hyperctl, keyringClear, makeTestDirs, openSection, withApp,
+} from "../lib/app.mjs";
+import { giveVmARealDisk, startVcsim, VCSIM_PASSWORD, VCSIM_USER } from "../lib/vcsim.mjs";
+
+const VM = "DC0_H0_VM0";
+
+test("add vSphere → pin certificate → browse → export a VM → verified OVA", async () => {
+  keyringClear();
+  const dirs = makeTestDirs("vsphere");
+  const sim = await startVcsim();
+  try {
+    giveVmARealDisk(sim, VM, dirs.root, 8);
+    const outDir = path.join(dirs.root, "exports");
+    fs.mkdirSync(outDir);
+
+    await withApp("vsphere-export", dirs, async ({ browser }) => {
+      await addConnectionViaUi(browser, {
+        kind: "vsphere",
+        name: "vcsim",
+        endpoint: sim.endpoint,
+        username: VCSIM_USER,
+        secret: VCSIM_PASSWORD,
+      });
+
+      // First contact: the certificate is self-signed, so the test shows its fingerprint.
+      await connectionRow(browser, "vcsim").$('[data-testid="connection-test"]').click();
+      const fp = byTestId(browser, "connection-test-fingerprint");
+      await fp.waitForDisplayed({ timeout: 20000, timeoutMsg: "no fingerprint shown for the untrusted certificate" });
+      const expected = sim.fingerprint();
+      // Shown as "SHA-256 AB:CD:…".
+      assert.ok((await fp.getText()).toUpperCase().includes(expected.toUpperCase()), await fp.getText());
+      await byTestId(browser, "pin-offer").click();
+      await byTestId(browser, "pin-certificate").waitForDisplayed();
+      await byTestId(browser, "pin-certificate").click();
+      await byTestId(browser, "pin-done").waitForDisplayed({ timeout: 20000, timeoutMsg: "pinning did not finish" });
+      const shown = hyperctl(dirs.dataDir, ["--json", "connection", "show", "vcsim"]);
+      assert.equal(shown.status, 0, shown.stderr);
+      const listed = JSON.parse(shown.stdout);
+      assert.equal(
+        listed.tls_fingerprint.replaceAll(":", "").toLowerCase(),
+        expected.replaceAll(":", "").toLowerCase(),
+        "the pin is saved on the connection",
+      );
+      await byTestId(browser, "pin-done").click();
+      // Close whatever dialog is still open (the test result behind the pin dialog).
+      await browser.waitUntil(
+        async () => {
+          const open = await browser.execute(() => !!document.querySelector(".mantine-Modal-overlay"));
+          if (open) await browser.keys("Escape");
+          return !open;
+        },
+        { timeout: 10000, interval: 300, timeoutMsg: "a dialog stayed open" },
+      );
+
+      // Browse: the VM table shows the simulator's VMs; search narrows to one.
+      await openSection(browser, "inventory");
+      const select = byTestId(browser, "inventory-connection");
+      await select.waitForDisplayed();
+      await select.selectByVisibleText("vcsim").catch(() => {});
+      await fill(browser, "inventory-search", VM);
+      const checkbox = browser.$(`[data-testid^="vm-select-"]:not([data-testid="vm-select-all"])`);
+      await checkbox.waitForDisplayed({ timeout: 30000, timeoutMsg: "the VM never appeared in the inventory" });
+      const rows = await browser.$$('[data-testid^="vm-row-"]');
+      assert.equal(rows.length, 1, "the search leaves exactly one VM");
+      assert.match(await rows[0].getProperty("textContent"), new RegExp(VM));
+      await checkbox.click();
+
+      // Export through the dialog, to a typed folder.
+      await byTestId(browser, "export-selected").click();
+      await fill(browser, "export-destination", outDir);
+      await byTestId(browser, "export-submit").click();
+      await byTestId(browser, "page-jobs").waitForDisplayed({ timeout: 10000 });
+      const row = browser.$('[data-testid="job-row"]');
+      await row.waitForDisplayed({ timeout: 10000 });
+      await browser.waitUntil(
+        async () => ["succeeded", "failed", "cancelled"].includes(await row.getAttribute("data-job-state")),
+        { timeout: 120000, timeoutMsg: "the export did not finish within 2 minutes" },
+      );
+      assert.equal(await row.getAttribute("data-job-state"), "succeeded", await row.getText());
+      const jobId = await row.getAttribute("data-job-id");
+      const verified = byTestId(browser, `job-verified-${jobId}`);
+      await verified.waitForDisplayed({ timeout: 10000, timeoutMsg: "the finished job does not show Verified" });
+    });
+
+    // Independent judges: the package verifies; nothing of ours is left on the server.
+    const ova = path.join(outDir, `${VM}.ova`);
+    assert.ok(fs.existsSync(ova), `${ova} exists`);
+    const verify = hyperctl(dirs.dataDir, ["ova", "verify", ova]);
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.match(verify.stdout, /^OK/);
+    assert.equal(sim.govc(["snapshot.tree", "-vm", VM]).trim(), "", "the export snapshot was removed");
+  } finally {
+    sim.stop();
+    fs.rmSync(dirs.root, { recursive: true, force: true });
+  }
+});
