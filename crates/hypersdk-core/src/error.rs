@@ -20,6 +20,17 @@ pub enum CoreError {
     },
     #[error("a connection named \"{0}\" already exists")]
     ConnectionNameTaken(String),
+    #[error("a schedule named \"{0}\" already exists")]
+    ScheduleNameTaken(String),
+    #[error(
+        "schedule \"{0}\" is running; wait for the run to finish (or cancel its jobs) and try again"
+    )]
+    ScheduleBusy(String),
+    #[error(
+        "another HyperSDK process (the app or `hyperctl scheduler`) is running the schedules; \
+         it fires them, so there is nothing to do here"
+    )]
+    SchedulerBusy,
     #[error("{what} \"{id}\" was not found")]
     NotFound { what: &'static str, id: String },
     #[error(
@@ -114,10 +125,14 @@ impl CoreError {
                 "username" => "invalid_username",
                 "options" => "invalid_option",
                 "cron" => "invalid_cron",
+                "timezone" => "invalid_timezone",
                 "tls_fingerprint" => "invalid_fingerprint",
                 _ => "invalid_input",
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",
+            CoreError::ScheduleNameTaken(_) => "schedule_name_taken",
+            CoreError::ScheduleBusy(_) => "schedule_running",
+            CoreError::SchedulerBusy => "scheduler_busy",
             CoreError::NotFound { .. } => "not_found",
             CoreError::KeyringUnavailable { .. } => "keyring_unavailable",
             CoreError::KeyringLocked { .. } => "keyring_locked",
@@ -142,6 +157,7 @@ impl CoreError {
         match self {
             CoreError::KeyringUnavailable { .. }
             | CoreError::KeyringLocked { .. }
+            | CoreError::ScheduleBusy(_)
             | CoreError::Unreachable { .. } => true,
             CoreError::Remote { retryable, .. } => *retryable,
             CoreError::Database(e) => matches!(
@@ -162,7 +178,7 @@ impl CoreError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             CoreError::InvalidInput { field, .. } => Some(field),
-            CoreError::ConnectionNameTaken(_) => Some("name"),
+            CoreError::ConnectionNameTaken(_) | CoreError::ScheduleNameTaken(_) => Some("name"),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::model::{Job, JobProgress};
+use crate::schedules::ScheduleExecution;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -16,8 +17,23 @@ pub enum CoreEvent {
     ConnectionsChanged,
     SettingsChanged,
     // Boxed: a job is several times larger than every other event.
-    JobUpdated { job: Box<Job> },
-    JobProgress { progress: JobProgress },
+    JobUpdated {
+        job: Box<Job>,
+    },
+    JobProgress {
+        progress: JobProgress,
+    },
+    /// A schedule was added, edited, enabled, disabled or removed, or its
+    /// next run time moved. `None`: several or all changed (pause/resume,
+    /// another process's edits): re-read the list and `scheduler_status`.
+    ScheduleChanged {
+        schedule_id: Option<String>,
+    },
+    /// A run started, was skipped, or finished (retention has been applied
+    /// by the time a finished run is announced).
+    ScheduleRun {
+        run: Box<ScheduleExecution>,
+    },
 }
 
 /// Slow subscribers lose the oldest events (they see `Lagged`) rather than

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod providers;
+pub mod schedules;
 pub mod secrets;
 pub mod store;
 
@@ -27,6 +28,7 @@ use jobs::runner::Runner;
 use jobs::{JobEngine, JobWork, NewJob, blocking};
 use model::{Job, JobDetail, ProviderKindInfo, Settings};
 use providers::ProviderRegistry;
+use schedules::{Clock, SchedulerState, SystemClock};
 use secrets::Keyring;
 use store::Store;
 
@@ -45,9 +47,10 @@ pub struct Core {
     registry: ProviderRegistry,
     bus: EventBus,
     jobs: JobEngine,
+    scheduler: SchedulerState,
     // Held for the life of the process: it is how other processes tell
-    // that our jobs are still alive.
-    _runner: Runner,
+    // that our jobs and schedule runs are still alive.
+    runner: Runner,
 }
 
 impl std::fmt::Debug for Core {
@@ -63,6 +66,16 @@ impl Core {
     /// Opens the state in `paths`, creating it on first use, and marks jobs
     /// whose process died as interrupted.
     pub fn open(paths: Paths, registry: ProviderRegistry) -> Result<Core> {
+        Core::open_with_clock(paths, registry, Arc::new(SystemClock))
+    }
+
+    /// [`Core::open`] with the scheduler driven by `clock` (tests and
+    /// benchmarks move a manual clock instead of waiting).
+    pub fn open_with_clock(
+        paths: Paths,
+        registry: ProviderRegistry,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Core> {
         paths.create_dirs()?;
         let store = Arc::new(Store::open(&paths.database)?);
         let runner = Runner::register(&paths.runners_dir())?;
@@ -83,6 +96,19 @@ impl Core {
                 "jobs left running by a stopped process marked interrupted"
             );
         }
+        // After the jobs, so an interrupted run records its jobs' outcome.
+        let runs = schedules::reconcile_interrupted_runs(
+            &store,
+            runner.id(),
+            &paths.runners_dir(),
+            clock.now(),
+        )?;
+        if runs > 0 {
+            tracing::warn!(
+                count = runs,
+                "schedule runs left running by a stopped process marked failed"
+            );
+        }
         Ok(Core {
             paths,
             store,
@@ -90,7 +116,8 @@ impl Core {
             registry,
             bus,
             jobs,
-            _runner: runner,
+            scheduler: SchedulerState::new(clock),
+            runner,
         })
     }
 
@@ -191,6 +218,8 @@ impl Core {
                     if last_version.is_some_and(|v| v != version) {
                         self.bus.publish(CoreEvent::ConnectionsChanged);
                         self.bus.publish(CoreEvent::SettingsChanged);
+                        self.bus
+                            .publish(CoreEvent::ScheduleChanged { schedule_id: None });
                         self.announce_external_job_changes().await;
                     }
                     last_version = Some(version);

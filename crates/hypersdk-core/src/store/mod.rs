@@ -5,6 +5,7 @@
 
 mod connections;
 mod jobs;
+mod schedules;
 mod settings;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use rusqlite_migration::{M, Migrations};
 use crate::error::{CoreError, Result};
 
 pub use jobs::{ActiveJob, NewJobRow};
+pub use schedules::{BeginRun, RunningExecution};
 
 /// How long a writer waits for the other process's transaction to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,6 +81,52 @@ CREATE TABLE settings (
     M::up(
         "ALTER TABLE jobs ADD COLUMN result_json TEXT;
          ALTER TABLE jobs ADD COLUMN server_cleanup_done INTEGER NOT NULL DEFAULT 0;",
+    ),
+    // Scheduled backups. The template, retention and list columns are JSON
+    // (schedules::model types); timestamps are chrono's text form, which
+    // sorts in time order. The global pause lives in `settings`.
+    M::up(
+        r#"
+CREATE TABLE schedules (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    cron              TEXT NOT NULL,
+    time_zone         TEXT NOT NULL,
+    template_json     TEXT NOT NULL,
+    retention_json    TEXT NOT NULL,
+    missed_run_policy TEXT NOT NULL CHECK (missed_run_policy IN ('run_once','skip')),
+    enabled           INTEGER NOT NULL DEFAULT 1,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    last_run_at       TEXT,
+    -- NULL while disabled.
+    next_run_at       TEXT
+);
+CREATE INDEX schedules_by_next_run ON schedules(next_run_at) WHERE enabled = 1;
+
+CREATE TABLE schedule_executions (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    schedule_id    TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    trigger        TEXT NOT NULL CHECK (trigger IN ('scheduled','catch_up','manual')),
+    scheduled_for  TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    status         TEXT NOT NULL CHECK (status IN
+                     ('running','succeeded','failed','skipped','partial')),
+    reason         TEXT,
+    -- The process (jobs::runner) running it, while it runs.
+    runner_id      TEXT,
+    -- The folder the app created for this run's artefacts.
+    run_dir        TEXT,
+    job_ids_json   TEXT NOT NULL DEFAULT '[]',
+    -- What retention may delete: only ever these paths.
+    artefacts_json TEXT NOT NULL DEFAULT '[]',
+    leftovers_json TEXT NOT NULL DEFAULT '[]',
+    pruned_at      TEXT
+);
+CREATE INDEX schedule_executions_by_schedule ON schedule_executions(schedule_id, id);
+CREATE INDEX schedule_executions_running ON schedule_executions(status) WHERE status = 'running';
+"#,
     ),
 ];
 
