@@ -5,6 +5,7 @@ mod connection;
 mod jobs;
 mod output;
 mod ova;
+mod schedule;
 mod settings;
 mod vms;
 
@@ -57,6 +58,17 @@ enum StatefulCommand {
     /// Browse the virtual machines of a connection.
     #[command(subcommand, alias = "vm")]
     Vms(vms::VmsCommand),
+    /// Scheduled backups: add, list, run, pause, history, retention preview.
+    #[command(subcommand, alias = "schedules")]
+    Schedule(schedule::ScheduleCommand),
+    /// Run the schedules headless until Ctrl-C, for servers without the app
+    /// (only one process fires schedules at a time; others stand by).
+    Scheduler {
+        /// Catch up and fire what is due now, wait for those runs, then exit
+        /// (for a system cron job or a systemd timer).
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -97,6 +109,8 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Jobs(cmd) => jobs::run(&core, cmd, json).await,
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
+        StatefulCommand::Schedule(cmd) => schedule::run(&core, cmd, json).await,
+        StatefulCommand::Scheduler { once } => schedule::scheduler(core, once, json).await,
     }
 }
 
