@@ -90,6 +90,9 @@ pub fn run() {
                     Arc::clone(core),
                 ));
                 tauri::async_runtime::spawn(Arc::clone(core).run_background());
+                // Schedules fire whenever the app runs, window open or not
+                // (it stands by while `hyperctl scheduler` holds the lock).
+                tauri::async_runtime::spawn(Arc::clone(core).run_scheduler());
             }
             Ok(())
         })
