@@ -828,3 +828,47 @@ async fn artefacts_are_recorded_inside_the_run_folder() {
         assert!(Path::new(a).starts_with(&dir), "{a}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_left_running_by_a_dead_process_is_ended_as_interrupted() {
+    let world = World::new("2026-11-26T02:00:00Z");
+    let schedule_id = {
+        let core = world.open();
+        add_connection(&core).await;
+        core.add_schedule(input(&world, "nightly", "0 2 * * *", fixed(&["vm-1"])))
+            .await
+            .expect("add")
+            .id
+    };
+    // A process that began a run and died: its runner lock is gone.
+    {
+        let store =
+            hypersdk_core::store::Store::open(&world.data.join("hypersdk.db")).expect("open store");
+        let begun = store
+            .begin_execution(
+                &hypersdk_core::store::BeginRun {
+                    schedule_id: &schedule_id,
+                    claim: None,
+                    trigger: RunTrigger::Manual,
+                    scheduled_for: at("2026-11-26T01:00:00Z"),
+                    now: at("2026-11-26T01:00:00Z"),
+                    runner_id: "a-process-that-died",
+                    skip_reason: None,
+                },
+                |_| false,
+            )
+            .expect("begin")
+            .expect("recorded");
+        assert_eq!(begun.status, ExecutionStatus::Running);
+    }
+    let core = world.open();
+    let runs = history(&core, "nightly").await;
+    assert_eq!(runs[0].status, ExecutionStatus::Failed);
+    assert_eq!(
+        runs[0].reason.as_deref(),
+        Some("interrupted: HyperSDK stopped during this run")
+    );
+    // It no longer blocks the schedule: the next run is not an overlap.
+    let run = core.run_schedule_now("nightly").await.expect("run");
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
+}
