@@ -92,6 +92,8 @@ CREATE TABLE schedules (
     name              TEXT NOT NULL UNIQUE COLLATE NOCASE,
     cron              TEXT NOT NULL,
     time_zone         TEXT NOT NULL,
+    -- CronSchedule::describe() at save time, so listing needs no parsing.
+    description       TEXT NOT NULL DEFAULT '',
     template_json     TEXT NOT NULL,
     retention_json    TEXT NOT NULL,
     missed_run_policy TEXT NOT NULL CHECK (missed_run_policy IN ('run_once','skip')),

@@ -16,7 +16,7 @@ use crate::schedules::{
 
 const SCHEDULE_COLUMNS: &str = "s.id, s.name, s.cron, s.time_zone, s.template_json, \
      s.retention_json, s.missed_run_policy, s.enabled, s.created_at, s.updated_at, \
-     s.last_run_at, s.next_run_at, \
+     s.last_run_at, s.next_run_at, s.description, \
      (SELECT e.status FROM schedule_executions e WHERE e.schedule_id = s.id \
       AND e.status != 'running' ORDER BY e.id DESC LIMIT 1)";
 
@@ -69,8 +69,8 @@ impl Store {
         let conn = self.lock()?;
         conn.execute(
             "INSERT INTO schedules (id, name, cron, time_zone, template_json, retention_json, \
-             missed_run_policy, enabled, created_at, updated_at, last_run_at, next_run_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             missed_run_policy, enabled, created_at, updated_at, last_run_at, next_run_at, \
+             description) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 s.id,
                 s.name,
@@ -84,6 +84,7 @@ impl Store {
                 s.updated_at,
                 s.last_run,
                 s.next_run,
+                s.description,
             ],
         )
         .map_err(|e| {
@@ -103,7 +104,7 @@ impl Store {
             .execute(
                 "UPDATE schedules SET name = ?2, cron = ?3, time_zone = ?4, template_json = ?5, \
                  retention_json = ?6, missed_run_policy = ?7, enabled = ?8, updated_at = ?9, \
-                 next_run_at = ?10 WHERE id = ?1",
+                 next_run_at = ?10, description = ?11 WHERE id = ?1",
                 params![
                     s.id,
                     s.name,
@@ -115,6 +116,7 @@ impl Store {
                     s.enabled,
                     s.updated_at,
                     s.next_run,
+                    s.description,
                 ],
             )
             .map_err(|e| {
@@ -485,14 +487,14 @@ fn decode_list(text: &str, execution: i64) -> Result<Vec<String>> {
         .map_err(|e| CoreError::Internal(format!("schedule run {execution}: bad list: {e}")))
 }
 
-/// `description` and `problem` are left for the core to fill in: they need
-/// the cron evaluator and the filesystem, not the database.
+/// `problem` is left for the core to fill in: it needs the connections and
+/// the filesystem, not this row.
 fn schedule_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Schedule>> {
     let id: String = row.get(0)?;
     let template: String = row.get(4)?;
     let retention: String = row.get(5)?;
     let policy: String = row.get(6)?;
-    let last_status: Option<String> = row.get(12)?;
+    let last_status: Option<String> = row.get(13)?;
     let decoded = (|| {
         let template: ScheduleTemplate = serde_json::from_str(&template)
             .map_err(|e| CoreError::Internal(format!("schedule {id} template: {e}")))?;
@@ -514,7 +516,7 @@ fn schedule_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Schedule>> {
         name: row.get(1)?,
         cron: row.get(2)?,
         time_zone: row.get(3)?,
-        description: String::new(),
+        description: row.get(12)?,
         template,
         retention,
         missed_run_policy,
