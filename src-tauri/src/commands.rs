@@ -9,6 +9,9 @@ use hypersdk_core::model::{
     VmFilter, VmInfo,
 };
 use hypersdk_core::providers::Diagnostic;
+use hypersdk_core::schedules::{
+    RetentionItem, Schedule, ScheduleDetail, ScheduleExecution, ScheduleInput, SchedulerStatus,
+};
 use hypersdk_core::webhooks::{
     DeliveryFilter, Webhook, WebhookDelivery, WebhookInput, WebhookSettings, WebhookTestResult,
 };
@@ -262,6 +265,105 @@ pub async fn update_webhook_settings(
     settings: WebhookSettings,
 ) -> CmdResult<WebhookSettings> {
     Ok(state.core()?.update_webhook_settings(settings).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn list_schedules(state: State<'_, AppState>) -> CmdResult<Vec<Schedule>> {
+    Ok(state.core()?.list_schedules().await?)
+}
+
+/// One schedule (by id or name) with its next fire times.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_schedule(state: State<'_, AppState>, id: String) -> CmdResult<ScheduleDetail> {
+    Ok(state.core()?.schedule(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn add_schedule(state: State<'_, AppState>, input: ScheduleInput) -> CmdResult<Schedule> {
+    Ok(state.core()?.add_schedule(input).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_schedule(
+    state: State<'_, AppState>,
+    id: String,
+    input: ScheduleInput,
+) -> CmdResult<Schedule> {
+    Ok(state.core()?.update_schedule(&id, input).await?)
+}
+
+/// Removes the schedule and its history; its backups stay on disk.
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_schedule(state: State<'_, AppState>, id: String) -> CmdResult<()> {
+    Ok(state.core()?.remove_schedule(&id).await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn set_schedule_enabled(
+    state: State<'_, AppState>,
+    id: String,
+    enabled: bool,
+) -> CmdResult<Schedule> {
+    Ok(state.core()?.set_schedule_enabled(&id, enabled).await?)
+}
+
+/// "Run now" (window and tray): returns the started run, or a skipped one
+/// when the previous run is still going; `ScheduleRun` events follow it.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_schedule_now(
+    state: State<'_, AppState>,
+    id: String,
+) -> CmdResult<ScheduleExecution> {
+    Ok(state.shared_core()?.start_schedule_now(&id).await?)
+}
+
+/// Tray "Pause all".
+#[tauri::command]
+#[specta::specta]
+pub async fn pause_schedules(state: State<'_, AppState>) -> CmdResult<SchedulerStatus> {
+    Ok(state.core()?.pause_schedules().await?)
+}
+
+/// Tray "Resume all".
+#[tauri::command]
+#[specta::specta]
+pub async fn resume_schedules(state: State<'_, AppState>) -> CmdResult<SchedulerStatus> {
+    Ok(state.core()?.resume_schedules().await?)
+}
+
+/// Runs of a schedule, newest first (`limit` defaults to 1000).
+#[tauri::command]
+#[specta::specta]
+pub async fn schedule_history(
+    state: State<'_, AppState>,
+    id: String,
+    limit: Option<u32>,
+) -> CmdResult<Vec<ScheduleExecution>> {
+    Ok(state.core()?.schedule_history(&id, limit).await?)
+}
+
+/// Dry run: which recorded files retention would delete now.
+#[tauri::command]
+#[specta::specta]
+pub async fn schedule_retention_preview(
+    state: State<'_, AppState>,
+    id: String,
+) -> CmdResult<Vec<RetentionItem>> {
+    Ok(state.core()?.retention_preview(&id).await?)
+}
+
+/// What the tray shows: paused, runs in progress, next run, last run failed.
+#[tauri::command]
+#[specta::specta]
+pub async fn scheduler_status(state: State<'_, AppState>) -> CmdResult<SchedulerStatus> {
+    Ok(state.core()?.scheduler_status().await?)
 }
 
 /// Tray action "Show window", also callable so tests can drive it.

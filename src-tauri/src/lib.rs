@@ -91,6 +91,9 @@ pub fn run() {
                 ));
                 tauri::async_runtime::spawn(Arc::clone(core).run_background());
                 tauri::async_runtime::spawn(tray::follow(app.handle().clone(), Arc::clone(core)));
+                // Schedules fire whenever the app runs, window open or not
+                // (it stands by while `hyperctl scheduler` holds the lock).
+                tauri::async_runtime::spawn(Arc::clone(core).run_scheduler());
             }
             Ok(())
         })

@@ -22,6 +22,15 @@ impl AppState {
         }
     }
 
+    /// The core as an owned handle, for work that outlives the command
+    /// (a schedule run started from the window or the tray).
+    pub fn shared_core(&self) -> Result<Arc<Core>, ApiError> {
+        match self {
+            AppState::Ready(core) => Ok(Arc::clone(core)),
+            AppState::Failed { error, .. } => Err(error.clone()),
+        }
+    }
+
     pub fn paths(&self) -> Option<&Paths> {
         match self {
             AppState::Ready(core) => Some(core.paths()),

@@ -48,6 +48,29 @@ export const commands = {
 	listWebhookEvents: () => __TAURI_INVOKE<string[]>("list_webhook_events"),
 	getWebhookSettings: () => typedError<WebhookSettings, ApiError>(__TAURI_INVOKE("get_webhook_settings")),
 	updateWebhookSettings: (settings: WebhookSettings) => typedError<WebhookSettings, ApiError>(__TAURI_INVOKE("update_webhook_settings", { settings })),
+	listSchedules: () => typedError<Schedule[], ApiError>(__TAURI_INVOKE("list_schedules")),
+	/**  One schedule (by id or name) with its next fire times. */
+	getSchedule: (id: string) => typedError<ScheduleDetail, ApiError>(__TAURI_INVOKE("get_schedule", { id })),
+	addSchedule: (input: ScheduleInput) => typedError<Schedule, ApiError>(__TAURI_INVOKE("add_schedule", { input })),
+	updateSchedule: (id: string, input: ScheduleInput) => typedError<Schedule, ApiError>(__TAURI_INVOKE("update_schedule", { id, input })),
+	/**  Removes the schedule and its history; its backups stay on disk. */
+	removeSchedule: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("remove_schedule", { id })),
+	setScheduleEnabled: (id: string, enabled: boolean) => typedError<Schedule, ApiError>(__TAURI_INVOKE("set_schedule_enabled", { id, enabled })),
+	/**
+	 *  "Run now" (window and tray): returns the started run, or a skipped one
+	 *  when the previous run is still going; `ScheduleRun` events follow it.
+	 */
+	runScheduleNow: (id: string) => typedError<ScheduleExecution, ApiError>(__TAURI_INVOKE("run_schedule_now", { id })),
+	/**  Tray "Pause all". */
+	pauseSchedules: () => typedError<SchedulerStatus, ApiError>(__TAURI_INVOKE("pause_schedules")),
+	/**  Tray "Resume all". */
+	resumeSchedules: () => typedError<SchedulerStatus, ApiError>(__TAURI_INVOKE("resume_schedules")),
+	/**  Runs of a schedule, newest first (`limit` defaults to 1000). */
+	scheduleHistory: (id: string, limit: number | null) => typedError<ScheduleExecution[], ApiError>(__TAURI_INVOKE("schedule_history", { id, limit })),
+	/**  Dry run: which recorded files retention would delete now. */
+	scheduleRetentionPreview: (id: string) => typedError<RetentionItem[], ApiError>(__TAURI_INVOKE("schedule_retention_preview", { id })),
+	/**  What the tray shows: paused, runs in progress, next run, last run failed. */
+	schedulerStatus: () => typedError<SchedulerStatus, ApiError>(__TAURI_INVOKE("scheduler_status")),
 	/**  Tray action "Show window", also callable so tests can drive it. */
 	showWindow: () => __TAURI_INVOKE<void>("show_window"),
 	/**  Tray action "Quit". */
@@ -128,7 +151,18 @@ export type CoreEventPayload = { type: "connections_changed" } | { type: "settin
  *  A webhook was added, changed or removed, or a delivery's status
  *  changed: re-read the hooks and the delivery log.
  */
-{ type: "webhooks_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
+{ type: "webhooks_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress } | 
+/**
+ *  A schedule was added, edited, enabled, disabled or removed, or its
+ *  next run time moved. `None`: several or all changed (pause/resume,
+ *  another process's edits): re-read the list and `scheduler_status`.
+ */
+{ type: "schedule_changed"; schedule_id: string | null } | 
+/**
+ *  A run started, was skipped, or finished (retention has been applied
+ *  by the time a finished run is announced).
+ */
+{ type: "schedule_run"; run: ScheduleExecution };
 
 /**  Which deliveries to list; empty means the newest of every webhook. */
 export type DeliveryFilter = {
@@ -176,6 +210,12 @@ export type DiskProgress = {
 	bytes_done: number,
 	bytes_total: number | null,
 };
+
+export type ExecutionStatus = "running" | "succeeded" | "failed" | 
+/**  Not run at all; `reason` says why (overlap, paused, missed). */
+"skipped" | 
+/**  Some VMs exported, some did not. */
+"partial";
 
 /**  How the artefact is written; shared by one-off exports and schedules. */
 export type ExportFormat = {
@@ -273,6 +313,22 @@ export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelle
 
 export type ManifestAlgorithm = "sha256" | "sha1";
 
+/**
+ *  What to do about a run whose time passed while no scheduler was running
+ *  (app closed, computer asleep, clock jumped).
+ */
+export type MissedRunPolicy = 
+/**  Run once as soon as possible, however many times were missed. */
+"run_once" | 
+/**  Record the missed run as skipped and wait for the next time. */
+"skip";
+
+export type NextRun = {
+	schedule_id: string,
+	schedule_name: string,
+	at: string,
+};
+
 /**  Package layout. */
 export type PackageKind = 
 /**  One `.ova` archive (optionally `.ova.gz` / `.ova.zst`). */
@@ -297,6 +353,143 @@ export type ProviderKindInfo = {
 	 *  store the connection for later.
 	 */
 	discovery_available: boolean,
+};
+
+/**  How many runs' artefacts to keep. Only succeeded runs count as copies. */
+export type Retention = 
+/**  Never delete anything (the default: deleting backups must be asked for). */
+{ kind: "keep_all" } | 
+/**  The newest `count` succeeded runs. */
+{ kind: "keep_last"; count: number } | 
+/**
+ *  Grandfather-father-son: the newest succeeded run of each of the last
+ *  `daily` days, `weekly` ISO weeks and `monthly` months that have one
+ *  (in the schedule's time zone).
+ */
+{ kind: "gfs"; daily: number; weekly: number; monthly: number };
+
+/**  One run whose files retention would delete now. */
+export type RetentionItem = {
+	execution_id: number,
+	scheduled_for: string,
+	status: ExecutionStatus,
+	paths: string[],
+};
+
+/**  Why a run happened. */
+export type RunTrigger = 
+/**  At its time. */
+"scheduled" | 
+/**  Late: its time passed while no scheduler was running. */
+"catch_up" | 
+/**  "Run now". */
+"manual";
+
+/**  A saved schedule. */
+export type Schedule = {
+	id: string,
+	name: string,
+	cron: string,
+	/**  As entered: an IANA zone or `local`. */
+	time_zone: string,
+	/**  The cron expression in words ("At 02:00, every day"). */
+	description: string,
+	template: ScheduleTemplate,
+	retention: Retention,
+	missed_run_policy: MissedRunPolicy,
+	enabled: boolean,
+	created_at: string,
+	updated_at: string,
+	/**  When the last run started. */
+	last_run: string | null,
+	/**
+	 *  When the scheduler will fire next (`None` while disabled). In the
+	 *  past means a run is due and will happen when a scheduler runs.
+	 */
+	next_run: string | null,
+	/**  The outcome of the newest run, for the tray icon and the list. */
+	last_status: ExecutionStatus | null,
+	/**
+	 *  Why the schedule cannot run as it stands (its connection was removed,
+	 *  its destination is missing), so the window can show it.
+	 */
+	problem: string | null,
+};
+
+/**  A schedule with its next few fire times. */
+export type ScheduleDetail = {
+	schedule: Schedule,
+	upcoming: string[],
+};
+
+/**  One run of a schedule (or one skipped time), as its history shows it. */
+export type ScheduleExecution = {
+	id: number,
+	schedule_id: string,
+	schedule_name: string,
+	trigger: RunTrigger,
+	/**  The fire time this run belongs to (for "run now": when it was asked for). */
+	scheduled_for: string,
+	started_at: string,
+	finished_at: string | null,
+	status: ExecutionStatus,
+	/**  Why it was skipped, failed or partial. */
+	reason: string | null,
+	/**  The folder this run created for its artefacts. */
+	run_dir: string | null,
+	job_ids: string[],
+	/**  What the run's succeeded jobs produced (their `JobResult.path`). */
+	artefacts: string[],
+	/**  What its failed jobs left behind (`.part` files and work folders). */
+	leftovers: string[],
+	/**  When retention deleted this run's files. */
+	pruned_at: string | null,
+};
+
+/**  What the user submits to add or edit a schedule. */
+export type ScheduleInput = {
+	name: string,
+	/**  5-field cron expression or a preset such as `@daily`. */
+	cron: string,
+	/**  IANA zone (`Europe/Paris`); `None` or `local` means this computer's zone. */
+	time_zone: string | null,
+	template: ScheduleTemplate,
+	retention: Retention,
+	missed_run_policy: MissedRunPolicy,
+	enabled: boolean,
+};
+
+/**  What each run exports, where and how. */
+export type ScheduleTemplate = {
+	/**
+	 *  Connection id (a name is accepted on input and stored as the id, so
+	 *  renaming the connection does not break the schedule).
+	 */
+	connection_id: string,
+	selection: VmSelection,
+	/**
+	 *  An existing folder; each run writes into
+	 *  `<destination_dir>/<schedule name>/<YYYYMMDD-HHMMSS>/`.
+	 */
+	destination_dir: string,
+	format: ExportFormat,
+};
+
+/**  What the tray shows. */
+export type SchedulerStatus = {
+	/**  Global pause (persisted): nothing fires, missed times are recorded as skipped. */
+	paused: boolean,
+	/**
+	 *  Whether this process is the one firing schedules (only one process
+	 *  does at a time; the others stand by).
+	 */
+	active_here: boolean,
+	/**  Runs in progress, in any process. */
+	running: ScheduleExecution[],
+	/**  The next enabled schedule to fire. */
+	next: NextRun | null,
+	/**  The newest finished run failed or was partial. */
+	last_run_failed: boolean,
 };
 
 /**
@@ -352,6 +545,21 @@ export type VmInfo = {
 	host: string | null,
 	resource_pool: string | null,
 };
+
+/**  Which VMs a run exports. */
+export type VmSelection = 
+/**  Exactly these VMs: ids, or inventory paths (`/DC0/vm/web01`). */
+{ kind: "fixed"; vms: string[] } | 
+/**
+ *  Whatever matches when the run starts, so a VM created next week is
+ *  backed up without editing the schedule. Both parts must match when
+ *  both are given.
+ */
+{ kind: "rule"; 
+/**  Glob on the VM name, case-insensitive: `*` any run, `?` one character. */
+name_pattern: string | null; 
+/**  Inventory folder: the VM's path must lie under it (`/DC0/vm/prod`). */
+folder: string | null };
 
 /**  A saved webhook: everything but its secrets, which live in the keyring. */
 export type Webhook = {

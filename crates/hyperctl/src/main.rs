@@ -6,6 +6,7 @@ mod export;
 mod jobs;
 mod output;
 mod ova;
+mod schedule;
 mod settings;
 mod vms;
 mod webhook;
@@ -64,6 +65,17 @@ enum StatefulCommand {
     /// Send job and schedule events to HTTP receivers (signed, retried, in order).
     #[command(subcommand, alias = "webhooks")]
     Webhook(webhook::WebhookCommand),
+    /// Scheduled backups: add, list, run, pause, history, retention preview.
+    #[command(subcommand, alias = "schedules")]
+    Schedule(schedule::ScheduleCommand),
+    /// Run the schedules headless until Ctrl-C, for servers without the app
+    /// (only one process fires schedules at a time; others stand by).
+    Scheduler {
+        /// Catch up and fire what is due now, wait for those runs, then exit
+        /// (for a system cron job or a systemd timer).
+        #[arg(long)]
+        once: bool,
+    },
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -106,6 +118,10 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
         StatefulCommand::Export(args) => export::run(Arc::clone(&core), args, json).await,
         StatefulCommand::Webhook(cmd) => webhook::run(&core, cmd, json).await,
+        StatefulCommand::Schedule(cmd) => schedule::run(&core, cmd, json).await,
+        StatefulCommand::Scheduler { once } => {
+            schedule::scheduler(Arc::clone(&core), once, json).await
+        }
     };
     // Sign out of provider sessions (logging their counters), bounded so a dead server cannot
     // hold the exit up.

@@ -1,5 +1,7 @@
 //! Printing for people (aligned tables) and for scripts (`--json`).
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
 use hypersdk_core::ApiError;
@@ -10,8 +12,26 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<(), ApiError> {
         message: format!("cannot encode output: {e}"),
         retryable: false,
     })?;
-    println!("{text}");
+    print_line(&text);
     Ok(())
+}
+
+/// One compact JSON value per line, for streams a script reads as they come.
+pub fn json_line<T: Serialize + ?Sized>(value: &T) -> Result<(), ApiError> {
+    let text = serde_json::to_string(value).map_err(|e| ApiError {
+        code: "internal".into(),
+        message: format!("cannot encode output: {e}"),
+        retryable: false,
+    })?;
+    print_line(&text);
+    Ok(())
+}
+
+/// `println!` panics when the reader has gone (`hyperctl … --json | head`);
+/// a closed pipe only means nobody wants the rest.
+fn print_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.

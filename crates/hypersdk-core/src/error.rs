@@ -22,6 +22,17 @@ pub enum CoreError {
     ConnectionNameTaken(String),
     #[error("a webhook named \"{0}\" already exists")]
     WebhookNameTaken(String),
+    #[error("a schedule named \"{0}\" already exists")]
+    ScheduleNameTaken(String),
+    #[error(
+        "schedule \"{0}\" is running; wait for the run to finish (or cancel its jobs) and try again"
+    )]
+    ScheduleBusy(String),
+    #[error(
+        "another HyperSDK process (the app or `hyperctl scheduler`) is running the schedules; \
+         it fires them, so there is nothing to do here"
+    )]
+    SchedulerBusy,
     #[error("{what} \"{id}\" was not found")]
     NotFound { what: &'static str, id: String },
     #[error(
@@ -116,6 +127,7 @@ impl CoreError {
                 "username" => "invalid_username",
                 "options" => "invalid_option",
                 "cron" => "invalid_cron",
+                "timezone" => "invalid_timezone",
                 "tls_fingerprint" => "invalid_fingerprint",
                 // The export form shows these beside their fields.
                 "destination_dir" => "invalid_destination",
@@ -129,6 +141,9 @@ impl CoreError {
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",
             CoreError::WebhookNameTaken(_) => "webhook_name_taken",
+            CoreError::ScheduleNameTaken(_) => "schedule_name_taken",
+            CoreError::ScheduleBusy(_) => "schedule_running",
+            CoreError::SchedulerBusy => "scheduler_busy",
             CoreError::NotFound { .. } => "not_found",
             CoreError::KeyringUnavailable { .. } => "keyring_unavailable",
             CoreError::KeyringLocked { .. } => "keyring_locked",
@@ -153,6 +168,7 @@ impl CoreError {
         match self {
             CoreError::KeyringUnavailable { .. }
             | CoreError::KeyringLocked { .. }
+            | CoreError::ScheduleBusy(_)
             | CoreError::Unreachable { .. } => true,
             CoreError::Remote { retryable, .. } => *retryable,
             CoreError::Database(e) => matches!(
@@ -173,7 +189,9 @@ impl CoreError {
     pub fn field(&self) -> Option<&'static str> {
         match self {
             CoreError::InvalidInput { field, .. } => Some(field),
-            CoreError::ConnectionNameTaken(_) | CoreError::WebhookNameTaken(_) => Some("name"),
+            CoreError::ConnectionNameTaken(_)
+            | CoreError::WebhookNameTaken(_)
+            | CoreError::ScheduleNameTaken(_) => Some("name"),
             _ => None,
         }
     }

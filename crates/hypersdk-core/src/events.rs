@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::model::{Job, JobProgress};
+use crate::schedules::ScheduleExecution;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -24,6 +25,17 @@ pub enum CoreEvent {
     },
     JobProgress {
         progress: JobProgress,
+    },
+    /// A schedule was added, edited, enabled, disabled or removed, or its
+    /// next run time moved. `None`: several or all changed (pause/resume,
+    /// another process's edits): re-read the list and `scheduler_status`.
+    ScheduleChanged {
+        schedule_id: Option<String>,
+    },
+    /// A run started, was skipped, or finished (retention has been applied
+    /// by the time a finished run is announced).
+    ScheduleRun {
+        run: Box<ScheduleExecution>,
     },
 }
 

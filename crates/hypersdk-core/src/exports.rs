@@ -337,7 +337,7 @@ impl Core {
 
 /// The folder must exist, be a folder and take a new file: checked before any
 /// job starts, so a typo never leaves a queue of doomed jobs.
-fn check_destination_dir(raw: &str) -> Result<PathBuf> {
+pub(crate) fn check_destination_dir(raw: &str) -> Result<PathBuf> {
     let field = "destination_dir";
     if raw.trim().is_empty() {
         return Err(CoreError::invalid(field, "Choose a destination folder"));

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod model;
 pub mod paths;
 pub mod providers;
+pub mod schedules;
 pub mod secrets;
 pub mod store;
 pub mod webhooks;
@@ -28,6 +29,7 @@ use jobs::runner::Runner;
 use jobs::{JobEngine, JobWork, NewJob, blocking};
 use model::{Job, JobDetail, ProviderKindInfo, Settings};
 use providers::ProviderRegistry;
+use schedules::{Clock, SchedulerState, SystemClock};
 use secrets::Keyring;
 use store::Store;
 
@@ -46,8 +48,9 @@ pub struct Core {
     registry: ProviderRegistry,
     bus: EventBus,
     jobs: JobEngine,
+    scheduler: SchedulerState,
     // Held for the life of the process: it is how other processes tell
-    // that our jobs (and our webhook delivery leases) are still alive.
+    // that our jobs, schedule runs and webhook delivery leases are still alive.
     runner: Runner,
     /// Wakes the webhook delivery worker before its next poll.
     webhook_wake: Arc<tokio::sync::Notify>,
@@ -66,6 +69,16 @@ impl Core {
     /// Opens the state in `paths`, creating it on first use, and marks jobs
     /// whose process died as interrupted.
     pub fn open(paths: Paths, registry: ProviderRegistry) -> Result<Core> {
+        Core::open_with_clock(paths, registry, Arc::new(SystemClock))
+    }
+
+    /// [`Core::open`] with the scheduler driven by `clock` (tests and
+    /// benchmarks move a manual clock instead of waiting).
+    pub fn open_with_clock(
+        paths: Paths,
+        registry: ProviderRegistry,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Core> {
         paths.create_dirs()?;
         let store = Arc::new(Store::open(&paths.database)?);
         let runner = Runner::register(&paths.runners_dir())?;
@@ -88,6 +101,19 @@ impl Core {
                 "jobs left running by a stopped process marked interrupted"
             );
         }
+        // After the jobs, so an interrupted run records its jobs' outcome.
+        let runs = schedules::reconcile_interrupted_runs(
+            &store,
+            runner.id(),
+            &paths.runners_dir(),
+            clock.now(),
+        )?;
+        if runs > 0 {
+            tracing::warn!(
+                count = runs,
+                "schedule runs left running by a stopped process marked failed"
+            );
+        }
         Ok(Core {
             paths,
             store,
@@ -95,6 +121,7 @@ impl Core {
             registry,
             bus,
             jobs,
+            scheduler: SchedulerState::new(clock),
             runner,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
         })
@@ -211,6 +238,8 @@ impl Core {
                         self.bus.publish(CoreEvent::ConnectionsChanged);
                         self.bus.publish(CoreEvent::SettingsChanged);
                         self.bus.publish(CoreEvent::WebhooksChanged);
+                        self.bus
+                            .publish(CoreEvent::ScheduleChanged { schedule_id: None });
                         self.announce_external_job_changes().await;
                     }
                     last_version = Some(version);

@@ -5,6 +5,7 @@
 
 mod connections;
 mod jobs;
+mod schedules;
 mod settings;
 mod webhooks;
 
@@ -18,6 +19,7 @@ use rusqlite_migration::{M, Migrations};
 use crate::error::{CoreError, Result};
 
 pub use jobs::{ActiveJob, NewJobRow};
+pub use schedules::{BeginRun, RunningExecution};
 pub use webhooks::enqueue_in_tx;
 pub(crate) use webhooks::{AttemptRecord, Claimed, Next, StoredHeader, WebhookRow};
 
@@ -133,6 +135,54 @@ CREATE TABLE webhook_deliveries (
 CREATE UNIQUE INDEX webhook_deliveries_event ON webhook_deliveries(webhook_id, event_id);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_chain ON webhook_deliveries(webhook_id, job_id, status, id);
+"#,
+    ),
+    // Scheduled backups. The template, retention and list columns are JSON
+    // (schedules::model types); timestamps are chrono's text form, which
+    // sorts in time order. The global pause lives in `settings`.
+    M::up(
+        r#"
+CREATE TABLE schedules (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    cron              TEXT NOT NULL,
+    time_zone         TEXT NOT NULL,
+    -- CronSchedule::describe() at save time, so listing needs no parsing.
+    description       TEXT NOT NULL DEFAULT '',
+    template_json     TEXT NOT NULL,
+    retention_json    TEXT NOT NULL,
+    missed_run_policy TEXT NOT NULL CHECK (missed_run_policy IN ('run_once','skip')),
+    enabled           INTEGER NOT NULL DEFAULT 1,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    last_run_at       TEXT,
+    -- NULL while disabled.
+    next_run_at       TEXT
+);
+CREATE INDEX schedules_by_next_run ON schedules(next_run_at) WHERE enabled = 1;
+
+CREATE TABLE schedule_executions (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    schedule_id    TEXT NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
+    trigger        TEXT NOT NULL CHECK (trigger IN ('scheduled','catch_up','manual')),
+    scheduled_for  TEXT NOT NULL,
+    started_at     TEXT NOT NULL,
+    finished_at    TEXT,
+    status         TEXT NOT NULL CHECK (status IN
+                     ('running','succeeded','failed','skipped','partial')),
+    reason         TEXT,
+    -- The process (jobs::runner) running it, while it runs.
+    runner_id      TEXT,
+    -- The folder the app created for this run's artefacts.
+    run_dir        TEXT,
+    job_ids_json   TEXT NOT NULL DEFAULT '[]',
+    -- What retention may delete: only ever these paths.
+    artefacts_json TEXT NOT NULL DEFAULT '[]',
+    leftovers_json TEXT NOT NULL DEFAULT '[]',
+    pruned_at      TEXT
+);
+CREATE INDEX schedule_executions_by_schedule ON schedule_executions(schedule_id, id);
+CREATE INDEX schedule_executions_running ON schedule_executions(status) WHERE status = 'running';
 "#,
     ),
 ];
