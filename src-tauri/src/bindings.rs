@@ -50,6 +50,10 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::schedule_history,
             commands::schedule_retention_preview,
             commands::scheduler_status,
+            commands::get_desktop_settings,
+            commands::update_desktop_settings,
+            commands::get_autostart,
+            commands::set_autostart,
             commands::show_window,
             commands::quit_app,
         ])

@@ -5,8 +5,8 @@
 use hypersdk_core::ApiError;
 use hypersdk_core::exports::ExportSpec;
 use hypersdk_core::model::{
-    Connection, ConnectionInput, ConnectionTestResult, Job, JobDetail, ProviderKindInfo, Settings,
-    VmFilter, VmInfo,
+    Connection, ConnectionInput, ConnectionTestResult, DesktopSettings, Job, JobDetail,
+    ProviderKindInfo, Settings, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::Diagnostic;
 use hypersdk_core::schedules::{
@@ -17,6 +17,7 @@ use hypersdk_core::webhooks::{
 };
 use serde::Serialize;
 use tauri::{AppHandle, State};
+use tauri_plugin_autostart::ManagerExt;
 
 use crate::state::AppState;
 
@@ -364,6 +365,49 @@ pub async fn schedule_retention_preview(
 #[specta::specta]
 pub async fn scheduler_status(state: State<'_, AppState>) -> CmdResult<SchedulerStatus> {
     Ok(state.core()?.scheduler_status().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_desktop_settings(state: State<'_, AppState>) -> CmdResult<DesktopSettings> {
+    Ok(state.core()?.desktop_settings().await?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn update_desktop_settings(
+    state: State<'_, AppState>,
+    settings: DesktopSettings,
+) -> CmdResult<DesktopSettings> {
+    Ok(state.core()?.update_desktop_settings(settings).await?)
+}
+
+/// Whether the app starts (hidden, in the tray) at login. The OS entry is the truth.
+#[tauri::command]
+#[specta::specta]
+pub fn get_autostart(app: AppHandle) -> CmdResult<bool> {
+    app.autolaunch().is_enabled().map_err(autostart_error)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn set_autostart(app: AppHandle, enabled: bool) -> CmdResult<bool> {
+    let launcher = app.autolaunch();
+    if enabled {
+        launcher.enable()
+    } else {
+        launcher.disable()
+    }
+    .map_err(autostart_error)?;
+    launcher.is_enabled().map_err(autostart_error)
+}
+
+fn autostart_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError {
+        code: "autostart_failed".into(),
+        message: format!("cannot change start at login: {e}"),
+        retryable: false,
+    }
 }
 
 /// Tray action "Show window", also callable so tests can drive it.

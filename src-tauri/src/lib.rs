@@ -5,6 +5,7 @@
 pub mod bindings;
 mod commands;
 mod events;
+mod notifications;
 mod state;
 mod tray;
 
@@ -62,6 +63,9 @@ struct LogGuard {
     _guard: Option<logging::Guard>,
 }
 
+/// Given by the login autostart entry: start hidden, in the tray.
+pub const AUTOSTART_ARG: &str = "--in-tray";
+
 pub fn run() {
     let specta = bindings::builder();
     let invoke_handler = specta.invoke_handler();
@@ -75,6 +79,12 @@ pub fn run() {
         }))
         // The native folder picker of the export dialog.
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        // "Start at login" (an XDG autostart entry on Linux); started hidden in the tray.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec![AUTOSTART_ARG]),
+        ))
         .invoke_handler(invoke_handler)
         .setup(move |app| {
             // Opened here, after the single-instance hand-over, so a second
@@ -84,6 +94,11 @@ pub fn run() {
             app.manage(LogGuard { _guard: log_guard });
             specta.mount_events(app);
             tray::install(app.handle())?;
+            if std::env::args().any(|a| a == AUTOSTART_ARG)
+                && let Some(window) = app.get_webview_window("main")
+            {
+                let _ = window.hide();
+            }
             if let AppState::Ready(core) = app.state::<AppState>().inner() {
                 tauri::async_runtime::spawn(events::forward(
                     app.handle().clone(),
@@ -91,6 +106,10 @@ pub fn run() {
                 ));
                 tauri::async_runtime::spawn(Arc::clone(core).run_background());
                 tauri::async_runtime::spawn(tray::follow(app.handle().clone(), Arc::clone(core)));
+                tauri::async_runtime::spawn(notifications::follow_runs(
+                    app.handle().clone(),
+                    Arc::clone(core),
+                ));
                 // Schedules fire whenever the app runs, window open or not
                 // (it stands by while `hyperctl scheduler` holds the lock).
                 tauri::async_runtime::spawn(Arc::clone(core).run_scheduler());
@@ -104,6 +123,13 @@ pub fn run() {
                 api.prevent_close();
                 if let Err(e) = window.hide() {
                     tracing::warn!(error = %e, "cannot hide the window");
+                }
+                if let Some(core) = window
+                    .app_handle()
+                    .try_state::<AppState>()
+                    .and_then(|s| s.core_arc())
+                {
+                    notifications::close_hint(window.app_handle(), core);
                 }
             }
         })

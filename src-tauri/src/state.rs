@@ -31,6 +31,13 @@ impl AppState {
         }
     }
 
+    pub fn core_arc(&self) -> Option<Arc<Core>> {
+        match self {
+            AppState::Ready(core) => Some(Arc::clone(core)),
+            AppState::Failed { .. } => None,
+        }
+    }
+
     pub fn paths(&self) -> Option<&Paths> {
         match self {
             AppState::Ready(core) => Some(core.paths()),

@@ -2,15 +2,19 @@
 //! whether anything is running or the last job failed.
 //!
 //! What the menu shows comes from [`TrayView::of`], a pure function of the core's
-//! [`Activity`], so it is unit-tested without a desktop; this module only renders it.
+//! [`Activity`] and scheduler status, so it is unit-tested without a desktop; this module only
+//! renders it. Every menu action is also a command (`show_window`, `run_schedule_now`,
+//! `pause_schedules`, `resume_schedules`, `quit_app`), so tests can drive them.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Local, Utc};
 use hypersdk_core::model::{Activity, JobState};
+use hypersdk_core::schedules::SchedulerStatus;
 use hypersdk_core::{Core, CoreEvent};
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Wry};
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
@@ -18,6 +22,10 @@ use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 const TRAY_ID: &str = "main";
 const SHOW: &str = "show";
 const ACTIVITY: &str = "activity";
+const NEXT: &str = "next";
+const PAUSE: &str = "pause";
+const RESUME: &str = "resume";
+const RUN_PREFIX: &str = "run:";
 const QUIT: &str = "quit";
 const BASE_ICON: &[u8] = include_bytes!("../../icons/tray.png");
 
@@ -28,6 +36,18 @@ pub struct TrayView {
     pub tooltip: String,
     /// The disabled status line in the menu.
     pub status: String,
+    /// The disabled "next backup" line.
+    pub next: String,
+    pub paused: bool,
+    /// Enabled schedules for "Run now ▸": (id, name).
+    pub run_now: Vec<(String, String)>,
+}
+
+/// What the tray knows about schedules.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleState {
+    pub status: Option<SchedulerStatus>,
+    pub schedules: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +69,7 @@ impl Badge {
 }
 
 impl TrayView {
-    pub fn of(a: &Activity) -> TrayView {
+    pub fn of(a: &Activity, sched: &ScheduleState, now: DateTime<Utc>) -> TrayView {
         let plural = |n: u32, one: &str| {
             if n == 1 {
                 format!("1 {one}")
@@ -57,22 +77,53 @@ impl TrayView {
                 format!("{n} {one}s")
             }
         };
-        let (badge, status) = if a.running > 0 || a.queued > 0 {
+        let runs = sched.status.as_ref().map_or(0, |s| s.running.len());
+        let run_failed = sched.status.as_ref().is_some_and(|s| s.last_run_failed);
+        let paused = sched.status.as_ref().is_some_and(|s| s.paused);
+        let (badge, status) = if a.running > 0 || a.queued > 0 || runs > 0 {
             let mut s = format!("{} running", plural(a.running, "job"));
             if a.queued > 0 {
                 s.push_str(&format!(", {} queued", a.queued));
             }
             (Badge::Running, s)
-        } else if a.last_outcome == Some(JobState::Failed) {
-            (Badge::Failed, "Last job failed".to_owned())
+        } else if a.last_outcome == Some(JobState::Failed) || run_failed {
+            let what = if run_failed {
+                "Last backup failed"
+            } else {
+                "Last job failed"
+            };
+            (Badge::Failed, what.to_owned())
         } else {
             (Badge::Idle, "No jobs running".to_owned())
         };
+        let next = if paused {
+            "Backups paused".to_owned()
+        } else {
+            match sched.status.as_ref().and_then(|s| s.next.as_ref()) {
+                Some(n) => format!("Next backup: {} {}", n.schedule_name, when(n.at, now)),
+                None => "No backups scheduled".to_owned(),
+            }
+        };
         TrayView {
             badge,
-            tooltip: format!("HyperSDK Desktop — {status}"),
+            tooltip: format!("HyperSDK Desktop — {status}; {}", next.to_lowercase()),
             status,
+            next,
+            paused,
+            run_now: sched.schedules.clone(),
         }
+    }
+}
+
+/// "at 02:00", "tomorrow at 02:00" or "on Mon 1 Dec at 02:00", in local time.
+fn when(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let (at, now) = (at.with_timezone(&Local), now.with_timezone(&Local));
+    let time = at.format("%H:%M");
+    let days = (at.date_naive() - now.date_naive()).num_days();
+    match days {
+        ..=0 => format!("at {time}"),
+        1 => format!("tomorrow at {time}"),
+        _ => format!("on {} at {time}", at.format("%a %-d %b")),
     }
 }
 
@@ -111,7 +162,7 @@ fn icon_for(badge: Badge) -> tauri::Result<Image<'static>> {
 }
 
 pub fn install(app: &AppHandle) -> tauri::Result<()> {
-    let view = TrayView::of(&Activity::default());
+    let view = TrayView::of(&Activity::default(), &ScheduleState::default(), Utc::now());
     let menu = build_menu(app, &view)?;
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon_for(view.badge)?)
@@ -121,7 +172,20 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
         .on_menu_event(|app, event| match event.id().as_ref() {
             SHOW => show_main_window(app),
             QUIT => request_quit(app),
-            _ => {}
+            PAUSE => with_core(app, |core| async move {
+                core.pause_schedules().await.map(|_| ())
+            }),
+            RESUME => with_core(app, |core| async move {
+                core.resume_schedules().await.map(|_| ())
+            }),
+            id => {
+                if let Some(schedule) = id.strip_prefix(RUN_PREFIX) {
+                    let schedule = schedule.to_owned();
+                    with_core(app, move |core| async move {
+                        core.run_schedule_now(&schedule).await.map(|_| ())
+                    });
+                }
+            }
         })
         .on_tray_icon_event(|tray, event| {
             if let TrayIconEvent::Click {
@@ -137,12 +201,53 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
     Ok(())
 }
 
+/// Runs a core action from a menu click; failures are logged (the window shows the state).
+fn with_core<F, Fut>(app: &AppHandle, action: F)
+where
+    F: FnOnce(Arc<Core>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = hypersdk_core::Result<()>> + Send,
+{
+    let Some(core) = app
+        .try_state::<crate::state::AppState>()
+        .and_then(|s| s.core_arc())
+    else {
+        return;
+    };
+    tauri::async_runtime::spawn(async move {
+        if let Err(e) = action(core).await {
+            tracing::warn!(error = %e, "tray action failed");
+        }
+    });
+}
+
 fn build_menu(app: &AppHandle, view: &TrayView) -> tauri::Result<Menu<Wry>> {
+    let run_items: Vec<MenuItem<Wry>> = view
+        .run_now
+        .iter()
+        .map(|(id, name)| {
+            MenuItem::with_id(app, format!("{RUN_PREFIX}{id}"), name, true, None::<&str>)
+        })
+        .collect::<tauri::Result<_>>()?;
+    let run_refs: Vec<&dyn IsMenuItem<Wry>> = run_items
+        .iter()
+        .map(|i| i as &dyn IsMenuItem<Wry>)
+        .collect();
+    let run_now = Submenu::with_items(app, "Run now", !run_refs.is_empty(), &run_refs)?;
+    let (toggle_id, toggle_label) = if view.paused {
+        (RESUME, "Resume all backups")
+    } else {
+        (PAUSE, "Pause all backups")
+    };
     Menu::with_items(
         app,
         &[
             &MenuItem::with_id(app, SHOW, "Open dashboard", true, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, ACTIVITY, &view.status, false, None::<&str>)?,
+            &MenuItem::with_id(app, NEXT, &view.next, false, None::<&str>)?,
+            &PredefinedMenuItem::separator(app)?,
+            &run_now,
+            &MenuItem::with_id(app, toggle_id, toggle_label, true, None::<&str>)?,
             &PredefinedMenuItem::separator(app)?,
             &MenuItem::with_id(app, QUIT, "Quit", true, None::<&str>)?,
         ],
@@ -161,7 +266,11 @@ pub async fn follow(app: AppHandle, core: Arc<Core>) {
         // Wait for a job change (or a lag, after which the store is re-read anyway).
         loop {
             match events.recv().await {
-                Ok(CoreEvent::JobUpdated { .. }) => break,
+                Ok(
+                    CoreEvent::JobUpdated { .. }
+                    | CoreEvent::ScheduleChanged { .. }
+                    | CoreEvent::ScheduleRun { .. },
+                ) => break,
                 Ok(_) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -173,7 +282,20 @@ pub async fn follow(app: AppHandle, core: Arc<Core>) {
 
 async fn refresh(app: &AppHandle, core: &Core, shown: &mut Option<TrayView>) -> Result<(), String> {
     let activity = core.activity().await.map_err(|e| e.to_string())?;
-    let view = TrayView::of(&activity);
+    let sched = ScheduleState {
+        status: core.scheduler_status().await.ok(),
+        schedules: core
+            .list_schedules()
+            .await
+            .map(|list| {
+                list.into_iter()
+                    .filter(|s| s.enabled)
+                    .map(|s| (s.id, s.name))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let view = TrayView::of(&activity, &sched, Utc::now());
     if shown.as_ref() == Some(&view) {
         return Ok(());
     }
@@ -240,22 +362,29 @@ pub fn show_main_window(app: &AppHandle) {
 mod tests {
     use super::*;
 
+    fn of(a: &Activity) -> TrayView {
+        TrayView::of(a, &ScheduleState::default(), Utc::now())
+    }
+
     #[test]
     fn the_tray_says_what_is_going_on() {
-        let idle = TrayView::of(&Activity::default());
+        let idle = of(&Activity::default());
         assert_eq!(
             (idle.badge, idle.status.as_str()),
             (Badge::Idle, "No jobs running")
         );
-        let busy = TrayView::of(&Activity {
+        let busy = of(&Activity {
             running: 2,
             queued: 1,
             ..Activity::default()
         });
         assert_eq!(busy.badge, Badge::Running);
         assert_eq!(busy.status, "2 jobs running, 1 queued");
-        assert_eq!(busy.tooltip, "HyperSDK Desktop — 2 jobs running, 1 queued");
-        let one = TrayView::of(&Activity {
+        assert_eq!(
+            busy.tooltip,
+            "HyperSDK Desktop — 2 jobs running, 1 queued; no backups scheduled"
+        );
+        let one = of(&Activity {
             running: 1,
             last_outcome: Some(JobState::Failed),
             ..Activity::default()
@@ -264,16 +393,64 @@ mod tests {
             (one.badge, one.status.as_str()),
             (Badge::Running, "1 job running")
         );
-        let failed = TrayView::of(&Activity {
+        let failed = of(&Activity {
             last_outcome: Some(JobState::Failed),
             ..Activity::default()
         });
         assert_eq!(failed.badge, Badge::Failed);
-        let recovered = TrayView::of(&Activity {
+        let recovered = of(&Activity {
             last_outcome: Some(JobState::Succeeded),
             ..Activity::default()
         });
         assert_eq!(recovered.badge, Badge::Idle);
+    }
+
+    #[test]
+    fn schedules_show_next_backup_pause_and_run_now() {
+        use hypersdk_core::schedules::NextRun;
+        let now = Utc::now();
+        let at = now + chrono::Duration::minutes(1);
+        let mut sched = ScheduleState {
+            status: Some(SchedulerStatus {
+                paused: false,
+                active_here: true,
+                running: Vec::new(),
+                next: Some(NextRun {
+                    schedule_id: "s1".into(),
+                    schedule_name: "nightly".into(),
+                    at,
+                }),
+                last_run_failed: false,
+            }),
+            schedules: vec![("s1".into(), "nightly".into())],
+        };
+        let view = TrayView::of(&Activity::default(), &sched, now);
+        assert!(
+            view.next.starts_with("Next backup: nightly "),
+            "{}",
+            view.next
+        );
+        assert_eq!(view.run_now, vec![("s1".to_owned(), "nightly".to_owned())]);
+        assert!(!view.paused);
+        if let Some(st) = sched.status.as_mut() {
+            st.paused = true;
+            st.last_run_failed = true;
+        }
+        let view = TrayView::of(&Activity::default(), &sched, now);
+        assert_eq!(view.next, "Backups paused");
+        assert!(view.paused);
+        assert_eq!(
+            (view.badge, view.status.as_str()),
+            (Badge::Failed, "Last backup failed")
+        );
+    }
+
+    #[test]
+    fn times_read_relative_to_today() {
+        let now = Local::now().with_timezone(&Utc);
+        let tomorrow = now + chrono::Duration::days(1);
+        assert!(when(tomorrow, now).starts_with("tomorrow at "));
+        assert!(when(now + chrono::Duration::days(3), now).starts_with("on "));
     }
 
     #[test]

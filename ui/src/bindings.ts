@@ -71,6 +71,11 @@ export const commands = {
 	scheduleRetentionPreview: (id: string) => typedError<RetentionItem[], ApiError>(__TAURI_INVOKE("schedule_retention_preview", { id })),
 	/**  What the tray shows: paused, runs in progress, next run, last run failed. */
 	schedulerStatus: () => typedError<SchedulerStatus, ApiError>(__TAURI_INVOKE("scheduler_status")),
+	getDesktopSettings: () => typedError<DesktopSettings, ApiError>(__TAURI_INVOKE("get_desktop_settings")),
+	updateDesktopSettings: (settings: DesktopSettings) => typedError<DesktopSettings, ApiError>(__TAURI_INVOKE("update_desktop_settings", { settings })),
+	/**  Whether the app starts (hidden, in the tray) at login. The OS entry is the truth. */
+	getAutostart: () => typedError<boolean, ApiError>(__TAURI_INVOKE("get_autostart")),
+	setAutostart: (enabled: boolean) => typedError<boolean, ApiError>(__TAURI_INVOKE("set_autostart", { enabled })),
 	/**  Tray action "Show window", also callable so tests can drive it. */
 	showWindow: () => __TAURI_INVOKE<void>("show_window"),
 	/**  Tray action "Quit". */
@@ -191,6 +196,11 @@ export type DeliverySummary = {
 	status_code: number | null,
 	at: string,
 	error: string | null,
+};
+
+/**  Settings only the desktop app acts on (the CLI shows and edits them too). */
+export type DesktopSettings = {
+	notify_runs?: NotifyRuns,
 };
 
 /**  One line of a connection's live details (session pool counters, …). */
@@ -328,6 +338,9 @@ export type NextRun = {
 	schedule_name: string,
 	at: string,
 };
+
+/**  When the desktop says how a scheduled run went. */
+export type NotifyRuns = "never" | "failures_only" | "always";
 
 /**  Package layout. */
 export type PackageKind = 

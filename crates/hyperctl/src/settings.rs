@@ -1,6 +1,7 @@
 //! `hyperctl settings`.
 
 use clap::Subcommand;
+use hypersdk_core::model::{DesktopSettings, NotifyRuns, Settings};
 use hypersdk_core::{ApiError, Core};
 
 use crate::output;
@@ -17,15 +18,35 @@ pub enum SettingsCommand {
         /// Jobs that may run at once against one connection (1-16).
         #[arg(long)]
         max_jobs_per_connection: Option<u32>,
+        /// When the desktop app notifies after a scheduled run.
+        #[arg(long, value_enum)]
+        notify_runs: Option<NotifyArg>,
     },
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NotifyArg {
+    Never,
+    FailuresOnly,
+    Always,
+}
+
+/// Both groups, as `--json` prints them.
+#[derive(serde::Serialize)]
+struct AllSettings {
+    #[serde(flatten)]
+    jobs: Settings,
+    #[serde(flatten)]
+    desktop: DesktopSettings,
+}
+
 pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), ApiError> {
-    let settings = match cmd {
-        SettingsCommand::Show => core.settings().await?,
+    let (settings, desktop) = match cmd {
+        SettingsCommand::Show => (core.settings().await?, core.desktop_settings().await?),
         SettingsCommand::Set {
             max_concurrent_jobs,
             max_jobs_per_connection,
+            notify_runs,
         } => {
             let mut s = core.settings().await?;
             if let Some(n) = max_concurrent_jobs {
@@ -34,11 +55,24 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             if let Some(n) = max_jobs_per_connection {
                 s.max_jobs_per_connection = n;
             }
-            core.update_settings(s).await?
+            let s = core.update_settings(s).await?;
+            let mut d = core.desktop_settings().await?;
+            if let Some(n) = notify_runs {
+                d.notify_runs = match n {
+                    NotifyArg::Never => NotifyRuns::Never,
+                    NotifyArg::FailuresOnly => NotifyRuns::FailuresOnly,
+                    NotifyArg::Always => NotifyRuns::Always,
+                };
+                d = core.update_desktop_settings(d).await?;
+            }
+            (s, d)
         }
     };
     if json {
-        return output::json(&settings);
+        return output::json(&AllSettings {
+            jobs: settings,
+            desktop,
+        });
     }
     output::table(
         &["SETTING", "VALUE"],
@@ -50,6 +84,15 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             vec![
                 "max_jobs_per_connection".into(),
                 settings.max_jobs_per_connection.to_string(),
+            ],
+            vec![
+                "notify_runs".into(),
+                match desktop.notify_runs {
+                    NotifyRuns::Never => "never",
+                    NotifyRuns::FailuresOnly => "failures-only",
+                    NotifyRuns::Always => "always",
+                }
+                .into(),
             ],
         ],
     );

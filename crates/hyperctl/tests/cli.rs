@@ -304,6 +304,23 @@ fn jobs_and_settings_and_help() {
     )))
     .expect("json");
     assert_eq!(s["max_concurrent_jobs"], 6);
+    assert_eq!(s["notify_runs"], "always", "the desktop default");
+    let s: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &[
+            "settings",
+            "set",
+            "--notify-runs",
+            "failures-only",
+            "--json",
+        ],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(
+        (s["notify_runs"].as_str(), s["max_concurrent_jobs"].as_u64()),
+        (Some("failures_only"), Some(6))
+    );
     let line = fails(&hyperctl(
         dir.path(),
         &["settings", "set", "--max-concurrent-jobs", "0"],

@@ -33,6 +33,9 @@ use schedules::{Clock, SchedulerState, SystemClock};
 use secrets::Keyring;
 use store::Store;
 
+const DESKTOP_SETTINGS_KEY: &str = "desktop";
+const CLOSE_HINT_KEY: &str = "desktop.close_hint_shown";
+
 /// How many jobs the lists show; the rest stay in the database.
 pub const JOB_LIST_LIMIT: u32 = 10_000;
 const MAX_CONCURRENT_JOBS: u32 = 32;
@@ -181,6 +184,34 @@ impl Core {
     pub async fn list_jobs(&self) -> Result<Vec<Job>> {
         self.with_store(move |store| store.list_jobs(JOB_LIST_LIMIT))
             .await
+    }
+
+    pub async fn desktop_settings(&self) -> Result<model::DesktopSettings> {
+        self.with_store(|store| store.setting(DESKTOP_SETTINGS_KEY))
+            .await
+    }
+
+    pub async fn update_desktop_settings(
+        &self,
+        settings: model::DesktopSettings,
+    ) -> Result<model::DesktopSettings> {
+        self.with_store(move |store| store.put_setting(DESKTOP_SETTINGS_KEY, &settings))
+            .await?;
+        self.bus.publish(CoreEvent::SettingsChanged);
+        Ok(settings)
+    }
+
+    /// True exactly once per data directory: the first time the window is
+    /// closed, the app says it keeps running in the tray.
+    pub async fn take_close_hint(&self) -> Result<bool> {
+        self.with_store(|store| {
+            let shown: bool = store.setting(CLOSE_HINT_KEY)?;
+            if !shown {
+                store.put_setting(CLOSE_HINT_KEY, &true)?;
+            }
+            Ok(!shown)
+        })
+        .await
     }
 
     /// Jobs under way and how the last one ended (for the tray).

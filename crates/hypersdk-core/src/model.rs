@@ -273,6 +273,23 @@ pub struct Job {
     pub result: Option<JobResult>,
 }
 
+/// When the desktop says how a scheduled run went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyRuns {
+    Never,
+    FailuresOnly,
+    #[default]
+    Always,
+}
+
+/// Settings only the desktop app acts on (the CLI shows and edits them too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+pub struct DesktopSettings {
+    #[serde(default)]
+    pub notify_runs: NotifyRuns,
+}
+
 /// What the tray and status lines summarise: jobs under way and how the last one ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Activity {

@@ -314,3 +314,31 @@ async fn activity_counts_jobs_under_way_and_the_last_outcome() {
     );
     assert!(done.last_finished_at.is_some());
 }
+
+#[tokio::test]
+async fn desktop_settings_persist_and_the_close_hint_is_given_once() {
+    use hypersdk_core::model::{DesktopSettings, NotifyRuns};
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let core = open(dir.path());
+        assert_eq!(
+            core.desktop_settings().await.expect("read"),
+            DesktopSettings {
+                notify_runs: NotifyRuns::Always
+            }
+        );
+        core.update_desktop_settings(DesktopSettings {
+            notify_runs: NotifyRuns::FailuresOnly,
+        })
+        .await
+        .expect("write");
+        assert!(core.take_close_hint().await.expect("first"));
+        assert!(!core.take_close_hint().await.expect("second"));
+    }
+    let core = open(dir.path());
+    assert_eq!(
+        core.desktop_settings().await.expect("reread").notify_runs,
+        NotifyRuns::FailuresOnly
+    );
+    assert!(!core.take_close_hint().await.expect("after restart"));
+}

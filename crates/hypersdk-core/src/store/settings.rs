@@ -1,7 +1,9 @@
 //! The `settings` table: one JSON value per key, so adding a setting needs no
 //! migration.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use super::Store;
 use crate::error::{CoreError, Result};
@@ -32,6 +34,35 @@ impl Store {
             "INSERT INTO settings (key, value_json) VALUES (?1, ?2) \
              ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json",
             params![KEY, json],
+        )?;
+        Ok(())
+    }
+
+    /// A JSON value stored under `key`, or `T::default()` when there is none.
+    pub fn setting<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        let json: Option<String> = self
+            .lock()?
+            .query_row(
+                "SELECT value_json FROM settings WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match json {
+            None => Ok(T::default()),
+            Some(j) => serde_json::from_str(&j).map_err(|e| {
+                CoreError::Internal(format!("stored setting {key} is unreadable: {e}"))
+            }),
+        }
+    }
+
+    pub fn put_setting<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let json = serde_json::to_string(value)
+            .map_err(|e| CoreError::Internal(format!("setting {key}: {e}")))?;
+        self.lock()?.execute(
+            "INSERT INTO settings (key, value_json) VALUES (?1, ?2) \
+             ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json",
+            params![key, json],
         )?;
         Ok(())
     }
