@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "./App";
 import { commands } from "./bindings";
-import { appInfo, kinds } from "./test/fixtures";
+import { appInfo, kinds, webhookEvents } from "./test/fixtures";
 import { renderWithProviders } from "./test/render";
 import { useNavigation } from "./store/navigation";
 
@@ -14,6 +14,14 @@ vi.mock("./bindings", () => ({
     listConnections: vi.fn(),
     listJobs: vi.fn(),
     getSettings: vi.fn(),
+    listWebhooks: vi.fn(),
+    listWebhookEvents: vi.fn(),
+    listWebhookDeliveries: vi.fn(),
+    getWebhookSettings: vi.fn(),
+    listSchedules: vi.fn(),
+    schedulerStatus: vi.fn(),
+    getDesktopSettings: vi.fn(),
+    getAutostart: vi.fn(),
   },
   events: { coreEvent: { listen: vi.fn(() => Promise.resolve(() => {})) } },
 }));
@@ -26,6 +34,14 @@ beforeEach(() => {
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
   mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
   mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2 } });
+  mocked.listWebhooks.mockResolvedValue({ status: "ok", data: [] });
+  mocked.listWebhookEvents.mockResolvedValue(webhookEvents);
+  mocked.listWebhookDeliveries.mockResolvedValue({ status: "ok", data: [] });
+  mocked.getWebhookSettings.mockResolvedValue({ status: "ok", data: { block_private_destinations: false } });
+  mocked.listSchedules.mockResolvedValue({ status: "ok", data: [] });
+  mocked.schedulerStatus.mockResolvedValue({ status: "ok", data: { paused: false, active_here: true, running: [], next: null, last_run_failed: false } });
+  mocked.getDesktopSettings.mockResolvedValue({ status: "ok", data: { notify_runs: "failures_only" } });
+  mocked.getAutostart.mockResolvedValue({ status: "ok", data: false });
 });
 
 describe("startup error screen", () => {
@@ -58,7 +74,7 @@ describe("startup error screen", () => {
 });
 
 describe("app frame", () => {
-  it("shows the five sections and switches between them", async () => {
+  it("shows the six sections and switches between them", async () => {
     mocked.appInfo.mockResolvedValue(appInfo);
     const user = userEvent.setup();
     renderWithProviders(<App />);
@@ -66,7 +82,7 @@ describe("app frame", () => {
     expect(await screen.findByTestId("page-inventory")).toBeInTheDocument();
     expect(await screen.findByText("Add a connection to browse your VMs")).toBeInTheDocument();
 
-    for (const section of ["jobs", "schedules", "connections", "settings", "inventory"]) {
+    for (const section of ["jobs", "schedules", "connections", "webhooks", "settings", "inventory"]) {
       await user.click(screen.getByTestId(`nav-${section}`));
       expect(await screen.findByTestId(`page-${section}`)).toBeInTheDocument();
     }
@@ -75,12 +91,18 @@ describe("app frame", () => {
     expect(await screen.findByText("No jobs yet")).toBeInTheDocument();
 
     await user.click(screen.getByTestId("nav-schedules"));
-    expect(screen.getByText("No schedules yet")).toBeInTheDocument();
-    expect(screen.getByTestId("schedule-create")).toHaveAttribute("aria-disabled", "true");
+    expect(await screen.findByText("No schedules yet")).toBeInTheDocument();
+    expect(screen.getByTestId("schedule-add")).toBeDisabled();
+
+    await user.click(screen.getByTestId("nav-webhooks"));
+    expect(await screen.findByText("No webhooks yet")).toBeInTheDocument();
+    expect(await screen.findByTestId("webhook-block-private")).not.toBeChecked();
 
     await user.click(screen.getByTestId("nav-settings"));
     expect(await screen.findByTestId("settings-database-path")).toHaveTextContent(appInfo.database_path);
     expect(await screen.findByTestId("settings-max-concurrent-jobs")).toHaveValue("4");
+    expect(await screen.findByTestId("settings-notify-failures_only")).toBeChecked();
+    expect(await screen.findByTestId("settings-autostart")).not.toBeChecked();
 
     await user.click(screen.getByTestId("nav-inventory"));
     await user.click(await screen.findByTestId("inventory-go-connections"));

@@ -1,5 +1,15 @@
 import { commands } from "../bindings";
-import type { ConnectionInput, ExportSpec, Settings, VmFilter } from "../bindings";
+import type {
+  ConnectionInput,
+  DeliveryFilter,
+  DesktopSettings,
+  ExportSpec,
+  ScheduleInput,
+  Settings,
+  VmFilter,
+  WebhookInput,
+  WebhookSettings,
+} from "../bindings";
 import { call, callResult } from "./errors";
 
 /** Thin promise API over the generated bindings: every failure is a CoreError. */
@@ -12,6 +22,7 @@ export const api = {
     callResult(() => commands.updateConnection(id, input)),
   testConnection: (id: string) => callResult(() => commands.testConnection(id)),
   removeConnection: (id: string) => callResult(() => commands.removeConnection(id)),
+  connectionDiagnostics: (id: string) => callResult(() => commands.connectionDiagnostics(id)),
   listVms: (connectionId: string, filter: VmFilter) => callResult(() => commands.listVms(connectionId, filter)),
   startExport: (spec: ExportSpec) => callResult(() => commands.startExport(spec)),
   retryJob: (id: string) => callResult(() => commands.retryJob(id)),
@@ -20,4 +31,32 @@ export const api = {
   cancelJob: (id: string) => callResult(() => commands.cancelJob(id)),
   getSettings: () => callResult(() => commands.getSettings()),
   updateSettings: (settings: Settings) => callResult(() => commands.updateSettings(settings)),
+  listWebhooks: () => callResult(() => commands.listWebhooks()),
+  addWebhook: (input: WebhookInput) => callResult(() => commands.addWebhook(input)),
+  updateWebhook: (id: string, input: WebhookInput) => callResult(() => commands.updateWebhook(id, input)),
+  removeWebhook: (id: string) => callResult(() => commands.removeWebhook(id)),
+  setWebhookEnabled: (id: string, enabled: boolean, dropPending: boolean) =>
+    callResult(() => commands.setWebhookEnabled(id, enabled, dropPending)),
+  testWebhook: (id: string) => callResult(() => commands.testWebhook(id)),
+  listWebhookDeliveries: (filter: DeliveryFilter) => callResult(() => commands.listWebhookDeliveries(filter)),
+  redeliverWebhook: (deliveryId: number) => callResult(() => commands.redeliverWebhook(deliveryId)),
+  listWebhookEvents: () => call(() => commands.listWebhookEvents()),
+  getWebhookSettings: () => callResult(() => commands.getWebhookSettings()),
+  updateWebhookSettings: (settings: WebhookSettings) => callResult(() => commands.updateWebhookSettings(settings)),
+  listSchedules: () => callResult(() => commands.listSchedules()),
+  getSchedule: (id: string) => callResult(() => commands.getSchedule(id)),
+  addSchedule: (input: ScheduleInput) => callResult(() => commands.addSchedule(input)),
+  updateSchedule: (id: string, input: ScheduleInput) => callResult(() => commands.updateSchedule(id, input)),
+  removeSchedule: (id: string) => callResult(() => commands.removeSchedule(id)),
+  setScheduleEnabled: (id: string, enabled: boolean) => callResult(() => commands.setScheduleEnabled(id, enabled)),
+  runScheduleNow: (id: string) => callResult(() => commands.runScheduleNow(id)),
+  pauseSchedules: () => callResult(() => commands.pauseSchedules()),
+  resumeSchedules: () => callResult(() => commands.resumeSchedules()),
+  scheduleHistory: (id: string, limit: number | null = null) => callResult(() => commands.scheduleHistory(id, limit)),
+  scheduleRetentionPreview: (id: string) => callResult(() => commands.scheduleRetentionPreview(id)),
+  schedulerStatus: () => callResult(() => commands.schedulerStatus()),
+  getDesktopSettings: () => callResult(() => commands.getDesktopSettings()),
+  updateDesktopSettings: (settings: DesktopSettings) => callResult(() => commands.updateDesktopSettings(settings)),
+  getAutostart: () => callResult(() => commands.getAutostart()),
+  setAutostart: (enabled: boolean) => callResult(() => commands.setAutostart(enabled)),
 };

@@ -1,8 +1,8 @@
 import { QueryClient } from "@tanstack/react-query";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../bindings";
 import { makeJob } from "../test/fixtures";
-import { handleCoreEvent } from "./coreEvents";
+import { WEBHOOK_REFRESH_INTERVAL_MS, handleCoreEvent } from "./coreEvents";
 import { queryKeys } from "./queryKeys";
 
 vi.mock("../bindings", () => ({ commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
@@ -44,5 +44,67 @@ describe("handleCoreEvent", () => {
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.connections });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.vmsAll });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.settings });
+    // update_webhook_settings is announced as a settings change.
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.webhookSettings });
+  });
+});
+
+describe("webhook invalidation", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const webhookInvalidations = (spy: { mock: { calls: unknown[][] } }) =>
+    spy.mock.calls.filter(([filters]) => JSON.stringify(filters) === JSON.stringify({ queryKey: queryKeys.webhooksAll })).length;
+
+  it("refreshes every webhook query (list and delivery logs) on webhooks_changed", () => {
+    const client = new QueryClient();
+    client.setQueryData(queryKeys.webhooks, []);
+    client.setQueryData(queryKeys.webhookDeliveries({ webhook: "w-1", status: "dead", limit: 200 }), []);
+    client.setQueryData(queryKeys.connections, []);
+
+    handleCoreEvent(client, { type: "webhooks_changed" });
+
+    expect(client.getQueryState(queryKeys.webhooks)?.isInvalidated).toBe(true);
+    expect(client.getQueryState(queryKeys.webhookDeliveries({ webhook: "w-1", status: "dead", limit: 200 }))?.isInvalidated).toBe(true);
+    expect(client.getQueryState(queryKeys.connections)?.isInvalidated).toBe(false);
+  });
+
+  it("refreshes at most once a second however many events arrive, and never misses the last", () => {
+    vi.useFakeTimers();
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, "invalidateQueries");
+
+    handleCoreEvent(client, { type: "webhooks_changed" });
+    expect(webhookInvalidations(invalidate)).toBe(1); // the first one at once
+
+    for (let i = 0; i < 20; i++) {
+      handleCoreEvent(client, { type: "webhooks_changed" });
+      handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: `j-${i}`, state: "running" }) });
+      vi.advanceTimersByTime(40);
+    }
+    expect(webhookInvalidations(invalidate)).toBe(1);
+
+    vi.advanceTimersByTime(WEBHOOK_REFRESH_INTERVAL_MS);
+    expect(webhookInvalidations(invalidate)).toBe(2); // the burst, folded into one
+
+    vi.advanceTimersByTime(10 * WEBHOOK_REFRESH_INTERVAL_MS);
+    expect(webhookInvalidations(invalidate)).toBe(2); // nothing new, nothing more
+
+    handleCoreEvent(client, { type: "webhooks_changed" });
+    expect(webhookInvalidations(invalidate)).toBe(3); // quiet for a while: at once again
+  });
+
+  it("refreshes webhooks on job state changes (they queue deliveries), not on progress samples", () => {
+    vi.useFakeTimers();
+    const client = new QueryClient();
+    const invalidate = vi.spyOn(client, "invalidateQueries");
+    const progress = { job_id: "a", bytes_done: 10, bytes_total: 100, rate_bps: 5, eta_seconds: 18, disks: [] };
+
+    handleCoreEvent(client, { type: "job_progress", progress });
+    expect(webhookInvalidations(invalidate)).toBe(0);
+
+    handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: "a", state: "failed" }) });
+    expect(webhookInvalidations(invalidate)).toBe(1);
   });
 });

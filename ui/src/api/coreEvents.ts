@@ -5,6 +5,43 @@ import { events } from "../bindings";
 import type { CoreEvent } from "../bindings";
 import { queryKeys } from "./queryKeys";
 import { applyJobProgress, upsertJob } from "./jobsCache";
+import { upsertScheduleRun } from "./schedulesCache";
+
+/** Webhook queries are refetched at most this often, however many events arrive. */
+export const WEBHOOK_REFRESH_INTERVAL_MS = 1_000;
+
+type Throttle = { last: number; timer: ReturnType<typeof setTimeout> | null };
+const webhookThrottles = new WeakMap<QueryClient, Throttle>();
+
+/**
+ * Invalidates every webhook query (list with counts, delivery logs), at most once per
+ * WEBHOOK_REFRESH_INTERVAL_MS: the first event of a burst refreshes at once, the rest of the burst
+ * is folded into one refresh at the end of the interval, so the last change is never missed.
+ * Deliveries are recorded (and announced) one by one, and every job transition queues some, so
+ * a busy moment can bring dozens of events a second.
+ */
+export function refreshWebhooks(queryClient: QueryClient): void {
+  let throttle = webhookThrottles.get(queryClient);
+  if (!throttle) {
+    throttle = { last: Number.NEGATIVE_INFINITY, timer: null };
+    webhookThrottles.set(queryClient, throttle);
+  }
+  if (throttle.timer !== null) return; // a refresh is already due at the end of this interval
+  const t = throttle;
+  const invalidate = () => {
+    t.last = Date.now();
+    void queryClient.invalidateQueries({ queryKey: queryKeys.webhooksAll });
+  };
+  const wait = t.last + WEBHOOK_REFRESH_INTERVAL_MS - Date.now();
+  if (wait <= 0) {
+    invalidate();
+  } else {
+    t.timer = setTimeout(() => {
+      t.timer = null;
+      invalidate();
+    }, wait);
+  }
+}
 
 /** Applies one core event to the query cache. */
 export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): void {
@@ -16,12 +53,42 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       break;
     case "settings_changed":
       void queryClient.invalidateQueries({ queryKey: queryKeys.settings });
+      // update_webhook_settings announces itself as a settings change too.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.webhookSettings });
+      // update_desktop_settings too.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.desktopSettings });
+      break;
+    case "webhooks_changed":
+      refreshWebhooks(queryClient);
       break;
     case "job_updated":
       upsertJob(queryClient, event.job);
+      // A job's transition queues its webhook deliveries in the same transaction: the pending
+      // counts and delivery logs change with it.
+      refreshWebhooks(queryClient);
       break;
     case "job_progress":
+      // Not a webhook refresh: progress samples arrive up to 5 times a second per job, and the
+      // rare job.progress delivery they queue is announced by webhooks_changed once attempted.
       applyJobProgress(queryClient, event.progress);
+      break;
+    case "schedule_changed":
+      if (event.schedule_id === null) {
+        // Several changed (pause/resume, another process): re-read everything about schedules.
+        void queryClient.invalidateQueries({ queryKey: queryKeys.schedulesAll });
+      } else {
+        void queryClient.invalidateQueries({ queryKey: queryKeys.schedules });
+        void queryClient.invalidateQueries({ queryKey: queryKeys.schedule(event.schedule_id) });
+        void queryClient.invalidateQueries({ queryKey: queryKeys.schedulerStatus });
+      }
+      break;
+    case "schedule_run":
+      // The history row is patched in place; the list (last status, next run) and the scheduler
+      // status (runs in progress, last run failed) are re-read.
+      upsertScheduleRun(queryClient, event.run);
+      void queryClient.invalidateQueries({ queryKey: queryKeys.schedules });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.schedule(event.run.schedule_id) });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.schedulerStatus });
       break;
   }
 }

@@ -1,9 +1,34 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { Connection, ConnectionInput, ConnectionTestResult, ExportSpec, Job, Settings, VmInfo } from "../bindings";
+import type {
+  Connection,
+  ConnectionInput,
+  ConnectionTestResult,
+  DeliveryFilter,
+  Diagnostic,
+  ExportSpec,
+  Job,
+  Settings,
+  VmInfo,
+  Webhook,
+  WebhookDelivery,
+  WebhookInput,
+  WebhookSettings,
+  WebhookTestResult,
+} from "../bindings";
 import { api } from "./client";
 import type { CoreError } from "./errors";
 import { queryKeys } from "./queryKeys";
 import { upsertJob } from "./jobsCache";
+import type {
+  DesktopSettings,
+  RetentionItem,
+  Schedule,
+  ScheduleDetail,
+  ScheduleExecution,
+  ScheduleInput,
+  SchedulerStatus,
+} from "../bindings";
+import { upsertScheduleRun } from "./schedulesCache";
 
 export function useAppInfo() {
   return useQuery({
@@ -56,6 +81,20 @@ export function useRemoveConnection() {
   return useMutation<null, CoreError, string>({
     mutationFn: (id) => api.removeConnection(id),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: queryKeys.connections }),
+  });
+}
+
+/**
+ * Live details of the provider this process keeps for a connection (vSphere: session pool
+ * counters). Polled while shown: the counters move as the pool is used.
+ */
+export function useConnectionDiagnostics(id: string | null, refetchInterval: number | false = 5_000) {
+  return useQuery<Diagnostic[], CoreError>({
+    queryKey: queryKeys.connectionDiagnostics(id ?? ""),
+    queryFn: () => api.connectionDiagnostics(id ?? ""),
+    enabled: id !== null,
+    staleTime: 0,
+    refetchInterval,
   });
 }
 
@@ -126,5 +165,244 @@ export function useUpdateSettings() {
   return useMutation<Settings, CoreError, Settings>({
     mutationFn: (settings) => api.updateSettings(settings),
     onSuccess: (settings) => queryClient.setQueryData(queryKeys.settings, settings),
+  });
+}
+
+// ------------------------------------------------------------------ webhooks
+
+export function useWebhooks() {
+  return useQuery<Webhook[], CoreError>({
+    queryKey: queryKeys.webhooks,
+    queryFn: api.listWebhooks,
+  });
+}
+
+/** The delivery log, newest first; `null` while no log is shown. */
+export function useWebhookDeliveries(filter: DeliveryFilter | null) {
+  return useQuery<WebhookDelivery[], CoreError>({
+    queryKey: queryKeys.webhookDeliveries(filter ?? {}),
+    queryFn: () => api.listWebhookDeliveries(filter ?? {}),
+    enabled: filter !== null,
+  });
+}
+
+/** The event names a webhook can subscribe to (and `*`); fixed for the life of the app. */
+export function useWebhookEvents() {
+  return useQuery<string[], CoreError>({
+    queryKey: queryKeys.webhookEvents,
+    queryFn: api.listWebhookEvents,
+    staleTime: Infinity,
+  });
+}
+
+function useInvalidateWebhooks() {
+  const queryClient = useQueryClient();
+  return () => queryClient.invalidateQueries({ queryKey: queryKeys.webhooksAll });
+}
+
+export function useAddWebhook() {
+  const invalidate = useInvalidateWebhooks();
+  return useMutation<Webhook, CoreError, WebhookInput>({
+    mutationFn: (input) => api.addWebhook(input),
+    onSuccess: invalidate,
+  });
+}
+
+export function useUpdateWebhook() {
+  const invalidate = useInvalidateWebhooks();
+  return useMutation<Webhook, CoreError, { id: string; input: WebhookInput }>({
+    mutationFn: ({ id, input }) => api.updateWebhook(id, input),
+    onSuccess: invalidate,
+  });
+}
+
+export function useRemoveWebhook() {
+  const invalidate = useInvalidateWebhooks();
+  return useMutation<null, CoreError, string>({
+    mutationFn: (id) => api.removeWebhook(id),
+    onSuccess: invalidate,
+  });
+}
+
+export function useSetWebhookEnabled() {
+  const invalidate = useInvalidateWebhooks();
+  return useMutation<Webhook, CoreError, { id: string; enabled: boolean; dropPending: boolean }>({
+    mutationFn: ({ id, enabled, dropPending }) => api.setWebhookEnabled(id, enabled, dropPending),
+    onSuccess: invalidate,
+  });
+}
+
+export function useTestWebhook() {
+  const invalidate = useInvalidateWebhooks();
+  return useMutation<WebhookTestResult, CoreError, string>({
+    mutationFn: (id) => api.testWebhook(id),
+    // The test is recorded in the delivery log and becomes the hook's last delivery.
+    onSuccess: invalidate,
+  });
+}
+
+export function useRedeliverWebhook() {
+  const invalidate = useInvalidateWebhooks();
+  return useMutation<WebhookDelivery, CoreError, number>({
+    mutationFn: (deliveryId) => api.redeliverWebhook(deliveryId),
+    onSuccess: invalidate,
+  });
+}
+
+export function useWebhookSettings() {
+  return useQuery<WebhookSettings, CoreError>({
+    queryKey: queryKeys.webhookSettings,
+    queryFn: api.getWebhookSettings,
+  });
+}
+
+export function useUpdateWebhookSettings() {
+  const queryClient = useQueryClient();
+  return useMutation<WebhookSettings, CoreError, WebhookSettings>({
+    mutationFn: (settings) => api.updateWebhookSettings(settings),
+    onSuccess: (settings) => queryClient.setQueryData(queryKeys.webhookSettings, settings),
+  });
+}
+
+// ------------------------------------------------------------------ schedules
+
+export function useSchedules() {
+  return useQuery<Schedule[], CoreError>({
+    queryKey: queryKeys.schedules,
+    queryFn: api.listSchedules,
+  });
+}
+
+/** One schedule with its next fire times, as the core computes them (null: none chosen). */
+export function useScheduleDetail(id: string | null) {
+  return useQuery<ScheduleDetail, CoreError>({
+    queryKey: queryKeys.schedule(id ?? ""),
+    queryFn: () => api.getSchedule(id ?? ""),
+    enabled: id !== null,
+  });
+}
+
+/** A schedule's runs, newest first; kept current by `schedule_run` events. */
+export function useScheduleHistory(id: string | null) {
+  return useQuery<ScheduleExecution[], CoreError>({
+    queryKey: queryKeys.scheduleHistory(id ?? ""),
+    queryFn: () => api.scheduleHistory(id ?? "", 200),
+    enabled: id !== null,
+  });
+}
+
+export function useSchedulerStatus() {
+  return useQuery<SchedulerStatus, CoreError>({
+    queryKey: queryKeys.schedulerStatus,
+    queryFn: api.schedulerStatus,
+  });
+}
+
+/** After a change the core also sends `schedule_changed`; refreshing here covers a missed event. */
+function useInvalidateSchedules() {
+  const queryClient = useQueryClient();
+  return () => queryClient.invalidateQueries({ queryKey: queryKeys.schedulesAll });
+}
+
+export function useAddSchedule() {
+  const invalidate = useInvalidateSchedules();
+  return useMutation<Schedule, CoreError, ScheduleInput>({
+    mutationFn: (input) => api.addSchedule(input),
+    onSuccess: invalidate,
+  });
+}
+
+export function useUpdateSchedule() {
+  const invalidate = useInvalidateSchedules();
+  return useMutation<Schedule, CoreError, { id: string; input: ScheduleInput }>({
+    mutationFn: ({ id, input }) => api.updateSchedule(id, input),
+    onSuccess: invalidate,
+  });
+}
+
+export function useRemoveSchedule() {
+  const invalidate = useInvalidateSchedules();
+  return useMutation<null, CoreError, string>({
+    mutationFn: (id) => api.removeSchedule(id),
+    onSuccess: invalidate,
+  });
+}
+
+export function useSetScheduleEnabled() {
+  const invalidate = useInvalidateSchedules();
+  return useMutation<Schedule, CoreError, { id: string; enabled: boolean }>({
+    mutationFn: ({ id, enabled }) => api.setScheduleEnabled(id, enabled),
+    onSuccess: invalidate,
+  });
+}
+
+/** "Run now": the core answers at once with the started (or skipped) run. */
+export function useRunScheduleNow() {
+  const queryClient = useQueryClient();
+  return useMutation<ScheduleExecution, CoreError, string>({
+    mutationFn: (id) => api.runScheduleNow(id),
+    onSuccess: (run) => {
+      upsertScheduleRun(queryClient, run);
+      void queryClient.invalidateQueries({ queryKey: queryKeys.schedules });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.schedulerStatus });
+    },
+  });
+}
+
+export function usePauseSchedules() {
+  const queryClient = useQueryClient();
+  return useMutation<SchedulerStatus, CoreError, void>({
+    mutationFn: () => api.pauseSchedules(),
+    onSuccess: (status) => queryClient.setQueryData(queryKeys.schedulerStatus, status),
+  });
+}
+
+export function useResumeSchedules() {
+  const queryClient = useQueryClient();
+  return useMutation<SchedulerStatus, CoreError, void>({
+    mutationFn: () => api.resumeSchedules(),
+    onSuccess: (status) => queryClient.setQueryData(queryKeys.schedulerStatus, status),
+  });
+}
+
+/** Dry run: which recorded files retention would delete now (asked for, never polled). */
+export function useRetentionPreview() {
+  return useMutation<RetentionItem[], CoreError, string>({
+    mutationFn: (id) => api.scheduleRetentionPreview(id),
+  });
+}
+
+// ------------------------------------------------------------------ desktop settings
+
+/** Notifications after scheduled runs (stored by the core; `hyperctl` sees them too). */
+export function useDesktopSettings() {
+  return useQuery<DesktopSettings, CoreError>({
+    queryKey: queryKeys.desktopSettings,
+    queryFn: api.getDesktopSettings,
+  });
+}
+
+export function useUpdateDesktopSettings() {
+  const queryClient = useQueryClient();
+  return useMutation<DesktopSettings, CoreError, DesktopSettings>({
+    mutationFn: (settings) => api.updateDesktopSettings(settings),
+    onSuccess: (settings) => queryClient.setQueryData(queryKeys.desktopSettings, settings),
+  });
+}
+
+/** Whether the app starts at login: the OS entry is the truth, so it is read each time it is shown. */
+export function useAutostart() {
+  return useQuery<boolean, CoreError>({
+    queryKey: queryKeys.autostart,
+    queryFn: api.getAutostart,
+    staleTime: 0,
+  });
+}
+
+export function useSetAutostart() {
+  const queryClient = useQueryClient();
+  return useMutation<boolean, CoreError, boolean>({
+    mutationFn: (enabled) => api.setAutostart(enabled),
+    onSuccess: (enabled) => queryClient.setQueryData(queryKeys.autostart, enabled),
   });
 }

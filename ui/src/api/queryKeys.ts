@@ -1,10 +1,28 @@
+import type { DeliveryFilter } from "../bindings";
+
 export const queryKeys = {
   appInfo: ["app-info"] as const,
   providerKinds: ["provider-kinds"] as const,
   connections: ["connections"] as const,
+  /** Under `connections`, so `connections_changed` refreshes it too. */
+  connectionDiagnostics: (id: string) => ["connections", "diagnostics", id] as const,
   vmsAll: ["vms"] as const,
   vms: (connectionId: string) => ["vms", connectionId] as const,
   jobs: ["jobs"] as const,
   job: (id: string) => ["jobs", "detail", id] as const,
   settings: ["settings"] as const,
+  /** Every webhook query (list, delivery logs) starts with this. */
+  webhooksAll: ["webhooks"] as const,
+  webhooks: ["webhooks", "list"] as const,
+  webhookDeliveries: (filter: DeliveryFilter) => ["webhooks", "deliveries", filter] as const,
+  webhookEvents: ["webhook-events"] as const,
+  webhookSettings: ["webhook-settings"] as const,
+  /** Every schedule query (list, details, histories, scheduler status) starts with this. */
+  schedulesAll: ["schedules"] as const,
+  schedules: ["schedules", "list"] as const,
+  schedule: (id: string) => ["schedules", "detail", id] as const,
+  scheduleHistory: (id: string) => ["schedules", "history", id] as const,
+  schedulerStatus: ["schedules", "status"] as const,
+  desktopSettings: ["desktop-settings"] as const,
+  autostart: ["autostart"] as const,
 };

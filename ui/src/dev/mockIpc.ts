@@ -2,17 +2,21 @@
 //
 // URL parameters: `?section=jobs` opens a section, `?scenario=empty` starts with no data,
 // `?scenario=startup-error` shows the start-up error screen, `?vms=10000` sets how many VMs
-// the "Lab vCenter" connection lists (default 2,500).
+// the "Lab vCenter" connection lists (default 2,500). Webhooks: "Ops chat" answers 200, "Ticketing"
+// 503 (its deliveries retry, then die); a URL containing "gone" answers 410 and turns its hook off.
 import { emit as emitEvent } from "@tauri-apps/api/event";
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { SECTIONS, useNavigation } from "../store/navigation";
 import type { Section } from "../store/navigation";
+import { createScheduleMock, NOT_MINE } from "./mockSchedules";
 import type {
   ApiError,
   Connection,
   ConnectionInput,
   ConnectionTestResult,
   CoreEvent,
+  DeliveryFilter,
+  Diagnostic,
   ExportSpec,
   Job,
   JobProgress,
@@ -20,6 +24,11 @@ import type {
   ProviderKindInfo,
   Settings,
   VmInfo,
+  Webhook,
+  WebhookDelivery,
+  WebhookInput,
+  WebhookSettings,
+  WebhookTestResult,
 } from "../bindings";
 
 const kinds: ProviderKindInfo[] = [
@@ -154,6 +163,169 @@ const emit = (payload: CoreEvent) => void emitEvent("core-event", payload);
 
 function publish(job: Job) {
   emit({ type: "job_updated", job: { ...job } });
+  const event = JOB_EVENTS[job.state];
+  if (event) enqueueWebhookEvent(event, job);
+}
+
+// ------------------------------------------------------------------ webhooks
+
+const JOB_EVENTS: Partial<Record<Job["state"], string>> = {
+  queued: "job.created",
+  running: "job.started",
+  succeeded: "job.completed",
+  failed: "job.failed",
+  cancelled: "job.cancelled",
+  interrupted: "job.failed",
+};
+const WEBHOOK_EVENTS = ["job.created", "job.started", "job.progress", "job.completed", "job.failed", "job.cancelled", "schedule.triggered", "schedule.skipped", "*"];
+
+/** A hook as the mock keeps it: the API's shape plus which secret header names are "in the keyring". */
+type MockHook = Omit<Webhook, "last_delivery" | "pending" | "dead">;
+let hooks: MockHook[] = [
+  { id: "w-1", name: "Ops chat", url: "https://hooks.example.com/hypersdk", events: ["job.completed", "job.failed"], headers: [{ name: "Authorization", value: null, secret: true }, { name: "X-Team", value: "infra", secret: false }], timeout_ms: 10_000, max_attempts: 25, enabled: true, disabled_reason: null, has_secret: true, created_at: now(), updated_at: now() },
+  { id: "w-2", name: "Ticketing", url: "https://tickets.example.net/api/hooks?queue=backup", events: ["*"], headers: [], timeout_ms: 5_000, max_attempts: 3, enabled: true, disabled_reason: null, has_secret: false, created_at: now(), updated_at: now() },
+];
+let deliveries: WebhookDelivery[] = [];
+let deliverySeq = 0;
+let webhookSettings: Required<WebhookSettings> = { block_private_destinations: false, progress_interval_seconds: 60, retry_base_ms: 2_000, retry_cap_ms: 900_000 };
+
+/** What the mock receiver behind a URL answers. */
+function answerOf(url: string): number {
+  if (url.includes("gone")) return 410;
+  if (url.includes("tickets.")) return 503;
+  return 200;
+}
+
+function webhookView(h: MockHook): Webhook {
+  const mine = deliveries.filter((d) => d.webhook_id === h.id);
+  const last = mine.filter((d) => d.last_attempt_at !== null).sort((a, b) => (b.last_attempt_at ?? "").localeCompare(a.last_attempt_at ?? "") || b.id - a.id)[0];
+  return {
+    ...h,
+    headers: h.headers.map((x) => ({ ...x })),
+    last_delivery: last ? { delivery_id: last.id, event: last.event, status: last.status, status_code: last.last_status_code, at: last.last_attempt_at ?? last.created_at, error: last.last_error } : null,
+    pending: mine.filter((d) => d.status === "pending").length,
+    dead: mine.filter((d) => d.status === "dead").length,
+  };
+}
+
+function hookByKey(key: unknown): MockHook {
+  const h = hooks.find((x) => x.id === key || x.name.toLowerCase() === String(key).toLowerCase());
+  if (!h) fail("not_found", `webhook "${String(key)}" was not found`);
+  return h;
+}
+
+function newDelivery(hook: MockHook, event: string, payload: unknown, jobId: string | null): WebhookDelivery {
+  deliverySeq += 1;
+  const d: WebhookDelivery = { id: deliverySeq, webhook_id: hook.id, webhook_name: hook.name, event_id: crypto.randomUUID(), event, job_id: jobId, status: "pending", attempts: 0, next_attempt_at: now(), last_attempt_at: null, last_status_code: null, last_error: null, last_latency_ms: null, created_at: now(), delivered_at: null, payload: JSON.stringify(payload) };
+  deliveries.unshift(d);
+  return d;
+}
+
+function enqueueWebhookEvent(event: string, job: Job) {
+  const payload = { event, timestamp: now(), data: { job_id: job.id, job_name: job.name, vm_path: null, duration_seconds: null, output_paths: job.result ? [job.result.path] : [], bytes: job.result?.bytes ?? null, error: job.error } };
+  for (const hook of hooks) {
+    if (hook.enabled && (hook.events.includes("*") || hook.events.includes(event))) newDelivery(hook, event, payload, job.id);
+  }
+}
+
+/** One attempt; returns the outcome as the worker records it. */
+function attempt(d: WebhookDelivery, hook: MockHook) {
+  const code = answerOf(hook.url);
+  d.attempts += 1;
+  d.last_attempt_at = now();
+  d.last_status_code = code;
+  d.last_latency_ms = 20 + Math.round(Math.random() * 180);
+  d.last_error = code >= 200 && code < 300 ? null : `the receiver answered ${code}`;
+  if (d.last_error === null) {
+    d.status = "delivered";
+    d.delivered_at = now();
+    d.next_attempt_at = null;
+  } else if (code === 410) {
+    d.status = "dead";
+    d.next_attempt_at = null;
+    hook.enabled = false;
+    hook.disabled_reason = "the receiver answered 410 Gone";
+  } else if (d.attempts >= hook.max_attempts) {
+    d.status = "dead";
+    d.next_attempt_at = null;
+  } else {
+    d.next_attempt_at = new Date(Date.now() + 2000 * d.attempts).toISOString();
+  }
+}
+
+/** The mock delivery worker: sends due deliveries of enabled hooks. */
+function deliverWebhooks() {
+  let changed = false;
+  for (const d of [...deliveries].reverse()) {
+    if (d.status !== "pending" || (d.next_attempt_at !== null && d.next_attempt_at > now())) continue;
+    const hook = hooks.find((h) => h.id === d.webhook_id);
+    if (!hook?.enabled) continue;
+    attempt(d, hook);
+    changed = true;
+  }
+  if (changed) emit({ type: "webhooks_changed" });
+}
+
+function hookFromInput(id: string, input: WebhookInput, previous?: MockHook): MockHook {
+  const name = input.name.trim();
+  if (name === "") fail("invalid_name", "Name is required");
+  if (hooks.some((h) => h.name.toLowerCase() === name.toLowerCase() && h.id !== id)) fail("webhook_name_taken", `A webhook named “${name}” already exists`);
+  let url: URL;
+  try {
+    url = new URL(input.url.trim());
+  } catch {
+    fail("invalid_url", `"${input.url}" is not a valid URL; write it in full, e.g. https://hooks.example.com/hypersdk`);
+  }
+  if (url.username || url.password) fail("invalid_url", "The URL must not contain a user name or password (they would be stored unencrypted); put a token in a secret header instead");
+  const events = input.events ?? [];
+  for (const e of events) if (!WEBHOOK_EVENTS.includes(e)) fail("invalid_event", `unknown event "${e}" (valid: ${WEBHOOK_EVENTS.join(", ")})`);
+  const timeout = input.timeout_ms ?? 10_000;
+  if (timeout < 500 || timeout > 300_000) fail("invalid_input", "The timeout must be between 0.5 and 300 seconds");
+  const headers = (input.headers ?? []).map((h) => {
+    const kept = previous?.headers.some((p) => p.secret && p.name.toLowerCase() === h.name.toLowerCase());
+    if (h.secret && h.value === "" && !kept) fail("invalid_header", `The secret header ${h.name} needs a value`);
+    return { name: h.name, value: h.secret ? null : h.value, secret: h.secret ?? false };
+  });
+  const secret = input.signing_secret;
+  return {
+    id,
+    name,
+    url: url.toString(),
+    events: events.length === 0 || events.includes("*") ? ["*"] : events,
+    headers,
+    timeout_ms: timeout,
+    max_attempts: input.max_attempts ?? 25,
+    enabled: previous?.enabled ?? true,
+    disabled_reason: previous?.disabled_reason ?? null,
+    has_secret: secret === null || secret === undefined ? (previous?.has_secret ?? false) : secret !== "",
+    created_at: previous?.created_at ?? now(),
+    updated_at: now(),
+  };
+}
+
+function testHook(hook: MockHook): WebhookTestResult {
+  const d = newDelivery(hook, "webhook.test", { event: "webhook.test", timestamp: now(), data: { webhook: hook.name } }, null);
+  attempt(d, hook);
+  if (d.status === "pending") d.status = "dead"; // tests are never retried
+  emit({ type: "webhooks_changed" });
+  return { ok: d.status === "delivered", status_code: d.last_status_code, latency_ms: d.last_latency_ms ?? 0, error: d.last_error, event_id: d.event_id, delivery_id: d.id };
+}
+
+/** Session pool counters, as the vSphere provider reports them once a connection is used. */
+const usedConnections = new Set<string>();
+function diagnosticsOf(connection: Connection): Diagnostic[] {
+  if (connection.kind !== "vsphere" || !usedConnections.has(connection.id)) return [];
+  const listed = vmCache.has(connection.id) ? 1 : 0;
+  return [
+    { label: "Sessions created", value: String(1 + listed) },
+    { label: "Sessions reused", value: String(jobs.filter((j) => j.connection_id === connection.id).length * 3) },
+    { label: "Re-logins after expiry", value: "0" },
+    { label: "Health checks", value: "4" },
+    { label: "Health check failures", value: "0" },
+    { label: "Idle sessions expired", value: "0" },
+    { label: "Sessions idle", value: "1" },
+    { label: "Sessions in use", value: String(jobs.filter((j) => j.connection_id === connection.id && j.state === "running").length) },
+  ];
 }
 
 /** Runs queued mock exports two at a time, with per-disk progress, and finishes them. */
@@ -284,7 +456,13 @@ export function installMockIpc(): void {
   if (scenario === "empty") {
     connections = [];
     jobs.length = 0;
+    hooks = [];
   }
+  for (const job of jobs.slice().reverse()) {
+    const event = JOB_EVENTS[job.state];
+    if (event) enqueueWebhookEvent(event, job);
+  }
+  const scheduleCommand = createScheduleMock({ emit, fail, connections: () => connections, empty: scenario === "empty" });
   mockIPC(
     (cmd, args) => {
       const a = (args ?? {}) as Record<string, unknown>;
@@ -328,10 +506,13 @@ export function installMockIpc(): void {
           return null;
         case "test_connection":
           return testResult(connectionById(a.id));
+        case "connection_diagnostics":
+          return diagnosticsOf(connectionById(a.id));
         case "list_vms": {
           const connection = connectionById(a.connectionId);
           if (connection.kind !== "vsphere") fail("unsupported", `Browsing ${connection.kind} connections is not available in this build`);
           if (needsPin(connection)) untrusted(connection);
+          usedConnections.add(connection.id);
           return vmsOf(connection, vmCount);
         }
         case "start_export":
@@ -366,13 +547,79 @@ export function installMockIpc(): void {
           settings = a.settings as Settings;
           emit({ type: "settings_changed" });
           return settings;
+        case "list_webhooks":
+          return hooks.map(webhookView);
+        case "get_webhook":
+          return webhookView(hookByKey(a.id));
+        case "add_webhook": {
+          const input = a.input as WebhookInput;
+          if ((input.headers ?? []).some((h) => h.secret && h.value === "")) fail("invalid_header", "Every secret header needs a value");
+          const h = hookFromInput(`w-${Date.now()}`, input);
+          hooks = [...hooks, h].sort((x, y) => x.name.localeCompare(y.name));
+          emit({ type: "webhooks_changed" });
+          return webhookView(h);
+        }
+        case "update_webhook": {
+          const previous = hookByKey(a.id);
+          const h = hookFromInput(previous.id, a.input as WebhookInput, previous);
+          hooks = hooks.map((x) => (x.id === h.id ? h : x));
+          emit({ type: "webhooks_changed" });
+          return webhookView(h);
+        }
+        case "remove_webhook": {
+          const h = hookByKey(a.id);
+          hooks = hooks.filter((x) => x.id !== h.id);
+          deliveries = deliveries.filter((d) => d.webhook_id !== h.id);
+          emit({ type: "webhooks_changed" });
+          return null;
+        }
+        case "set_webhook_enabled": {
+          const h = hookByKey(a.id);
+          h.enabled = a.enabled === true;
+          if (h.enabled) h.disabled_reason = null;
+          if (!h.enabled && a.dropPending === true) {
+            for (const d of deliveries) if (d.webhook_id === h.id && d.status === "pending") d.status = "cancelled";
+          }
+          emit({ type: "webhooks_changed" });
+          return webhookView(h);
+        }
+        case "test_webhook":
+          return testHook(hookByKey(a.id));
+        case "list_webhook_deliveries": {
+          const f = (a.filter ?? {}) as DeliveryFilter;
+          const h = f.webhook ? hookByKey(f.webhook) : null;
+          return deliveries
+            .filter((d) => (!h || d.webhook_id === h.id) && (!f.status || d.status === f.status) && (!f.job_id || d.job_id === f.job_id))
+            .slice(0, f.limit ?? 200)
+            .map((d) => ({ ...d }));
+        }
+        case "redeliver_webhook": {
+          const d = deliveries.find((x) => x.id === a.deliveryId);
+          if (!d) fail("not_found", `delivery "${String(a.deliveryId)}" was not found`);
+          if (d.status === "pending") fail("invalid_input", `delivery ${d.id} is already waiting to be sent`);
+          Object.assign(d, { status: "pending", attempts: 0, next_attempt_at: now(), delivered_at: null });
+          emit({ type: "webhooks_changed" });
+          return { ...d };
+        }
+        case "list_webhook_events":
+          return WEBHOOK_EVENTS;
+        case "get_webhook_settings":
+          return webhookSettings;
+        case "update_webhook_settings":
+          webhookSettings = { ...webhookSettings, ...(a.settings as WebhookSettings) };
+          emit({ type: "settings_changed" });
+          return webhookSettings;
         case "plugin:dialog|open":
           return "/home/ada/Exports";
-        default:
+        default: {
+          const result = scheduleCommand(cmd, a);
+          if (result !== NOT_MINE) return result;
           fail("unknown_command", `Preview has no mock for ${cmd}`);
+        }
       }
     },
     { shouldMockEvents: true },
   );
   window.setInterval(tick, 500);
+  window.setInterval(deliverWebhooks, 1000);
 }

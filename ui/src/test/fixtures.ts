@@ -1,4 +1,4 @@
-import type { AppInfo, Connection, Job, ProviderKindInfo } from "../bindings";
+import type { AppInfo, Connection, Job, ProviderKindInfo, Webhook, WebhookDelivery } from "../bindings";
 
 export const vsphereKind: ProviderKindInfo = {
   kind: "vsphere",
@@ -63,6 +63,65 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     progress: null,
     error: null,
     result: null,
+    ...overrides,
+  };
+}
+
+/** What `list_webhook_events` returns. */
+export const webhookEvents = [
+  "job.created",
+  "job.started",
+  "job.progress",
+  "job.completed",
+  "job.failed",
+  "job.cancelled",
+  "schedule.triggered",
+  "schedule.skipped",
+  "*",
+];
+
+export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
+  return {
+    id: "w-1",
+    name: "Ops chat",
+    url: "https://hooks.example.com/hypersdk",
+    events: ["job.completed", "job.failed"],
+    headers: [
+      { name: "Authorization", value: null, secret: true },
+      { name: "X-Team", value: "infra", secret: false },
+    ],
+    timeout_ms: 10_000,
+    max_attempts: 25,
+    enabled: true,
+    disabled_reason: null,
+    has_secret: true,
+    created_at: "2026-11-20T10:00:00Z",
+    updated_at: "2026-11-20T10:00:00Z",
+    last_delivery: null,
+    pending: 0,
+    dead: 0,
+    ...overrides,
+  };
+}
+
+export function makeDelivery(overrides: Partial<WebhookDelivery> = {}): WebhookDelivery {
+  return {
+    id: 1,
+    webhook_id: "w-1",
+    webhook_name: "Ops chat",
+    event_id: "6f1c2d9e-0000-4000-8000-000000000001",
+    event: "job.completed",
+    job_id: "j-1",
+    status: "delivered",
+    attempts: 1,
+    next_attempt_at: null,
+    last_attempt_at: "2026-11-26T12:00:00Z",
+    last_status_code: 200,
+    last_error: null,
+    last_latency_ms: 35,
+    created_at: "2026-11-26T12:00:00Z",
+    delivered_at: "2026-11-26T12:00:00Z",
+    payload: '{"event":"job.completed","timestamp":"2026-11-26T12:00:00.000Z","data":{"job_id":"j-1"}}',
     ...overrides,
   };
 }

@@ -15,6 +15,7 @@ vi.mock("../../bindings", () => ({
     updateConnection: vi.fn(),
     testConnection: vi.fn(),
     removeConnection: vi.fn(),
+    connectionDiagnostics: vi.fn(),
   },
   events: { coreEvent: { listen: vi.fn() } },
 }));
@@ -146,6 +147,48 @@ describe("ConnectionsPage", () => {
     await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-test"));
     await screen.findByTestId("connection-test-result");
     expect(screen.queryByTestId("pin-offer")).not.toBeInTheDocument();
+  });
+
+  it("shows a connection's details with its live session pool counters", async () => {
+    const user = userEvent.setup();
+    mocked.connectionDiagnostics.mockResolvedValue({
+      status: "ok",
+      data: [
+        { label: "Sessions created", value: "2" },
+        { label: "Sessions reused", value: "17" },
+        { label: "Re-logins after expiry", value: "1" },
+        { label: "Health checks", value: "9" },
+      ],
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-details"));
+
+    const diagnostics = await screen.findByTestId("connection-diagnostics");
+    await waitFor(() => expect(within(diagnostics).getAllByTestId("connection-diagnostic")).toHaveLength(4));
+    expect(mocked.connectionDiagnostics).toHaveBeenCalledWith("c-1");
+    const lines = within(diagnostics)
+      .getAllByTestId("connection-diagnostic")
+      .map((r) => [r.getAttribute("data-label"), r.textContent]);
+    expect(lines).toEqual([
+      ["Sessions created", "Sessions created2"],
+      ["Sessions reused", "Sessions reused17"],
+      ["Re-logins after expiry", "Re-logins after expiry1"],
+      ["Health checks", "Health checks9"],
+    ]);
+    expect(within(diagnostics).queryByText("Not used yet in this session")).not.toBeInTheDocument();
+    // The connection's own details are there too, and no secret value.
+    expect(screen.getByTestId("connection-details-panel")).toHaveTextContent("vcenter.lab.local");
+    expect(screen.getByTestId("connection-details-panel")).toHaveTextContent("Stored in the OS keyring");
+  });
+
+  it("says a connection has not been used yet when there are no live details", async () => {
+    const user = userEvent.setup();
+    mocked.connectionDiagnostics.mockResolvedValue({ status: "ok", data: [] });
+    renderWithProviders(<ConnectionsPage />);
+    await user.click(within(await screen.findByTestId("connection-row")).getByTestId("connection-details"));
+    const diagnostics = await screen.findByTestId("connection-diagnostics");
+    expect(await within(diagnostics).findByText("Not used yet in this session")).toBeInTheDocument();
+    expect(within(diagnostics).queryByTestId("connection-diagnostic")).not.toBeInTheDocument();
   });
 
   it("removes a connection after confirmation", async () => {

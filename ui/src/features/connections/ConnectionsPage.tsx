@@ -8,6 +8,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import type { CertificateProblem } from "./certificate";
 import { PageHeader } from "../../components/PageHeader";
+import { ConnectionDetailsModal } from "./ConnectionDetailsModal";
 import { ConnectionFormModal } from "./ConnectionFormModal";
 import { ConnectionsTable } from "./ConnectionsTable";
 import { PinCertificateDialog } from "./PinCertificateDialog";
@@ -24,6 +25,7 @@ export function ConnectionsPage() {
   const test = useTestConnection();
   const [form, setForm] = useState<DialogState>(closedDialog);
   const [testing, setTesting] = useState<Connection | null>(null);
+  const [details, setDetails] = useState<Connection | null>(null);
   const [removing, setRemoving] = useState<DialogState>(closedDialog);
   const [pinning, setPinning] = useState<{ opened: boolean; connection: Connection | null; problem: CertificateProblem | null }>({
     opened: false,
@@ -78,6 +80,7 @@ export function ConnectionsPage() {
         kinds={kinds.data}
         onEdit={openDialog(setForm)}
         onTest={startTest}
+        onDetails={setDetails}
         onRemove={openDialog(setRemoving)}
       />
     );
@@ -127,6 +130,14 @@ export function ConnectionsPage() {
         problem={pinning.problem}
         onClose={() => setPinning((s) => ({ ...s, opened: false }))}
       />
+      {ready && (
+        <ConnectionDetailsModal
+          // The list's copy, so an edit made meanwhile shows at once.
+          connection={details ? (connections.data?.find((c) => c.id === details.id) ?? details) : null}
+          kinds={kinds.data}
+          onClose={() => setDetails(null)}
+        />
+      )}
       <RemoveConnectionDialog
         opened={removing.opened}
         connection={removing.connection}

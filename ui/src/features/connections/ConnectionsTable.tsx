@@ -1,5 +1,5 @@
 import { ActionIcon, Badge, Group, Table, Text, Tooltip, VisuallyHidden } from "@mantine/core";
-import { IconKey, IconPencil, IconPlugConnected, IconTrash } from "@tabler/icons-react";
+import { IconInfoCircle, IconKey, IconPencil, IconPlugConnected, IconTrash } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import type { Connection, ProviderKindInfo } from "../../bindings";
 
@@ -27,10 +27,11 @@ type ConnectionsTableProps = {
   kinds: readonly ProviderKindInfo[];
   onEdit: (connection: Connection) => void;
   onTest: (connection: Connection) => void;
+  onDetails: (connection: Connection) => void;
   onRemove: (connection: Connection) => void;
 };
 
-export function ConnectionsTable({ connections, kinds, onEdit, onTest, onRemove }: ConnectionsTableProps) {
+export function ConnectionsTable({ connections, kinds, onEdit, onTest, onDetails, onRemove }: ConnectionsTableProps) {
   const kindName = (kind: string) => kinds.find((k) => k.kind === kind)?.display_name ?? kind;
   return (
     <Table.ScrollContainer minWidth={720}>
@@ -83,6 +84,14 @@ export function ConnectionsTable({ connections, kinds, onEdit, onTest, onRemove 
                 <Group gap={4} justify="flex-end" wrap="nowrap">
                   <RowAction label={`Test ${c.name}`} hint="Test" testId="connection-test" onClick={() => onTest(c)}>
                     <IconPlugConnected size={18} aria-hidden />
+                  </RowAction>
+                  <RowAction
+                    label={`Details of ${c.name}`}
+                    hint="Details"
+                    testId="connection-details"
+                    onClick={() => onDetails(c)}
+                  >
+                    <IconInfoCircle size={18} aria-hidden />
                   </RowAction>
                   <RowAction label={`Edit ${c.name}`} hint="Edit" testId="connection-edit" onClick={() => onEdit(c)}>
                     <IconPencil size={18} aria-hidden />

@@ -40,64 +40,96 @@ export function isAbsolutePath(path: string): boolean {
   return path.startsWith("/") || /^[A-Za-z]:[\\/]/.test(path) || path.startsWith("\\\\");
 }
 
+/** The format fields of a form (the export dialog's, a schedule's): shared with `checkExportFormat`. */
+export const exportFormatShape = {
+  package: z.enum(PACKAGE_KINDS),
+  compression: z.enum(COMPRESSION_KINDS),
+  /** Text, so an empty field means "the default level". */
+  compression_level: z.string().trim(),
+  manifest: z.enum(MANIFEST_ALGORITHMS),
+  disk_format: z.enum(DISK_FORMAT_CHOICES),
+};
+
+type ExportFormatObject = z.ZodObject<typeof exportFormatShape>;
+export type ExportFormatValues = z.input<ExportFormatObject>;
+export type ExportFormatOutput = z.output<ExportFormatObject>;
+
+/** The core's `ExportFormat::validate`, as form issues on the fields at fault. */
+export function checkExportFormat(values: ExportFormatOutput, ctx: z.RefinementCtx): void {
+  if (values.package === "ovf" && values.compression !== "none") {
+    ctx.addIssue({ code: "custom", path: ["compression"], message: messages.compressionOvaOnly });
+  }
+  const level = values.compression_level;
+  if (level !== "") {
+    if (!/^[+-]?\d+$/.test(level)) {
+      ctx.addIssue({ code: "custom", path: ["compression_level"], message: messages.levelNotANumber });
+    } else {
+      const n = Number(level);
+      const message =
+        values.compression === "none"
+          ? messages.levelNeedsCompression
+          : values.compression === "gzip"
+            ? n < COMPRESSION_LEVELS.gzip.min || n > COMPRESSION_LEVELS.gzip.max
+              ? messages.gzipLevel
+              : null
+            : n < COMPRESSION_LEVELS.zstd.min || n > COMPRESSION_LEVELS.zstd.max
+              ? messages.zstdLevel
+              : null;
+      if (message) ctx.addIssue({ code: "custom", path: ["compression_level"], message });
+    }
+  }
+}
+
+/** The core's `check_destination_dir`, as far as it can be checked without the file system. */
+export function checkDestination(dir: string, ctx: z.RefinementCtx): void {
+  if (dir.trim() === "") {
+    ctx.addIssue({ code: "custom", path: ["destination_dir"], message: messages.destinationRequired });
+  } else if (!isAbsolutePath(dir)) {
+    ctx.addIssue({ code: "custom", path: ["destination_dir"], message: messages.destinationAbsolute(dir) });
+  }
+}
+
 export const exportFormSchema = z
   .object({
-    package: z.enum(PACKAGE_KINDS),
-    compression: z.enum(COMPRESSION_KINDS),
-    /** Text, so an empty field means "the default level". */
-    compression_level: z.string().trim(),
-    manifest: z.enum(MANIFEST_ALGORITHMS),
-    disk_format: z.enum(DISK_FORMAT_CHOICES),
+    ...exportFormatShape,
     // Not trimmed into the value: the core takes the path as typed (a folder name may end in a space).
     destination_dir: z.string(),
   })
   .superRefine((values, ctx) => {
-    if (values.package === "ovf" && values.compression !== "none") {
-      ctx.addIssue({ code: "custom", path: ["compression"], message: messages.compressionOvaOnly });
-    }
-    const level = values.compression_level;
-    if (level !== "") {
-      if (!/^[+-]?\d+$/.test(level)) {
-        ctx.addIssue({ code: "custom", path: ["compression_level"], message: messages.levelNotANumber });
-      } else {
-        const n = Number(level);
-        const message =
-          values.compression === "none"
-            ? messages.levelNeedsCompression
-            : values.compression === "gzip"
-              ? n < COMPRESSION_LEVELS.gzip.min || n > COMPRESSION_LEVELS.gzip.max
-                ? messages.gzipLevel
-                : null
-              : n < COMPRESSION_LEVELS.zstd.min || n > COMPRESSION_LEVELS.zstd.max
-                ? messages.zstdLevel
-                : null;
-        if (message) ctx.addIssue({ code: "custom", path: ["compression_level"], message });
-      }
-    }
-    const dir = values.destination_dir;
-    if (dir.trim() === "") {
-      ctx.addIssue({ code: "custom", path: ["destination_dir"], message: messages.destinationRequired });
-    } else if (!isAbsolutePath(dir)) {
-      ctx.addIssue({ code: "custom", path: ["destination_dir"], message: messages.destinationAbsolute(dir) });
-    }
+    checkExportFormat(values, ctx);
+    checkDestination(values.destination_dir, ctx);
   });
 
 export type ExportFormValues = z.input<typeof exportFormSchema>;
 export type ExportFormOutput = z.output<typeof exportFormSchema>;
 export type ExportField = keyof ExportFormValues;
 
-export function defaultExportValues(destination = ""): ExportFormValues {
+export function defaultExportFormatValues(): ExportFormatValues {
   return {
     package: "ova",
     compression: "none",
     compression_level: "",
     manifest: "sha256",
     disk_format: KEEP_DISK_FORMAT,
-    destination_dir: destination,
   };
 }
 
-export function toExportFormat(values: ExportFormOutput): ExportFormat {
+export function defaultExportValues(destination = ""): ExportFormValues {
+  return { ...defaultExportFormatValues(), destination_dir: destination };
+}
+
+/** The form's words for an `ExportFormat` (the reverse of `toExportFormat`), e.g. to edit a schedule. */
+export function exportFormatValues(format: ExportFormat): ExportFormatValues {
+  return {
+    package: format.package,
+    compression: format.compression,
+    compression_level: format.compression_level === null ? "" : String(format.compression_level),
+    manifest: format.manifest,
+    disk_format: format.disk_format ?? KEEP_DISK_FORMAT,
+  };
+}
+
+export function toExportFormat(values: ExportFormatOutput): ExportFormat {
   return {
     package: values.package,
     compression: values.compression,

@@ -5,6 +5,7 @@ import { CopyableValue } from "../../components/CopyableValue";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import { PageHeader } from "../../components/PageHeader";
+import { DesktopSettingsCard } from "./DesktopSettingsCard";
 import { LimitsForm } from "./LimitsForm";
 
 export function SettingsPage({ info }: { info: AppInfo }) {
@@ -21,6 +22,7 @@ export function SettingsPage({ info }: { info: AppInfo }) {
         {settings.isError && <ErrorAlert error={settings.error} title="Could not load settings" />}
         {settings.isSuccess && <LimitsForm settings={settings.data} />}
       </Card>
+      <DesktopSettingsCard />
       <Card withBorder padding="lg">
         <Title order={3} size="h4" mb="md">
           About this installation

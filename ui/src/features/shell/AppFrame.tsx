@@ -8,6 +8,7 @@ import { InventoryPage } from "../inventory/InventoryPage";
 import { JobsPage } from "../jobs/JobsPage";
 import { SchedulesPage } from "../schedules/SchedulesPage";
 import { SettingsPage } from "../settings/SettingsPage";
+import { WebhooksPage } from "../webhooks/WebhooksPage";
 import { SECTION_INFO } from "./sections";
 
 function CurrentPage({ section, info }: { section: Section; info: AppInfo }) {
@@ -20,6 +21,8 @@ function CurrentPage({ section, info }: { section: Section; info: AppInfo }) {
       return <SchedulesPage />;
     case "connections":
       return <ConnectionsPage />;
+    case "webhooks":
+      return <WebhooksPage />;
     case "settings":
       return <SettingsPage info={info} />;
   }

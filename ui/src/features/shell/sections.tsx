@@ -4,6 +4,7 @@ import {
   IconPlugConnected,
   IconServer2,
   IconSettings,
+  IconWebhook,
 } from "@tabler/icons-react";
 import type { ComponentType } from "react";
 import type { Section } from "../../store/navigation";
@@ -19,5 +20,6 @@ export const SECTION_INFO: readonly SectionInfo[] = [
   { id: "jobs", label: "Jobs", icon: IconListDetails },
   { id: "schedules", label: "Schedules", icon: IconCalendarTime },
   { id: "connections", label: "Connections", icon: IconPlugConnected },
+  { id: "webhooks", label: "Webhooks", icon: IconWebhook },
   { id: "settings", label: "Settings", icon: IconSettings },
 ];
