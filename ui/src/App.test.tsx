@@ -25,7 +25,7 @@ beforeEach(() => {
   mocked.listProviderKinds.mockResolvedValue(kinds);
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
   mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
-  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2 } });
+  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" } });
 });
 
 describe("startup error screen", () => {

@@ -100,7 +100,12 @@ export type ConnectionTestResult = {
 
 export type CoreEvent = CoreEventPayload;
 
-export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress };
+export type CoreEventPayload = { type: "connections_changed" } | { type: "settings_changed" } | { type: "job_updated"; job: Job } | { type: "job_progress"; progress: JobProgress } | 
+/**
+ *  Once a second while the metrics recorder runs: live throughput and
+ *  resource use for the dashboard (the window never polls for them).
+ */
+{ type: "metrics_sample"; sample: MetricsSample };
 
 /**  One line of a connection's live details (session pool counters, …). */
 export type Diagnostic = {
@@ -190,6 +195,12 @@ export type JobProgress = {
 	disks: DiskProgress[],
 };
 
+export type JobRate = {
+	job_id: string,
+	bytes_per_second: number | null,
+	bytes_done: number,
+};
+
 /**  The artefact a finished export left behind, and what proves it whole. */
 export type JobResult = {
 	/**  The final `.ova` / `.ova.gz` / `.ova.zst` file or OVF folder. */
@@ -215,6 +226,21 @@ export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelle
 "interrupted";
 
 export type ManifestAlgorithm = "sha256" | "sha1";
+
+/**
+ *  One second of live figures, published once a second while the recorder
+ *  runs (the window's live charts; no polling).
+ */
+export type MetricsSample = {
+	/**  Unix seconds. */
+	t: number,
+	jobs: JobRate[],
+	/**  Sum of the jobs' rates: what the destinations are being written at. */
+	write_rate: number | null,
+	/**  Only where the process samples its resources (the app). */
+	cpu_percent: number | null,
+	rss_bytes: number | null,
+};
 
 /**  Package layout. */
 export type PackageKind = 
@@ -253,6 +279,10 @@ export type Secret = string;
 export type Settings = {
 	max_concurrent_jobs: number,
 	max_jobs_per_connection: number,
+	/**  Serve Prometheus metrics (off by default). */
+	metrics_enabled: boolean,
+	/**  Where to serve them: an IP address and port, loopback by default. */
+	metrics_listen: string,
 };
 
 export type TestCheck = {

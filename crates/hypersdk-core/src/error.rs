@@ -115,6 +115,7 @@ impl CoreError {
                 "options" => "invalid_option",
                 "cron" => "invalid_cron",
                 "tls_fingerprint" => "invalid_fingerprint",
+                "metrics_listen" => "invalid_listen_address",
                 _ => "invalid_input",
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",

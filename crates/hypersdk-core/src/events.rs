@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use crate::metrics::MetricsSample;
 use crate::model::{Job, JobProgress};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -16,8 +17,17 @@ pub enum CoreEvent {
     ConnectionsChanged,
     SettingsChanged,
     // Boxed: a job is several times larger than every other event.
-    JobUpdated { job: Box<Job> },
-    JobProgress { progress: JobProgress },
+    JobUpdated {
+        job: Box<Job>,
+    },
+    JobProgress {
+        progress: JobProgress,
+    },
+    /// Once a second while the metrics recorder runs: live throughput and
+    /// resource use for the dashboard (the window never polls for them).
+    MetricsSample {
+        sample: MetricsSample,
+    },
 }
 
 /// Slow subscribers lose the oldest events (they see `Lagged`) rather than

@@ -21,12 +21,12 @@ let connections: Connection[] = [
     tls_fingerprint: null, created_at: now(), updated_at: now() },
 ];
 const jobs: Job[] = [
-  { id: "j-1", name: "Export web-01", kind: "export", connection_id: "c-1", state: "running", created_at: now(), started_at: now(), finished_at: null, progress: { job_id: "j-1", bytes_done: 7_516_192_768, bytes_total: 21_474_836_480, rate_bps: 94_371_840, eta_seconds: 148, disks: [] }, error: null },
-  { id: "j-2", name: "Export db-02", kind: "export", connection_id: "c-1", state: "queued", created_at: now(), started_at: null, finished_at: null, progress: null, error: null },
-  { id: "j-3", name: "Export build-agent", kind: "export", connection_id: "c-2", state: "failed", created_at: now(), started_at: now(), finished_at: now(), progress: null, error: { code: "provider_unreachable", message: "Could not reach pve.home.arpa:8006: connection refused", retryable: true } },
-  { id: "j-4", name: "Export mail", kind: "export", connection_id: "c-1", state: "succeeded", created_at: now(), started_at: now(), finished_at: now(), progress: { job_id: "j-4", bytes_done: 4_294_967_296, bytes_total: 4_294_967_296, rate_bps: 0, eta_seconds: null, disks: [] }, error: null },
+  { id: "j-1", name: "Export web-01", kind: "export", connection_id: "c-1", state: "running", created_at: now(), started_at: now(), finished_at: null, progress: { job_id: "j-1", bytes_done: 7_516_192_768, bytes_total: 21_474_836_480, rate_bps: 94_371_840, eta_seconds: 148, disks: [] }, error: null, result: null },
+  { id: "j-2", name: "Export db-02", kind: "export", connection_id: "c-1", state: "queued", created_at: now(), started_at: null, finished_at: null, progress: null, error: null, result: null },
+  { id: "j-3", name: "Export build-agent", kind: "export", connection_id: "c-2", state: "failed", created_at: now(), started_at: now(), finished_at: now(), progress: null, error: { code: "provider_unreachable", message: "Could not reach pve.home.arpa:8006: connection refused", retryable: true }, result: null },
+  { id: "j-4", name: "Export mail", kind: "export", connection_id: "c-1", state: "succeeded", created_at: now(), started_at: now(), finished_at: now(), progress: { job_id: "j-4", bytes_done: 4_294_967_296, bytes_total: 4_294_967_296, rate_bps: 0, eta_seconds: null, disks: [] }, error: null, result: null },
 ];
-let settings: Settings = { max_concurrent_jobs: 4, max_jobs_per_connection: 2 };
+let settings: Settings = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
 
 function fail(code: string, message: string): never {
   const error: ApiError = { code, message, retryable: false };

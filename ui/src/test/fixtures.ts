@@ -45,7 +45,7 @@ export const connection: Connection = {
   username: "administrator@vsphere.local",
   options: { datacenter: "DC1" },
   has_secret: true,
-    tls_fingerprint: null,
+  tls_fingerprint: null,
   created_at: "2026-11-20T10:00:00Z",
   updated_at: "2026-11-20T10:00:00Z",
 };
@@ -62,6 +62,7 @@ export function makeJob(overrides: Partial<Job> = {}): Job {
     finished_at: null,
     progress: null,
     error: null,
+    result: null,
     ...overrides,
   };
 }
