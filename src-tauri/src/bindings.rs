@@ -26,6 +26,11 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::cancel_job,
             commands::get_settings,
             commands::update_settings,
+            commands::metric_series,
+            commands::app_resource_series,
+            commands::job_stats,
+            commands::metrics_endpoint_status,
+            commands::save_chart_export,
             commands::show_window,
             commands::quit_app,
         ])

@@ -4,6 +4,7 @@
 mod connection;
 mod export;
 mod jobs;
+mod metrics;
 mod output;
 mod ova;
 mod settings;
@@ -60,6 +61,8 @@ enum StatefulCommand {
     Vms(vms::VmsCommand),
     /// Export VMs of a connection into a folder as OVA/OVF (one job per VM), with progress.
     Export(export::ExportArgs),
+    /// Job statistics and metric history (what the dashboard shows), or serve Prometheus metrics.
+    Metrics(metrics::MetricsArgs),
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -101,7 +104,10 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Settings(cmd) => settings::run(&core, cmd, json).await,
         StatefulCommand::Vms(cmd) => vms::run(&core, cmd, json).await,
         StatefulCommand::Export(args) => export::run(Arc::clone(&core), args, json).await,
+        StatefulCommand::Metrics(args) => metrics::run(&core, args, json).await,
     };
+    // Jobs this process ran keep their last second of throughput.
+    core.flush_metrics().await;
     // Sign out of provider sessions (logging their counters), bounded so a dead server cannot
     // hold the exit up.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), core.shutdown()).await;

@@ -17,6 +17,12 @@ pub enum SettingsCommand {
         /// Jobs that may run at once against one connection (1-16).
         #[arg(long)]
         max_jobs_per_connection: Option<u32>,
+        /// Serve Prometheus metrics from the app (true/false).
+        #[arg(long)]
+        metrics_enabled: Option<bool>,
+        /// Where the app serves them: IP address and port (default 127.0.0.1:9464).
+        #[arg(long)]
+        metrics_listen: Option<String>,
     },
 }
 
@@ -26,6 +32,8 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
         SettingsCommand::Set {
             max_concurrent_jobs,
             max_jobs_per_connection,
+            metrics_enabled,
+            metrics_listen,
         } => {
             let mut s = core.settings().await?;
             if let Some(n) = max_concurrent_jobs {
@@ -33,6 +41,12 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             }
             if let Some(n) = max_jobs_per_connection {
                 s.max_jobs_per_connection = n;
+            }
+            if let Some(on) = metrics_enabled {
+                s.metrics_enabled = on;
+            }
+            if let Some(listen) = metrics_listen {
+                s.metrics_listen = listen;
             }
             core.update_settings(s).await?
         }
@@ -51,6 +65,11 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
                 "max_jobs_per_connection".into(),
                 settings.max_jobs_per_connection.to_string(),
             ],
+            vec![
+                "metrics_enabled".into(),
+                settings.metrics_enabled.to_string(),
+            ],
+            vec!["metrics_listen".into(), settings.metrics_listen.clone()],
         ],
     );
     Ok(())

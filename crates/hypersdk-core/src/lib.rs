@@ -221,6 +221,14 @@ impl Core {
             .await
     }
 
+    /// Saves chart data the window produced to the file the user chose
+    /// (see `metrics::export` for what is refused).
+    pub async fn save_chart_export(&self, path: String, content: String) -> Result<String> {
+        blocking(move || metrics::export::save_chart_export(&path, &content))
+            .await
+            .map(|p| p.display().to_string())
+    }
+
     /// Whether the Prometheus endpoint is serving, and where.
     pub async fn metrics_endpoint_status(&self) -> Result<EndpointStatus> {
         if let Some(status) = self.endpoint.status() {

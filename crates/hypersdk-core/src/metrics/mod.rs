@@ -15,6 +15,7 @@
 
 mod counters;
 pub mod endpoint;
+pub mod export;
 pub mod exposition;
 pub(crate) mod recorder;
 pub mod resources;
