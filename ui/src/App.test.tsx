@@ -14,6 +14,9 @@ vi.mock("./bindings", () => ({
     listConnections: vi.fn(),
     listJobs: vi.fn(),
     getSettings: vi.fn(),
+    jobStats: vi.fn(),
+    appResourceSeries: vi.fn(),
+    metricsEndpointStatus: vi.fn(),
   },
   events: { coreEvent: { listen: vi.fn(() => Promise.resolve(() => {})) } },
 }));
@@ -26,6 +29,27 @@ beforeEach(() => {
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
   mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
   mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" } });
+  mocked.jobStats.mockImplementation((range) =>
+    Promise.resolve({
+      status: "ok",
+      data: {
+        range,
+        running: 0,
+        queued: 0,
+        by_outcome: [],
+        by_provider: [],
+        bytes_exported: 0,
+        runs: [],
+        runs_truncated: false,
+        heatmap: [],
+      },
+    }),
+  );
+  mocked.appResourceSeries.mockResolvedValue({ status: "ok", data: [] });
+  mocked.metricsEndpointStatus.mockResolvedValue({
+    status: "ok",
+    data: { enabled: false, listen: "127.0.0.1:9464", url: null, loopback_only: true, error: null },
+  });
 });
 
 describe("startup error screen", () => {
@@ -58,7 +82,7 @@ describe("startup error screen", () => {
 });
 
 describe("app frame", () => {
-  it("shows the five sections and switches between them", async () => {
+  it("shows the six sections and switches between them", async () => {
     mocked.appInfo.mockResolvedValue(appInfo);
     const user = userEvent.setup();
     renderWithProviders(<App />);
@@ -66,7 +90,7 @@ describe("app frame", () => {
     expect(await screen.findByTestId("page-inventory")).toBeInTheDocument();
     expect(await screen.findByText("Add a connection to browse your VMs")).toBeInTheDocument();
 
-    for (const section of ["jobs", "schedules", "connections", "settings", "inventory"]) {
+    for (const section of ["dashboard", "jobs", "schedules", "connections", "settings", "inventory"]) {
       await user.click(screen.getByTestId(`nav-${section}`));
       expect(await screen.findByTestId(`page-${section}`)).toBeInTheDocument();
     }
@@ -78,13 +102,21 @@ describe("app frame", () => {
     expect(screen.getByText("No schedules yet")).toBeInTheDocument();
     expect(screen.getByTestId("schedule-create")).toHaveAttribute("aria-disabled", "true");
 
+    await user.click(screen.getByTestId("nav-dashboard"));
+    expect(await screen.findByTestId("stat-running-value")).toHaveTextContent("0");
+    expect(screen.getByTestId("stat-next-run-value")).toHaveTextContent("—");
+    expect(screen.getByText(/No export is running/)).toBeInTheDocument();
+    expect(screen.getAllByTestId(/^heat-cell-/)).toHaveLength(168);
+
     await user.click(screen.getByTestId("nav-settings"));
     expect(await screen.findByTestId("settings-database-path")).toHaveTextContent(appInfo.database_path);
+    expect(await screen.findByTestId("settings-metrics-enabled")).not.toBeChecked();
     expect(await screen.findByTestId("settings-max-concurrent-jobs")).toHaveValue("4");
 
     await user.click(screen.getByTestId("nav-inventory"));
     await user.click(await screen.findByTestId("inventory-go-connections"));
     expect(await screen.findByTestId("page-connections")).toBeInTheDocument();
     expect(screen.getByText("No connections yet")).toBeInTheDocument();
-  });
+    // Six pages with charts: slower than the default 5 s on a loaded 2-core machine.
+  }, 20_000);
 });

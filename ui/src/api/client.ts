@@ -1,5 +1,5 @@
 import { commands } from "../bindings";
-import type { ConnectionInput, Settings } from "../bindings";
+import type { ConnectionInput, SeriesQuery, Settings, TimeRange } from "../bindings";
 import { call, callResult } from "./errors";
 
 /** Thin promise API over the generated bindings: every failure is a CoreError. */
@@ -17,4 +17,9 @@ export const api = {
   cancelJob: (id: string) => callResult(() => commands.cancelJob(id)),
   getSettings: () => callResult(() => commands.getSettings()),
   updateSettings: (settings: Settings) => callResult(() => commands.updateSettings(settings)),
+  metricSeries: (query: SeriesQuery) => callResult(() => commands.metricSeries(query)),
+  appResourceSeries: (range: TimeRange) => callResult(() => commands.appResourceSeries(range)),
+  jobStats: (range: TimeRange) => callResult(() => commands.jobStats(range)),
+  metricsEndpointStatus: () => callResult(() => commands.metricsEndpointStatus()),
+  saveChartExport: (path: string, content: string) => callResult(() => commands.saveChartExport(path, content)),
 };

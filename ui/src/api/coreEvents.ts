@@ -5,6 +5,7 @@ import { events } from "../bindings";
 import type { CoreEvent } from "../bindings";
 import { queryKeys } from "./queryKeys";
 import { applyJobProgress, upsertJob } from "./jobsCache";
+import { useLiveMetrics } from "../store/liveMetrics";
 
 /** Applies one core event to the query cache. */
 export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): void {
@@ -14,12 +15,20 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       break;
     case "settings_changed":
       void queryClient.invalidateQueries({ queryKey: queryKeys.settings });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.endpointStatus });
       break;
     case "job_updated":
       upsertJob(queryClient, event.job);
+      // A job that ends changes the stats and history the dashboard shows.
+      if (!["queued", "running"].includes(event.job.state)) {
+        void queryClient.invalidateQueries({ queryKey: queryKeys.metrics });
+      }
       break;
     case "job_progress":
       applyJobProgress(queryClient, event.progress);
+      break;
+    case "metrics_sample":
+      useLiveMetrics.getState().push(event.sample);
       break;
   }
 }

@@ -3,6 +3,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { SECTIONS, useNavigation } from "../store/navigation";
 import type { Section } from "../store/navigation";
 import type { ApiError, Connection, ConnectionInput, Job, ProviderKindInfo, Settings } from "../bindings";
+import { mockMetricsCommand, startMockSamples } from "./mockMetrics";
 
 const kinds: ProviderKindInfo[] = [
   { kind: "vsphere", display_name: "VMware vSphere", default_port: 443, endpoint_hint: "vcenter.example.com", username_label: "User name", secret_label: "Password", options: [{ key: "datacenter", label: "Datacenter", help: "Limit discovery to one datacenter", required: false, placeholder: "DC1" }], discovery_available: true },
@@ -123,10 +124,14 @@ export function installMockIpc(): void {
         case "update_settings":
           settings = a.settings as Settings;
           return settings;
-        default:
+        default: {
+          const metrics = mockMetricsCommand(cmd, a);
+          if (metrics !== undefined) return metrics;
           fail("unknown_command", `Preview has no mock for ${cmd}`);
+        }
       }
     },
     { shouldMockEvents: true },
   );
+  if (scenario !== "empty") startMockSamples("j-1");
 }

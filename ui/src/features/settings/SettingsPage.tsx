@@ -6,6 +6,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import { PageHeader } from "../../components/PageHeader";
 import { LimitsForm } from "./LimitsForm";
+import { MetricsEndpointForm } from "./MetricsEndpointForm";
 
 export function SettingsPage({ info }: { info: AppInfo }) {
   const settings = useSettings();
@@ -20,6 +21,12 @@ export function SettingsPage({ info }: { info: AppInfo }) {
         {settings.isPending && <LoadingBlock label="Loading settings" />}
         {settings.isError && <ErrorAlert error={settings.error} title="Could not load settings" />}
         {settings.isSuccess && <LimitsForm settings={settings.data} />}
+      </Card>
+      <Card withBorder padding="lg">
+        <Title order={3} size="h4" mb="md">
+          Prometheus metrics
+        </Title>
+        {settings.isSuccess && <MetricsEndpointForm settings={settings.data} />}
       </Card>
       <Card withBorder padding="lg">
         <Title order={3} size="h4" mb="md">

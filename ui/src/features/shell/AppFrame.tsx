@@ -4,6 +4,7 @@ import type { AppInfo } from "../../bindings";
 import { useNavigation } from "../../store/navigation";
 import type { Section } from "../../store/navigation";
 import { ConnectionsPage } from "../connections/ConnectionsPage";
+import { DashboardPage } from "../dashboard/DashboardPage";
 import { InventoryPage } from "../inventory/InventoryPage";
 import { JobsPage } from "../jobs/JobsPage";
 import { SchedulesPage } from "../schedules/SchedulesPage";
@@ -12,6 +13,8 @@ import { SECTION_INFO } from "./sections";
 
 function CurrentPage({ section, info }: { section: Section; info: AppInfo }) {
   switch (section) {
+    case "dashboard":
+      return <DashboardPage />;
     case "inventory":
       return <InventoryPage />;
     case "jobs":
