@@ -36,7 +36,10 @@ fn stats_and_series_on_an_empty_history() {
 
     let text = ok(&hyperctl(dir.path(), &["metrics", "--range", "7d"], None));
     assert!(text.contains("Bytes exported (succeeded): 0 B"), "{text}");
-    assert!(text.contains("Runs by weekday and hour of their start"), "{text}");
+    assert!(
+        text.contains("Runs by weekday and hour of their start"),
+        "{text}"
+    );
     assert!(text.contains("Sun  "), "{text}");
 
     let custom: Value = serde_json::from_str(&ok(&hyperctl(
