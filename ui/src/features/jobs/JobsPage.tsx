@@ -5,7 +5,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import { PageHeader } from "../../components/PageHeader";
-import { JobsTable } from "./JobsTable";
+import { JobsBrowser } from "./JobsBrowser";
 
 export function JobsPage() {
   const jobs = useJobs();
@@ -27,7 +27,7 @@ export function JobsPage() {
     body = (
       <Stack gap="md">
         {cancel.error && <ErrorAlert error={cancel.error} title="Could not cancel the job" />}
-        <JobsTable
+        <JobsBrowser
           jobs={jobs.data}
           onCancel={(job) => cancel.mutate(job.id)}
           cancellingId={cancel.isPending ? cancel.variables : null}
