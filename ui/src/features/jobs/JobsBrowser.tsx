@@ -4,7 +4,7 @@ import type { Connection, Job } from "../../bindings";
 import { useConnections } from "../../api/hooks";
 import { JobDetailDrawer } from "./JobDetailDrawer";
 import { JobsFilterBar } from "./JobsFilterBar";
-import { DEFAULT_SORT, NO_FILTERS, filterRows, jobRow, sortRows } from "./jobFilters";
+import { DEFAULT_SORT, JobListCache, NO_FILTERS, jobRow } from "./jobFilters";
 import type { JobFilters, JobSort } from "./jobFilters";
 import { VirtualJobsTable } from "./VirtualJobsTable";
 
@@ -28,17 +28,18 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, connections, 
   // Typing stays responsive: the input updates at once, the list right after.
   const text = useDeferredValue(filters.text);
 
+  const [cache] = useState(() => new JobListCache());
   const rows = useMemo(() => jobs.map((j) => jobRow(j, byId)), [jobs, byId]);
   // The core lists jobs newest first and new ones are prepended, so the default order needs no
-  // sort: a progress event then costs a filter pass, not a sort of every job.
+  // sort at all; other orders are kept across progress events (see JobListCache).
   const sorted = useMemo(
-    () => (sort.key === DEFAULT_SORT.key && sort.desc === DEFAULT_SORT.desc ? rows : sortRows(rows, sort)),
-    [rows, sort],
+    () => (sort.key === DEFAULT_SORT.key && sort.desc === DEFAULT_SORT.desc ? rows : cache.sort(rows, sort)),
+    [cache, rows, sort],
   );
   const { states, provider, connectionId } = filters;
   const shown = useMemo(
-    () => filterRows(sorted, { states, provider, connectionId, text }),
-    [sorted, states, provider, connectionId, text],
+    () => cache.filter(sorted, { states, provider, connectionId, text }),
+    [cache, sorted, states, provider, connectionId, text],
   );
   const providers = useMemo(() => [...new Set(rows.map((r) => r.provider))].sort(), [rows]);
 

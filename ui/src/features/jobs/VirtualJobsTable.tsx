@@ -1,15 +1,13 @@
-import { ActionIcon, Box, Group, Stack, Text, Tooltip, UnstyledButton, VisuallyHidden } from "@mantine/core";
-import { IconArrowDown, IconArrowUp, IconPlayerStop } from "@tabler/icons-react";
+import { ActionIcon, Box, Group, Text, UnstyledButton, VisuallyHidden } from "@mantine/core";
+import { IconArrowDown, IconArrowUp, IconCopy, IconPlayerStop } from "@tabler/icons-react";
 import { measureElement, useVirtualizer } from "@tanstack/react-virtual";
-import type { VirtualItem } from "@tanstack/react-virtual";
-import { memo, useRef } from "react";
+import { memo, useCallback, useLayoutEffect, useRef } from "react";
 import type { CSSProperties, ReactNode } from "react";
-import type { Job } from "../../bindings";
+import type { Job, JobState } from "../../bindings";
 import { errorDetails } from "../../api/errors";
-import { CopyDetailsButton } from "../../components/ErrorAlert";
-import { formatDateTime } from "./format";
+import { formatBytes, formatDateTime } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
-import { isActive, JobStateBadge } from "./JobStateBadge";
+import { isActive } from "./JobStateBadge";
 import type { JobRow, JobSort, JobSortKey } from "./jobFilters";
 
 /** A row's height before it is measured; most rows are about this tall. */
@@ -54,24 +52,72 @@ function Cell({ children }: { children: ReactNode }) {
   );
 }
 
+// Rows are built from plain elements styled with the theme's CSS variables: a row is rendered
+// for every scroll step, and Mantine's Tooltip, Badge and CopyButton cost several times more per
+// row (measured in bench/ui-scale). The job's page (a click on its name) has the full view.
+const text: CSSProperties = { fontSize: "var(--mantine-font-size-sm)", lineHeight: 1.4, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" };
+const dimmed: CSSProperties = { ...text, fontSize: "var(--mantine-font-size-xs)", color: "var(--mantine-color-dimmed)" };
+const STATE_STYLE: Record<JobState, { color: string; label: string }> = {
+  queued: { color: "gray", label: "Queued" },
+  running: { color: "blue", label: "Running" },
+  succeeded: { color: "teal", label: "Succeeded" },
+  failed: { color: "red", label: "Failed" },
+  cancelled: { color: "yellow", label: "Cancelled" },
+  interrupted: { color: "orange", label: "Interrupted" },
+};
+
+function StateLabel({ state }: { state: JobState }) {
+  const { color, label } = STATE_STYLE[state];
+  return (
+    <span
+      data-testid="job-state"
+      style={{
+        display: "inline-block",
+        padding: "1px 8px",
+        borderRadius: 999,
+        fontSize: "var(--mantine-font-size-xs)",
+        fontWeight: 700,
+        textTransform: "uppercase",
+        color: `var(--mantine-color-${color}-light-color)`,
+        background: `var(--mantine-color-${color}-light)`,
+      }}
+    >
+      {label}
+    </span>
+  );
+}
+
+function ProgressText({ job }: { job: Job }) {
+  const p = job.progress;
+  if (job.state === "queued") return <div style={dimmed}>Waiting for a free slot</div>;
+  if (!p || p.bytes_done === 0) return <div style={dimmed}>—</div>;
+  return (
+    <div style={dimmed}>
+      {formatBytes(p.bytes_done)}
+      {p.bytes_total !== null ? ` of ${formatBytes(p.bytes_total)}` : ""}
+    </div>
+  );
+}
+
 type RowProps = {
   row: JobRow;
-  item: VirtualItem;
+  start: number;
+  index: number;
   cancelling: boolean;
   onCancel: (job: Job) => void;
-  onOpen?: (job: Job) => void;
+  onOpen: (job: Job) => void;
   measure: (el: HTMLElement | null) => void;
 };
 
 // Memoised: a progress event re-renders only the row whose job object changed.
-const JobRowView = memo(function JobRowView({ row, item, cancelling, onCancel, onOpen, measure }: RowProps) {
+const JobRowView = memo(function JobRowView({ row, start, index, cancelling, onCancel, onOpen, measure }: RowProps) {
   const { job } = row;
   return (
     <div
       role="row"
       ref={measure}
-      data-index={item.index}
-      aria-rowindex={item.index + 2}
+      data-index={index}
+      aria-rowindex={index + 2}
       data-testid="job-row"
       data-job-state={job.state}
       data-job-id={job.id}
@@ -81,71 +127,79 @@ const JobRowView = memo(function JobRowView({ row, item, cancelling, onCancel, o
         top: 0,
         left: 0,
         right: 0,
-        transform: `translateY(${item.start}px)`,
+        transform: `translateY(${start}px)`,
         padding: "8px 12px",
         borderBottom: "1px solid var(--mantine-color-default-border)",
       }}
     >
       <Cell>
-        <UnstyledButton onClick={() => onOpen?.(job)} disabled={!onOpen} data-testid="job-open" style={{ maxWidth: "100%" }}>
-          <Text size="sm" fw={600} truncate title={job.name}>
-            {job.name}
-          </Text>
-          <Text size="xs" c="dimmed">
-            {job.kind}
-          </Text>
-        </UnstyledButton>
+        <button
+          type="button"
+          onClick={() => onOpen(job)}
+          data-testid="job-open"
+          title={`Open ${job.name}`}
+          style={{ all: "unset", cursor: "pointer", display: "block", maxWidth: "100%" }}
+        >
+          <div style={{ ...text, fontWeight: 600 }}>{job.name}</div>
+          <div style={dimmed}>{job.kind}</div>
+        </button>
       </Cell>
       <Cell>
-        <JobStateBadge state={job.state} />
+        <StateLabel state={job.state} />
       </Cell>
       <Cell>
-        <Text size="sm" truncate title={row.connection}>
+        <div style={text} title={row.connection}>
           {row.connection || "—"}
-        </Text>
-        <Text size="xs" c="dimmed">
-          {row.provider === "none" ? "local" : row.provider}
-        </Text>
+        </div>
+        <div style={dimmed}>{row.provider === "none" ? "local" : row.provider}</div>
       </Cell>
+      <Cell>{job.state === "running" ? <JobProgressCell job={job} /> : <ProgressText job={job} />}</Cell>
       <Cell>
-        <JobProgressCell job={job} />
-      </Cell>
-      <Cell>
-        <Text size="sm">{formatDateTime(job.created_at)}</Text>
+        <div style={text}>{formatDateTime(job.created_at)}</div>
       </Cell>
       <Cell>
         {job.error ? (
-          <Stack gap={2} align="flex-start">
-            <Text size="sm" c="red" lineClamp={2} title={job.error.message} data-testid="job-error">
+          <div style={{ display: "flex", gap: 4, alignItems: "flex-start" }}>
+            <div
+              data-testid="job-error"
+              title={job.error.message}
+              style={{ ...text, whiteSpace: "normal", color: "var(--mantine-color-error)", display: "-webkit-box", WebkitLineClamp: 2, WebkitBoxOrient: "vertical" }}
+            >
               {job.error.message}
-            </Text>
-            <CopyDetailsButton text={errorDetails(job.error, `job “${job.name}” (${job.id})`)} />
-          </Stack>
+            </div>
+            <ActionIcon
+              variant="subtle"
+              color="gray"
+              size="sm"
+              aria-label="Copy details"
+              title="Copy details"
+              onClick={() => void navigator.clipboard?.writeText(errorDetails(job.error!, `job “${job.name}” (${job.id})`))}
+            >
+              <IconCopy size={14} aria-hidden />
+            </ActionIcon>
+          </div>
         ) : job.result ? (
-          <Text size="sm" truncate title={job.result.path} ff="monospace">
+          <div style={{ ...text, fontFamily: "var(--mantine-font-family-monospace)" }} title={job.result.path}>
             {job.result.path}
-          </Text>
+          </div>
         ) : (
-          <Text size="sm" c="dimmed">
-            —
-          </Text>
+          <div style={dimmed}>—</div>
         )}
       </Cell>
       <Cell>
         {isActive(job.state) && (
-          <Tooltip label="Cancel job" withArrow openDelay={300}>
-            <ActionIcon
-              variant="subtle"
-              color="red"
-              size="lg"
-              loading={cancelling}
-              onClick={() => onCancel(job)}
-              aria-label={`Cancel ${job.name}`}
-              data-testid="job-cancel"
-            >
-              <IconPlayerStop size={18} aria-hidden />
-            </ActionIcon>
-          </Tooltip>
+          <ActionIcon
+            variant="subtle"
+            color="red"
+            size="lg"
+            loading={cancelling}
+            onClick={() => onCancel(job)}
+            aria-label={`Cancel ${job.name}`}
+            title="Cancel job"
+            data-testid="job-cancel"
+          >
+            <IconPlayerStop size={18} aria-hidden />
+          </ActionIcon>
         )}
       </Cell>
     </div>
@@ -158,6 +212,13 @@ const JobRowView = memo(function JobRowView({ row, item, cancelling, onCancel, o
  */
 export function VirtualJobsTable({ rows, sort, onSort, onCancel, cancellingId = null, onOpen, height = "calc(100vh - 290px)" }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
+  // Rows are memoised: hand them callbacks that stay the same while the parent re-renders.
+  const handlers = useRef({ onCancel, onOpen });
+  useLayoutEffect(() => {
+    handlers.current = { onCancel, onOpen };
+  });
+  const cancel = useCallback((job: Job) => handlers.current.onCancel(job), []);
+  const open = useCallback((job: Job) => handlers.current.onOpen?.(job), []);
   // The virtualizer is read afresh on every render and nothing here is memoised by the React
   // Compiler, which is what this rule guards against.
   // eslint-disable-next-line react-hooks/incompatible-library
@@ -166,7 +227,8 @@ export function VirtualJobsTable({ rows, sort, onSort, onCancel, cancellingId = 
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_ESTIMATE,
     overscan: 8,
-    getItemKey: (index) => rows[index]?.job.id ?? index,
+    // Keyed by index (the default): a key function that changes with every new list would make
+    // the virtualizer rebuild its measurements of all 100,000 rows on each progress event.
     // Without layout (tests, a hidden window) a measured 0 would pull every row into view.
     measureElement: (el, entry, instance) => measureElement(el, entry, instance) || ROW_ESTIMATE,
   });
@@ -214,12 +276,13 @@ export function VirtualJobsTable({ rows, sort, onSort, onCancel, cancellingId = 
             if (!row) return null;
             return (
               <JobRowView
-                key={item.key}
+                key={row.job.id}
                 row={row}
-                item={item}
+                start={item.start}
+                index={item.index}
                 cancelling={cancellingId === row.job.id}
-                onCancel={onCancel}
-                onOpen={onOpen}
+                onCancel={cancel}
+                onOpen={open}
                 measure={virtualizer.measureElement}
               />
             );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeConnections, makeJobs } from "../../test/generate";
-import { filterRows, jobRow, NO_FILTERS, sortRows } from "./jobFilters";
+import { filterRows, JobListCache, jobRow, NO_FILTERS, sortRows } from "./jobFilters";
 
 const connections = makeConnections(12);
 const byId = new Map(connections.map((c) => [c.id, c]));
@@ -54,5 +54,28 @@ describe("job filters", () => {
     expect(jobRow(job, byId)).toBe(rows[0]);
     expect(jobRow({ ...job }, byId)).not.toBe(rows[0]);
     expect(jobRow(job, new Map(byId))).not.toBe(rows[0]);
+  });
+});
+
+describe("JobListCache", () => {
+  it("gives what a full sort and filter give, across updates, narrowing and widening", () => {
+    const cache = new JobListCache();
+    const sort = { key: "name" as const, desc: false };
+    let current = rows;
+    expect(cache.sort(current, sort)).toEqual(sortRows(current, sort));
+    // A progress event: one job replaced, no sort key changed.
+    current = current.map((r, i) => (i === 3 ? jobRow({ ...r.job, progress: null }, byId) : r));
+    const again = cache.sort(current, sort);
+    expect(again).toEqual(sortRows(current, sort));
+    expect(again).toContain(current[3]);
+    // A renamed job moves.
+    current = current.map((r, i) => (i === 4 ? jobRow({ ...r.job, name: "AAA first" }, byId) : r));
+    expect(cache.sort(current, sort)[0]?.job.name).toBe("AAA first");
+
+    const sorted = cache.sort(current, sort);
+    for (const text of ["v", "vm", "vm-0", "vm-00", "vm-0", "", "REFUSED", "refused site-1"]) {
+      const f = { ...NO_FILTERS, states: ["failed" as const, "succeeded" as const], text };
+      expect(cache.filter(sorted, f)).toEqual(filterRows(sorted, f));
+    }
   });
 });

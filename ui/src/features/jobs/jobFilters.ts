@@ -83,6 +83,70 @@ export function filterRows(rows: readonly JobRow[], filters: JobFilters): JobRow
   );
 }
 
+function sortValue(r: JobRow, key: JobSortKey): string {
+  switch (key) {
+    case "created_at":
+      return r.job.created_at;
+    case "name":
+      return r.job.name;
+    case "state":
+      return r.job.state;
+    case "provider":
+      return r.provider;
+    case "connection":
+      return r.connection;
+  }
+}
+
+/**
+ * Sort and filter that reuse their last result when they can: a progress event replaces one
+ * job object and changes no sort key, so the previous order is reapplied instead of sorting
+ * 100,000 jobs again; a search that only grows narrows the previous matches instead of all jobs.
+ * Results are the same as `sortRows` / `filterRows` on the same input.
+ */
+export class JobListCache {
+  private sorted: { rows: readonly JobRow[]; sort: JobSort; order: number[] } | null = null;
+  private filtered: { source: readonly JobRow[]; filters: JobFilters; result: JobRow[] } | null = null;
+
+  sort(rows: readonly JobRow[], sort: JobSort): JobRow[] {
+    const prev = this.sorted;
+    const reusable =
+      prev !== null &&
+      prev.sort.key === sort.key &&
+      prev.sort.desc === sort.desc &&
+      prev.rows.length === rows.length &&
+      rows.every((r, i) => {
+        const p = prev.rows[i]!;
+        return p === r || (p.job.id === r.job.id && sortValue(p, sort.key) === sortValue(r, sort.key));
+      });
+    let order: number[];
+    if (reusable) {
+      order = prev.order;
+    } else {
+      const dir = sort.desc ? -1 : 1;
+      order = rows.map((_, i) => i);
+      order.sort((a, b) => dir * compare(rows[a]!, rows[b]!, sort.key) || a - b);
+    }
+    this.sorted = { rows, sort, order };
+    return order.map((i) => rows[i]!);
+  }
+
+  filter(source: readonly JobRow[], filters: JobFilters): JobRow[] {
+    const prev = this.filtered;
+    const narrowing =
+      prev !== null &&
+      prev.source === source &&
+      prev.filters.provider === filters.provider &&
+      prev.filters.connectionId === filters.connectionId &&
+      prev.filters.states.length === filters.states.length &&
+      prev.filters.states.every((s, i) => filters.states[i] === s) &&
+      filters.text.toLowerCase().startsWith(prev.filters.text.toLowerCase());
+    const result = filterRows(narrowing ? prev.result : source, filters);
+    this.filtered = { source, filters, result };
+    return result;
+  }
+}
+
 export function isFiltered(filters: JobFilters): boolean {
   return filters.states.length > 0 || filters.provider !== null || filters.connectionId !== null || filters.text.trim() !== "";
 }
