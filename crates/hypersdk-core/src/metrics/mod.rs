@@ -32,8 +32,13 @@ use crate::store::{RESOLUTION_MINUTE, RESOLUTION_SECOND, Store};
 pub(crate) use counters::snapshot as counters_snapshot;
 pub use counters::{scheduler_run, scheduler_skipped, webhook_delivery};
 
-/// One-second buckets are kept this long (seconds).
+/// One-second buckets cover at least this long (seconds): "the last hour".
 pub const SECOND_RETENTION: i64 = 3_600;
+/// They are kept this much longer, so a "last hour" whose start a window rounded down by a few
+/// seconds — or that is read just before the once-a-minute pruning — still finds them all.
+pub const SECOND_RETENTION_MARGIN: i64 = 300;
+/// Retention is enforced this often (seconds).
+pub const PRUNE_EVERY: i64 = 60;
 /// One-minute buckets are kept this long (seconds); older ones are dropped.
 pub const MINUTE_RETENTION: i64 = 30 * 86_400;
 /// The most points a query returns per line.
@@ -250,7 +255,9 @@ pub struct JobStats {
 /// bucket that keeps a line within [`MAX_POINTS`].
 pub fn choose_buckets(range: TimeRange, now: i64) -> (i64, i64) {
     let span = (range.to - range.from).max(1);
-    let stored = if range.from >= now - SECOND_RETENTION {
+    // Pruning keeps one-second buckets for RETENTION + MARGIN and runs every PRUNE_EVERY, so
+    // everything after this instant is still there.
+    let stored = if range.from >= now - (SECOND_RETENTION + SECOND_RETENTION_MARGIN - PRUNE_EVERY) {
         RESOLUTION_SECOND
     } else {
         RESOLUTION_MINUTE

@@ -13,14 +13,15 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::resources::{ResourceSample, ResourceSampler};
-use super::{JobRate, MINUTE_RETENTION, MetricsSample, SECOND_RETENTION, series, unix_now};
+use super::{
+    JobRate, MINUTE_RETENTION, MetricsSample, PRUNE_EVERY, SECOND_RETENTION,
+    SECOND_RETENTION_MARGIN, series, unix_now,
+};
 use crate::events::{CoreEvent, EventBus};
 use crate::jobs::blocking;
 use crate::store::{MetricBatch, SampleRow, Store};
 
 const TICK: Duration = Duration::from_secs(1);
-/// Retention is enforced this often (seconds).
-const PRUNE_EVERY: i64 = 60;
 /// A tick that comes late still divides by at least this much, so a stalled
 /// runtime cannot produce an absurd rate.
 const MIN_ELAPSED: f64 = 0.2;
@@ -223,8 +224,8 @@ pub(crate) fn spawn(store: Arc<Store>, bus: EventBus, sample_resources: bool) ->
                 continue;
             }
             let (batch, sample) = state.tick(now, elapsed, resources.as_ref());
-            let prune =
-                (now - last_prune >= PRUNE_EVERY).then_some((SECOND_RETENTION, MINUTE_RETENTION));
+            let prune = (now - last_prune >= PRUNE_EVERY)
+                .then_some((SECOND_RETENTION + SECOND_RETENTION_MARGIN, MINUTE_RETENTION));
             if prune.is_some() {
                 last_prune = now;
             }

@@ -52,7 +52,8 @@ fn second(
     res: Option<&ResourceSample>,
 ) -> MetricsSample {
     let (batch, sample) = state.tick(ts, 1.0, res);
-    let prune = (ts % 60 == 59).then_some((SECOND_RETENTION, MINUTE_RETENTION));
+    let prune =
+        (ts % 60 == 59).then_some((SECOND_RETENTION + SECOND_RETENTION_MARGIN, MINUTE_RETENTION));
     store.write_metrics(&batch, prune, ts).expect("write");
     sample
 }
@@ -102,6 +103,12 @@ fn bucket_size_follows_the_range() {
         to: now - 86_400 + 600,
     };
     assert_eq!(choose_buckets(old, now), (60, 60));
+    // A last hour whose start a window rounded down a little still reads seconds.
+    let rounded = TimeRange {
+        from: now - 3_600 - 10,
+        to: now - 9,
+    };
+    assert_eq!(choose_buckets(rounded, now), (1, 5));
     for days in [1, 7, 30, 365] {
         let range = TimeRange::last(days * 86_400, now);
         let (_, b) = choose_buckets(range, now);
@@ -131,8 +138,15 @@ fn seconds_roll_up_into_minutes_and_expire_on_schedule() {
     assert!((live.jobs[0].bytes_per_second - MIB as f64).abs() < 1e-6);
     assert!((live.write_rate - MIB as f64).abs() < 1e-6);
 
-    // Seconds older than an hour are gone; minutes are all there.
-    assert_eq!(count_rows(&store, 1, now - SECOND_RETENTION), 0);
+    // Seconds older than an hour (and the margin) are gone; minutes are all there.
+    assert_eq!(
+        count_rows(&store, 1, now - SECOND_RETENTION - SECOND_RETENTION_MARGIN),
+        0
+    );
+    assert!(
+        count_rows(&store, 1, now - SECOND_RETENTION) > 0,
+        "the margin is kept"
+    );
     assert!(count_rows(&store, 1, now + 1) > 0);
     assert_eq!(count_rows(&store, 60, T0), 0);
 
@@ -186,7 +200,14 @@ fn seconds_roll_up_into_minutes_and_expire_on_schedule() {
     let later = now + MINUTE_RETENTION + 60; // also the last second of a minute
     second(&mut state, &store, later, Some(&resources(10.0, MIB)));
     assert_eq!(count_rows(&store, 60, later - MINUTE_RETENTION), 0);
-    assert_eq!(count_rows(&store, 1, later - SECOND_RETENTION), 0);
+    assert_eq!(
+        count_rows(
+            &store,
+            1,
+            later - SECOND_RETENTION - SECOND_RETENTION_MARGIN
+        ),
+        0
+    );
     let month = series(
         &store,
         MetricKind::CpuPercent,
