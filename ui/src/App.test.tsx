@@ -92,7 +92,8 @@ describe("app frame", () => {
 
     for (const section of ["dashboard", "jobs", "schedules", "connections", "settings", "inventory"]) {
       await user.click(screen.getByTestId(`nav-${section}`));
-      expect(await screen.findByTestId(`page-${section}`)).toBeInTheDocument();
+      // The dashboard is loaded on first use (with the charts library): allow for the import.
+      expect(await screen.findByTestId(`page-${section}`, {}, { timeout: 10_000 })).toBeInTheDocument();
     }
 
     await user.click(screen.getByTestId("nav-jobs"));
@@ -103,7 +104,7 @@ describe("app frame", () => {
     expect(screen.getByTestId("schedule-create")).toHaveAttribute("aria-disabled", "true");
 
     await user.click(screen.getByTestId("nav-dashboard"));
-    expect(await screen.findByTestId("stat-running-value")).toHaveTextContent("0");
+    expect(await screen.findByTestId("stat-running-value", {}, { timeout: 10_000 })).toHaveTextContent("0");
     expect(screen.getByTestId("stat-next-run-value")).toHaveTextContent("—");
     expect(screen.getByText(/No export is running/)).toBeInTheDocument();
     expect(screen.getAllByTestId(/^heat-cell-/)).toHaveLength(168);

@@ -42,7 +42,7 @@ export function ResourceChart({ series }: Props) {
     () => seriesTable(view.file, unit === "bytes_per_second" ? "B/s" : unit === "bytes" ? "B" : "%", visible),
     [view.file, unit, visible],
   );
-  const span = rows.length > 1 ? (rows[rows.length - 1]?.t ?? 0) - (rows[0]?.t ?? 0) : 0;
+  const span = current ? current.range.to - current.range.from : 0;
   return (
     <ChartCard
       testId="chart-resources"
@@ -67,7 +67,16 @@ export function ResourceChart({ series }: Props) {
         <ResponsiveContainer width="100%" height={CHART_HEIGHT + 40} initialDimension={{ width: 640, height: CHART_HEIGHT + 40 }}>
           <AreaChart data={rows} margin={{ top: 8, right: 16, bottom: 0, left: 8 }}>
             <CartesianGrid strokeDasharray="3 3" strokeOpacity={0.4} />
-            <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={(t: number) => tickTime(t, span)} minTickGap={40} />
+            <XAxis
+              dataKey="t"
+              type="number"
+              // The whole range, so a few points of a fresh history sit where they belong in time;
+              // zoomed, the brushed points fill the width.
+              domain={zoom || !current ? ["dataMin", "dataMax"] : [current.range.from, current.range.to]}
+              allowDataOverflow={false}
+              tickFormatter={(t: number) => tickTime(t, span)}
+              minTickGap={40}
+            />
             <YAxis tickFormatter={(v: number) => formatUnit(unit, v)} width={84} />
             <Tooltip
               labelFormatter={(t) => fullTime(Number(t))}

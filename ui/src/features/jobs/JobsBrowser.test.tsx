@@ -112,7 +112,8 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
     const row = screen.getAllByTestId("job-row").find((r) => r.getAttribute("data-job-id") === job.id)!;
     await user.click(within(row).getByTestId("job-open"));
-    expect(await screen.findAllByTestId("job-event")).toHaveLength(3);
+    // The job's page is loaded on first use (with the charts library): allow for the import.
+    expect(await screen.findAllByTestId("job-event", {}, { timeout: 10_000 })).toHaveLength(3);
     expect(screen.getByText("the end")).toBeInTheDocument();
     await waitFor(() => expect(screen.getByTestId("chart-job-throughput")).toHaveAttribute("data-points", "1"));
     expect(vi.mocked(commands.metricSeries).mock.calls[0]?.[0]).toMatchObject({ metric: "job_throughput", job_id: job.id });

@@ -1,8 +1,7 @@
 import { Stack, Text } from "@mantine/core";
-import { useDeferredValue, useMemo, useState } from "react";
+import { lazy, Suspense, useDeferredValue, useMemo, useState } from "react";
 import type { Connection, Job } from "../../bindings";
 import { useConnections } from "../../api/hooks";
-import { JobDetailDrawer } from "./JobDetailDrawer";
 import { JobsFilterBar } from "./JobsFilterBar";
 import { DEFAULT_SORT, JobListCache, NO_FILTERS, jobRow } from "./jobFilters";
 import type { JobFilters, JobSort } from "./jobFilters";
@@ -16,6 +15,9 @@ type Props = {
   connections?: readonly Connection[];
   height?: number | string;
 };
+
+// A job's page draws a chart: loaded (with the charts library) when a job is first opened.
+const JobDetailDrawer = lazy(() => import("./JobDetailDrawer").then((m) => ({ default: m.JobDetailDrawer })));
 
 /** Filters, sort and a virtualised table: the jobs list at any size (100,000 jobs and more). */
 export function JobsBrowser({ jobs, onCancel, cancellingId = null, connections, height }: Props) {
@@ -68,7 +70,11 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, connections, 
           height={height}
         />
       )}
-      <JobDetailDrawer jobId={openId} onClose={() => setOpenId(null)} />
+      {openId !== null && (
+        <Suspense fallback={null}>
+          <JobDetailDrawer jobId={openId} onClose={() => setOpenId(null)} />
+        </Suspense>
+      )}
     </Stack>
   );
 }
