@@ -1,4 +1,4 @@
-// (h) Dashboard and metrics in the real window: a job finished earlier (history in the database)
+// (j) Dashboard and metrics in the real window: a job finished earlier (history in the database)
 // shows in the 24 h stat cards and in the heat map at its local weekday and hour; the app's own
 // resource samples fill the resource chart; the Prometheus endpoint turned on in Settings serves
 // /metrics with that job, and stops when turned off.
