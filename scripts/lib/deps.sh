@@ -10,7 +10,9 @@ APT_BUILD_PKGS=(build-essential pkg-config file libssl-dev libxdo-dev librsvg2-d
 APT_SESSION_PKGS=(xvfb xauth dbus gnome-keyring)
 # Everything else the tests use.
 # virt-v2v (with nbdkit and libnbd-bin) judges our OVAs in the export-engine tests.
-APT_TEST_PKGS=(webkit2gtk-driver libsecret-tools curl libxml2-utils qemu-utils sqlite3 virt-v2v nbdkit libnbd-bin)
+# prometheus provides promtool, which judges the /metrics output and the alert rules.
+APT_TEST_PKGS=(webkit2gtk-driver libsecret-tools curl libxml2-utils qemu-utils sqlite3 virt-v2v nbdkit libnbd-bin
+  prometheus)
 
 MIN_CARGO=1.89.0
 MIN_NODE=20.19.0

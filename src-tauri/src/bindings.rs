@@ -54,6 +54,11 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::update_desktop_settings,
             commands::get_autostart,
             commands::set_autostart,
+            commands::metric_series,
+            commands::app_resource_series,
+            commands::job_stats,
+            commands::metrics_endpoint_status,
+            commands::save_chart_export,
             commands::show_window,
             commands::quit_app,
         ])

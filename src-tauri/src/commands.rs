@@ -4,6 +4,8 @@
 
 use hypersdk_core::ApiError;
 use hypersdk_core::exports::ExportSpec;
+use hypersdk_core::metrics::endpoint::EndpointStatus;
+use hypersdk_core::metrics::{JobStats, MetricSeries, SeriesQuery, TimeRange};
 use hypersdk_core::model::{
     Connection, ConnectionInput, ConnectionTestResult, DesktopSettings, Job, JobDetail,
     ProviderKindInfo, Settings, VmFilter, VmInfo,
@@ -408,6 +410,51 @@ fn autostart_error(e: impl std::fmt::Display) -> ApiError {
         message: format!("cannot change start at login: {e}"),
         retryable: false,
     }
+}
+
+/// A metric over a time range, bucketed for a chart.
+#[tauri::command]
+#[specta::specta]
+pub async fn metric_series(
+    state: State<'_, AppState>,
+    query: SeriesQuery,
+) -> CmdResult<MetricSeries> {
+    Ok(state.core()?.metric_series(query).await?)
+}
+
+/// The app's CPU, memory and destination write rate over a time range.
+#[tauri::command]
+#[specta::specta]
+pub async fn app_resource_series(
+    state: State<'_, AppState>,
+    range: TimeRange,
+) -> CmdResult<Vec<MetricSeries>> {
+    Ok(state.core()?.app_resource_series(range).await?)
+}
+
+/// Job counts, bytes exported, runs and the weekday × hour heat map.
+#[tauri::command]
+#[specta::specta]
+pub async fn job_stats(state: State<'_, AppState>, range: TimeRange) -> CmdResult<JobStats> {
+    Ok(state.core()?.job_stats(range).await?)
+}
+
+/// Whether the Prometheus endpoint (Settings) is serving, and where.
+#[tauri::command]
+#[specta::specta]
+pub async fn metrics_endpoint_status(state: State<'_, AppState>) -> CmdResult<EndpointStatus> {
+    Ok(state.core()?.metrics_endpoint_status().await?)
+}
+
+/// Writes chart data (CSV/JSON) to the path the native save dialog returned.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_chart_export(
+    state: State<'_, AppState>,
+    path: String,
+    content: String,
+) -> CmdResult<String> {
+    Ok(state.core()?.save_chart_export(path, content).await?)
 }
 
 /// Tray action "Show window", also callable so tests can drive it.

@@ -22,6 +22,9 @@ vi.mock("./bindings", () => ({
     schedulerStatus: vi.fn(),
     getDesktopSettings: vi.fn(),
     getAutostart: vi.fn(),
+    jobStats: vi.fn(),
+    appResourceSeries: vi.fn(),
+    metricsEndpointStatus: vi.fn(),
   },
   events: { coreEvent: { listen: vi.fn(() => Promise.resolve(() => {})) } },
 }));
@@ -33,7 +36,7 @@ beforeEach(() => {
   mocked.listProviderKinds.mockResolvedValue(kinds);
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
   mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
-  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2 } });
+  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" } });
   mocked.listWebhooks.mockResolvedValue({ status: "ok", data: [] });
   mocked.listWebhookEvents.mockResolvedValue(webhookEvents);
   mocked.listWebhookDeliveries.mockResolvedValue({ status: "ok", data: [] });
@@ -42,6 +45,27 @@ beforeEach(() => {
   mocked.schedulerStatus.mockResolvedValue({ status: "ok", data: { paused: false, active_here: true, running: [], next: null, last_run_failed: false } });
   mocked.getDesktopSettings.mockResolvedValue({ status: "ok", data: { notify_runs: "failures_only" } });
   mocked.getAutostart.mockResolvedValue({ status: "ok", data: false });
+  mocked.jobStats.mockImplementation((range) =>
+    Promise.resolve({
+      status: "ok",
+      data: {
+        range,
+        running: 0,
+        queued: 0,
+        by_outcome: [],
+        by_provider: [],
+        bytes_exported: 0,
+        runs: [],
+        runs_truncated: false,
+        heatmap: [],
+      },
+    }),
+  );
+  mocked.appResourceSeries.mockResolvedValue({ status: "ok", data: [] });
+  mocked.metricsEndpointStatus.mockResolvedValue({
+    status: "ok",
+    data: { enabled: false, listen: "127.0.0.1:9464", url: null, loopback_only: true, error: null },
+  });
 });
 
 describe("startup error screen", () => {
@@ -82,9 +106,10 @@ describe("app frame", () => {
     expect(await screen.findByTestId("page-inventory")).toBeInTheDocument();
     expect(await screen.findByText("Add a connection to browse your VMs")).toBeInTheDocument();
 
-    for (const section of ["jobs", "schedules", "connections", "webhooks", "settings", "inventory"]) {
+    for (const section of ["dashboard", "jobs", "schedules", "connections", "webhooks", "settings", "inventory"]) {
       await user.click(screen.getByTestId(`nav-${section}`));
-      expect(await screen.findByTestId(`page-${section}`)).toBeInTheDocument();
+      // The dashboard is loaded on first use (with the charts library): allow for the import.
+      expect(await screen.findByTestId(`page-${section}`, {}, { timeout: 10_000 })).toBeInTheDocument();
     }
 
     await user.click(screen.getByTestId("nav-jobs"));
@@ -98,8 +123,15 @@ describe("app frame", () => {
     expect(await screen.findByText("No webhooks yet")).toBeInTheDocument();
     expect(await screen.findByTestId("webhook-block-private")).not.toBeChecked();
 
+    await user.click(screen.getByTestId("nav-dashboard"));
+    expect(await screen.findByTestId("stat-running-value", {}, { timeout: 10_000 })).toHaveTextContent("0");
+    expect(screen.getByTestId("stat-next-run-value")).toHaveTextContent("—");
+    expect(screen.getByText(/No export is running/)).toBeInTheDocument();
+    expect(screen.getAllByTestId(/^heat-cell-/)).toHaveLength(168);
+
     await user.click(screen.getByTestId("nav-settings"));
     expect(await screen.findByTestId("settings-database-path")).toHaveTextContent(appInfo.database_path);
+    expect(await screen.findByTestId("settings-metrics-enabled")).not.toBeChecked();
     expect(await screen.findByTestId("settings-max-concurrent-jobs")).toHaveValue("4");
     expect(await screen.findByTestId("settings-notify-failures_only")).toBeChecked();
     expect(await screen.findByTestId("settings-autostart")).not.toBeChecked();
@@ -108,5 +140,6 @@ describe("app frame", () => {
     await user.click(await screen.findByTestId("inventory-go-connections"));
     expect(await screen.findByTestId("page-connections")).toBeInTheDocument();
     expect(screen.getByText("No connections yet")).toBeInTheDocument();
-  });
+    // Six pages with charts: slower than the default 5 s on a loaded 2-core machine.
+  }, 20_000);
 });

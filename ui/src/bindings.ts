@@ -76,6 +76,16 @@ export const commands = {
 	/**  Whether the app starts (hidden, in the tray) at login. The OS entry is the truth. */
 	getAutostart: () => typedError<boolean, ApiError>(__TAURI_INVOKE("get_autostart")),
 	setAutostart: (enabled: boolean) => typedError<boolean, ApiError>(__TAURI_INVOKE("set_autostart", { enabled })),
+	/**  A metric over a time range, bucketed for a chart. */
+	metricSeries: (query: SeriesQuery) => typedError<MetricSeries, ApiError>(__TAURI_INVOKE("metric_series", { query })),
+	/**  The app's CPU, memory and destination write rate over a time range. */
+	appResourceSeries: (range: TimeRange) => typedError<MetricSeries[], ApiError>(__TAURI_INVOKE("app_resource_series", { range })),
+	/**  Job counts, bytes exported, runs and the weekday × hour heat map. */
+	jobStats: (range: TimeRange) => typedError<JobStats, ApiError>(__TAURI_INVOKE("job_stats", { range })),
+	/**  Whether the Prometheus endpoint (Settings) is serving, and where. */
+	metricsEndpointStatus: () => typedError<EndpointStatus, ApiError>(__TAURI_INVOKE("metrics_endpoint_status")),
+	/**  Writes chart data (CSV/JSON) to the path the native save dialog returned. */
+	saveChartExport: (path: string, content: string) => typedError<string, ApiError>(__TAURI_INVOKE("save_chart_export", { path, content })),
 	/**  Tray action "Show window", also callable so tests can drive it. */
 	showWindow: () => __TAURI_INVOKE<void>("show_window"),
 	/**  Tray action "Quit". */
@@ -167,7 +177,12 @@ export type CoreEventPayload = { type: "connections_changed" } | { type: "settin
  *  A run started, was skipped, or finished (retention has been applied
  *  by the time a finished run is announced).
  */
-{ type: "schedule_run"; run: ScheduleExecution };
+{ type: "schedule_run"; run: ScheduleExecution } | 
+/**
+ *  Once a second while the metrics recorder runs: live throughput and
+ *  resource use for the dashboard (the window never polls for them).
+ */
+{ type: "metrics_sample"; sample: MetricsSample };
 
 /**  Which deliveries to list; empty means the newest of every webhook. */
 export type DeliveryFilter = {
@@ -221,6 +236,18 @@ export type DiskProgress = {
 	bytes_total: number | null,
 };
 
+/**  What the Settings page shows about the endpoint. */
+export type EndpointStatus = {
+	enabled: boolean,
+	listen: string,
+	/**  The URL being served, once listening. */
+	url: string | null,
+	/**  Whether only this machine can connect. */
+	loopback_only: boolean,
+	/**  Why it is not serving although enabled (address in use, …). */
+	error: ApiError | null,
+};
+
 export type ExecutionStatus = "running" | "succeeded" | "failed" | 
 /**  Not run at all; `reason` says why (overlap, paused, missed). */
 "skipped" | 
@@ -256,6 +283,15 @@ export type FieldSpec = {
 	help: string,
 	required: boolean,
 	placeholder: string,
+};
+
+/**  Runs that started in one local hour of one weekday. */
+export type HeatCell = {
+	/**  0 = Monday … 6 = Sunday. */
+	weekday: number,
+	/**  0–23, local time. */
+	hour: number,
+	count: number,
 };
 
 export type Job = {
@@ -297,6 +333,12 @@ export type JobProgress = {
 	disks: DiskProgress[],
 };
 
+export type JobRate = {
+	job_id: string,
+	bytes_per_second: number | null,
+	bytes_done: number,
+};
+
 /**  The artefact a finished export left behind, and what proves it whole. */
 export type JobResult = {
 	/**  The final `.ova` / `.ova.gz` / `.ova.zst` file or OVF folder. */
@@ -314,6 +356,20 @@ export type JobResult = {
 	verified: boolean,
 };
 
+/**  One finished job: a point of the duration-vs-size plot. */
+export type JobRun = {
+	job_id: string,
+	name: string,
+	provider: string,
+	connection: string | null,
+	outcome: JobState,
+	/**  Unix seconds. */
+	started_at: number | null,
+	finished_at: number,
+	duration_seconds: number | null,
+	bytes: number,
+};
+
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | 
 /**
  *  The process running the job ended before the job did; the job can be
@@ -321,7 +377,60 @@ export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelle
  */
 "interrupted";
 
+export type JobStats = {
+	range: TimeRange,
+	/**  Now, whatever the range. */
+	running: number,
+	queued: number,
+	/**  Jobs that finished in the range, by outcome (every outcome, zeros too). */
+	by_outcome: OutcomeCount[],
+	by_provider: ProviderOutcomes[],
+	/**  Bytes of the artefacts of the jobs that succeeded in the range. */
+	bytes_exported: number,
+	/**  Finished jobs in the range, newest last, at most [`MAX_RUN_POINTS`]. */
+	runs: JobRun[],
+	/**  Whether `runs` left older jobs out. */
+	runs_truncated: boolean,
+	/**  168 cells, Monday 00 h first. */
+	heatmap: HeatCell[],
+};
+
 export type ManifestAlgorithm = "sha256" | "sha1";
+
+export type MetricKind = 
+/**  Bytes per second, one line per job. */
+"job_throughput" | 
+/**  Bytes per second written by all jobs together (the destinations). */
+"write_rate" | 
+/**  The app's CPU use, percent of one core. */
+"cpu_percent" | 
+/**  The app's resident memory, bytes. */
+"rss_bytes";
+
+export type MetricSeries = {
+	metric: MetricKind,
+	/**  `bytes_per_second`, `percent` or `bytes`. */
+	unit: string,
+	range: TimeRange,
+	/**  The length of every point's bucket. */
+	bucket_seconds: number,
+	lines: SeriesLine[],
+};
+
+/**
+ *  One second of live figures, published once a second while the recorder
+ *  runs (the window's live charts; no polling).
+ */
+export type MetricsSample = {
+	/**  Unix seconds. */
+	t: number,
+	jobs: JobRate[],
+	/**  Sum of the jobs' rates: what the destinations are being written at. */
+	write_rate: number | null,
+	/**  Only where the process samples its resources (the app). */
+	cpu_percent: number | null,
+	rss_bytes: number | null,
+};
 
 /**
  *  What to do about a run whose time passed while no scheduler was running
@@ -341,6 +450,11 @@ export type NextRun = {
 
 /**  When the desktop says how a scheduled run went. */
 export type NotifyRuns = "never" | "failures_only" | "always";
+
+export type OutcomeCount = {
+	outcome: JobState,
+	count: number,
+};
 
 /**  Package layout. */
 export type PackageKind = 
@@ -366,6 +480,18 @@ export type ProviderKindInfo = {
 	 *  store the connection for later.
 	 */
 	discovery_available: boolean,
+};
+
+/**
+ *  Finished jobs of one provider kind (`none`: no connection, e.g. local
+ *  packaging; `unknown`: the connection was removed before it was recorded).
+ */
+export type ProviderOutcomes = {
+	provider: string,
+	succeeded: number,
+	failed: number,
+	cancelled: number,
+	interrupted: number,
 };
 
 /**  How many runs' artefacts to keep. Only succeeded runs count as copies. */
@@ -512,10 +638,38 @@ export type SchedulerStatus = {
  */
 export type Secret = string;
 
+export type SeriesLine = {
+	/**  The job id, or the metric's name for process-wide series. */
+	key: string,
+	label: string,
+	points: SeriesPoint[],
+};
+
+/**  One bucket of a line. */
+export type SeriesPoint = {
+	/**  Bucket start, Unix seconds. */
+	t: number,
+	/**  Rates: the average over the bucket; gauges: the mean sample. */
+	value: number | null,
+	/**  The highest one-second value inside the bucket. */
+	peak: number | null,
+};
+
+export type SeriesQuery = {
+	metric: MetricKind,
+	range: TimeRange,
+	/**  Only this job's line (job throughput only). */
+	job_id: string | null,
+};
+
 /**  User settings, persisted in the `settings` table. */
 export type Settings = {
 	max_concurrent_jobs: number,
 	max_jobs_per_connection: number,
+	/**  Serve Prometheus metrics (off by default). */
+	metrics_enabled: boolean,
+	/**  Where to serve them: an IP address and port, loopback by default. */
+	metrics_listen: string,
 };
 
 export type TestCheck = {
@@ -527,6 +681,12 @@ export type TestCheck = {
 	 *  (colon-separated hex), so the window can offer to pin it.
 	 */
 	fingerprint?: string | null,
+};
+
+/**  A time range in Unix seconds, `from` inclusive, `to` exclusive. */
+export type TimeRange = {
+	from: number,
+	to: number,
 };
 
 /**  How to narrow a VM listing; empty means everything. */

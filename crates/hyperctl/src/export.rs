@@ -91,6 +91,8 @@ pub async fn run(core: Arc<Core>, args: ExportArgs, json: bool) -> Result<(), Ap
         retryable: false,
     })?;
     let events = core.events().subscribe();
+    // Throughput history of CLI exports, as the window records its own.
+    core.start_metrics(false);
     let jobs = core
         .start_export(ExportSpec {
             connection_id: args.connection,

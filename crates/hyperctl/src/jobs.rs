@@ -98,6 +98,7 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
             let id = resolve(core, &id).await?;
             let cleanup = crate::export::spawn_cleanup(core);
             let events = core.events().subscribe();
+            core.start_metrics(false);
             let job = core.retry_job(&id).await?;
             let outcome = crate::export::watch(core, vec![job], events, json).await;
             crate::export::finish_cleanup(cleanup).await;

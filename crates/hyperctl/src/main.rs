@@ -4,6 +4,7 @@
 mod connection;
 mod export;
 mod jobs;
+mod metrics;
 mod output;
 mod ova;
 mod schedule;
@@ -76,6 +77,8 @@ enum StatefulCommand {
         #[arg(long)]
         once: bool,
     },
+    /// Job statistics and metric history (what the dashboard shows), or serve Prometheus metrics.
+    Metrics(metrics::MetricsArgs),
 }
 
 /// The providers this build can browse and export, as in the app.
@@ -122,7 +125,10 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
         StatefulCommand::Scheduler { once } => {
             schedule::scheduler(Arc::clone(&core), once, json).await
         }
+        StatefulCommand::Metrics(args) => metrics::run(&core, args, json).await,
     };
+    // Jobs this process ran keep their last second of throughput.
+    core.flush_metrics().await;
     // Sign out of provider sessions (logging their counters), bounded so a dead server cannot
     // hold the exit up.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), core.shutdown()).await;

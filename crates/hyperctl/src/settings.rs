@@ -21,6 +21,12 @@ pub enum SettingsCommand {
         /// When the desktop app notifies after a scheduled run.
         #[arg(long, value_enum)]
         notify_runs: Option<NotifyArg>,
+        /// Serve Prometheus metrics from the app (true/false).
+        #[arg(long)]
+        metrics_enabled: Option<bool>,
+        /// Where the app serves them: IP address and port (default 127.0.0.1:9464).
+        #[arg(long)]
+        metrics_listen: Option<String>,
     },
 }
 
@@ -47,6 +53,8 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             max_concurrent_jobs,
             max_jobs_per_connection,
             notify_runs,
+            metrics_enabled,
+            metrics_listen,
         } => {
             let mut s = core.settings().await?;
             if let Some(n) = max_concurrent_jobs {
@@ -54,6 +62,12 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             }
             if let Some(n) = max_jobs_per_connection {
                 s.max_jobs_per_connection = n;
+            }
+            if let Some(on) = metrics_enabled {
+                s.metrics_enabled = on;
+            }
+            if let Some(listen) = metrics_listen {
+                s.metrics_listen = listen;
             }
             let s = core.update_settings(s).await?;
             let mut d = core.desktop_settings().await?;
@@ -94,6 +108,11 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
                 }
                 .into(),
             ],
+            vec![
+                "metrics_enabled".into(),
+                settings.metrics_enabled.to_string(),
+            ],
+            vec!["metrics_listen".into(), settings.metrics_listen.clone()],
         ],
     );
     Ok(())

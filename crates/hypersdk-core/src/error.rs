@@ -137,6 +137,7 @@ impl CoreError {
                 "url" => "invalid_url",
                 "events" => "invalid_event",
                 "headers" => "invalid_header",
+                "metrics_listen" => "invalid_listen_address",
                 _ => "invalid_input",
             },
             CoreError::ConnectionNameTaken(_) => "connection_name_taken",

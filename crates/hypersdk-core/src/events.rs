@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use crate::metrics::MetricsSample;
 use crate::model::{Job, JobProgress};
 use crate::schedules::ScheduleExecution;
 
@@ -36,6 +37,11 @@ pub enum CoreEvent {
     /// by the time a finished run is announced).
     ScheduleRun {
         run: Box<ScheduleExecution>,
+    },
+    /// Once a second while the metrics recorder runs: live throughput and
+    /// resource use for the dashboard (the window never polls for them).
+    MetricsSample {
+        sample: MetricsSample,
     },
 }
 

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod jobs;
 pub mod kinds;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod paths;
 pub mod providers;
@@ -17,7 +18,8 @@ pub mod secrets;
 pub mod store;
 pub mod webhooks;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use connections::{normalize_endpoint, normalize_fingerprint};
@@ -27,6 +29,9 @@ pub use paths::Paths;
 
 use jobs::runner::Runner;
 use jobs::{JobEngine, JobWork, NewJob, blocking};
+use metrics::endpoint::{EndpointController, EndpointStatus};
+use metrics::recorder::RecorderHandle;
+use metrics::{JobStats, MetricKind, MetricSeries, SeriesQuery, TimeRange};
 use model::{Job, JobDetail, ProviderKindInfo, Settings};
 use providers::ProviderRegistry;
 use schedules::{Clock, SchedulerState, SystemClock};
@@ -52,6 +57,13 @@ pub struct Core {
     bus: EventBus,
     jobs: JobEngine,
     scheduler: SchedulerState,
+    /// The metrics recorder, once started (see [`Core::start_metrics`]).
+    recorder: OnceLock<RecorderHandle>,
+    /// The Prometheus endpoint, managed from the settings only in the
+    /// process that called [`Core::run_background`] (the app): `hyperctl
+    /// settings set` must not open a port in the short-lived CLI.
+    endpoint: EndpointController,
+    manages_endpoint: AtomicBool,
     // Held for the life of the process: it is how other processes tell
     // that our jobs, schedule runs and webhook delivery leases are still alive.
     runner: Runner,
@@ -127,6 +139,9 @@ impl Core {
             scheduler: SchedulerState::new(clock),
             runner,
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            recorder: OnceLock::new(),
+            endpoint: EndpointController::default(),
+            manages_endpoint: AtomicBool::new(false),
         })
     }
 
@@ -171,14 +186,138 @@ impl Core {
                 format!("Jobs per connection must be between 1 and {MAX_JOBS_PER_CONNECTION}"),
             ));
         }
-        self.with_store(move |store| store.put_settings(&settings))
+        metrics::endpoint::parse_listen(&settings.metrics_listen)?;
+        let mut settings = settings;
+        settings.metrics_listen = settings.metrics_listen.trim().to_owned();
+        let saved = settings.clone();
+        self.with_store(move |store| store.put_settings(&saved))
             .await?;
         self.jobs.set_limits(
             settings.max_concurrent_jobs as usize,
             settings.max_jobs_per_connection as usize,
         );
+        // Applied before the event, so a window that re-reads the endpoint
+        // status on `SettingsChanged` sees the new state.
+        if self.manages_endpoint.load(Ordering::SeqCst) {
+            self.endpoint.apply(&settings, &self.store).await;
+        }
         self.bus.publish(CoreEvent::SettingsChanged);
         Ok(settings)
+    }
+
+    /// Starts the metrics recorder on the current Tokio runtime (once; later
+    /// calls do nothing). `sample_resources`: also record this process's CPU
+    /// and memory — the app does, `hyperctl` records only its jobs.
+    pub fn start_metrics(&self, sample_resources: bool) {
+        self.recorder.get_or_init(|| {
+            metrics::recorder::spawn(Arc::clone(&self.store), self.bus.clone(), sample_resources)
+        });
+    }
+
+    /// Stores what the recorder has collected so far (before a CLI exits).
+    pub async fn flush_metrics(&self) {
+        if let Some(recorder) = self.recorder.get() {
+            recorder.flush().await;
+        }
+    }
+
+    /// A metric over a time range, bucketed to at most `metrics::MAX_POINTS`.
+    pub async fn metric_series(&self, query: SeriesQuery) -> Result<MetricSeries> {
+        let now = metrics::unix_now();
+        self.with_store(move |store| metrics::query_series(store, &query, now))
+            .await
+    }
+
+    /// The app's CPU, memory and write rate over a range (one series each).
+    pub async fn app_resource_series(&self, range: TimeRange) -> Result<Vec<MetricSeries>> {
+        let now = metrics::unix_now();
+        self.with_store(move |store| {
+            [
+                MetricKind::CpuPercent,
+                MetricKind::RssBytes,
+                MetricKind::WriteRate,
+            ]
+            .into_iter()
+            .map(|metric| {
+                let query = SeriesQuery {
+                    metric,
+                    range,
+                    job_id: None,
+                };
+                metrics::query_series(store, &query, now)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Counts, bytes, runs and the weekday × hour heat map for a range.
+    pub async fn job_stats(&self, range: TimeRange) -> Result<JobStats> {
+        self.with_store(move |store| metrics::query_job_stats(store, range, &metrics::local_zone()))
+            .await
+    }
+
+    /// Saves chart data the window produced to the file the user chose
+    /// (see `metrics::export` for what is refused).
+    pub async fn save_chart_export(&self, path: String, content: String) -> Result<String> {
+        blocking(move || metrics::export::save_chart_export(&path, &content))
+            .await
+            .map(|p| p.display().to_string())
+    }
+
+    /// Whether the Prometheus endpoint is serving, and where.
+    pub async fn metrics_endpoint_status(&self) -> Result<EndpointStatus> {
+        if let Some(status) = self.endpoint.status() {
+            return Ok(status);
+        }
+        // Not managed here (or not applied yet): what the settings ask for.
+        let settings = self.settings().await?;
+        Ok(EndpointStatus {
+            enabled: settings.metrics_enabled,
+            loopback_only: metrics::endpoint::parse_listen(&settings.metrics_listen)
+                .is_ok_and(|a| a.ip().is_loopback()),
+            listen: settings.metrics_listen,
+            url: None,
+            error: None,
+        })
+    }
+
+    /// Serves `/metrics` on `addr` until the returned server is dropped
+    /// (`hyperctl metrics serve`; the app uses the settings instead).
+    pub async fn serve_metrics(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> Result<metrics::endpoint::Server> {
+        metrics::endpoint::serve(addr, Arc::clone(&self.store)).await
+    }
+
+    /// Makes the endpoint follow the settings from now on (the app).
+    async fn manage_metrics_endpoint(self: &Arc<Self>) {
+        self.manages_endpoint.store(true, Ordering::SeqCst);
+        let mut events = self.bus.subscribe();
+        match self.settings().await {
+            Ok(settings) => self.endpoint.apply(&settings, &self.store).await,
+            Err(e) => tracing::warn!(error = %e, "cannot read the metrics settings"),
+        }
+        let core = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                match events.recv().await {
+                    // Changes made by `hyperctl settings set` arrive this way.
+                    // Lagged: a change may be among the lost events.
+                    Ok(CoreEvent::SettingsChanged)
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => match core
+                        .settings()
+                        .await
+                    {
+                        Ok(settings) => core.endpoint.apply(&settings, &core.store).await,
+                        Err(e) => tracing::warn!(error = %e, "cannot read the metrics settings"),
+                    },
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
     }
 
     pub async fn list_jobs(&self) -> Result<Vec<Job>> {
@@ -255,6 +394,8 @@ impl Core {
         let core = Arc::clone(&self);
         tokio::spawn(async move { core.cleanup_interrupted_exports().await });
         tokio::spawn(Arc::clone(&self).run_webhooks());
+        self.start_metrics(true);
+        self.manage_metrics_endpoint().await;
         let mut last_version = None;
         let mut ticker = tokio::time::interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

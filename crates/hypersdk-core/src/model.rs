@@ -331,10 +331,14 @@ pub struct JobDetail {
 }
 
 /// User settings, persisted in the `settings` table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct Settings {
     pub max_concurrent_jobs: u32,
     pub max_jobs_per_connection: u32,
+    /// Serve Prometheus metrics (off by default).
+    pub metrics_enabled: bool,
+    /// Where to serve them: an IP address and port, loopback by default.
+    pub metrics_listen: String,
 }
 
 impl Default for Settings {
@@ -342,6 +346,8 @@ impl Default for Settings {
         Settings {
             max_concurrent_jobs: 4,
             max_jobs_per_connection: 2,
+            metrics_enabled: false,
+            metrics_listen: crate::metrics::endpoint::DEFAULT_LISTEN.to_owned(),
         }
     }
 }

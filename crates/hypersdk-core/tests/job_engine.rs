@@ -167,6 +167,7 @@ async fn the_global_limit_queues_jobs_until_a_slot_frees() {
     core.update_settings(Settings {
         max_concurrent_jobs: 1,
         max_jobs_per_connection: 1,
+        ..Settings::default()
     })
     .await
     .expect("settings");

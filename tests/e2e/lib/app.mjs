@@ -24,7 +24,7 @@ export const TAURI_DRIVER = process.env.HYPERSDK_E2E_TAURI_DRIVER ?? path.join(R
 export const APP_ARGS = (process.env.HYPERSDK_E2E_APP_ARGS ?? "").split(" ").filter(Boolean);
 export const ARTIFACTS = path.join(E2E_DIR, ".artifacts");
 export const KEYRING_SERVICE = "hypersdk-desktop";
-export const SECTIONS = ["inventory", "jobs", "schedules", "connections", "settings"];
+export const SECTIONS = ["inventory", "dashboard", "jobs", "schedules", "connections", "settings"];
 
 const DEBUG = !!process.env.HYPERSDK_E2E_DEBUG;
 

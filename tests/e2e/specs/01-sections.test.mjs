@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SECTIONS, byTestId, makeTestDirs, openSection, withApp } from "../lib/app.mjs";
 
-test("app starts and all five sections open", async () => {
+test("app starts and all six sections open", async () => {
   const dirs = makeTestDirs("sections");
   await withApp("sections", dirs, async ({ browser }) => {
     for (const section of SECTIONS) {

@@ -42,6 +42,7 @@ export function refreshWebhooks(queryClient: QueryClient): void {
     }, wait);
   }
 }
+import { useLiveMetrics } from "../store/liveMetrics";
 
 /** Applies one core event to the query cache. */
 export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): void {
@@ -57,6 +58,7 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       void queryClient.invalidateQueries({ queryKey: queryKeys.webhookSettings });
       // update_desktop_settings too.
       void queryClient.invalidateQueries({ queryKey: queryKeys.desktopSettings });
+      void queryClient.invalidateQueries({ queryKey: queryKeys.endpointStatus });
       break;
     case "webhooks_changed":
       refreshWebhooks(queryClient);
@@ -66,6 +68,10 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       // A job's transition queues its webhook deliveries in the same transaction: the pending
       // counts and delivery logs change with it.
       refreshWebhooks(queryClient);
+      // A job that ends changes the stats and history the dashboard shows.
+      if (!["queued", "running"].includes(event.job.state)) {
+        void queryClient.invalidateQueries({ queryKey: queryKeys.metrics });
+      }
       break;
     case "job_progress":
       // Not a webhook refresh: progress samples arrive up to 5 times a second per job, and the
@@ -89,6 +95,9 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       void queryClient.invalidateQueries({ queryKey: queryKeys.schedules });
       void queryClient.invalidateQueries({ queryKey: queryKeys.schedule(event.run.schedule_id) });
       void queryClient.invalidateQueries({ queryKey: queryKeys.schedulerStatus });
+      break;
+    case "metrics_sample":
+      useLiveMetrics.getState().push(event.sample);
       break;
   }
 }

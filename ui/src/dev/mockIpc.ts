@@ -30,6 +30,7 @@ import type {
   WebhookSettings,
   WebhookTestResult,
 } from "../bindings";
+import { mockMetricsCommand, startMockSamples } from "./mockMetrics";
 
 const kinds: ProviderKindInfo[] = [
   { kind: "vsphere", display_name: "VMware vSphere", default_port: 443, endpoint_hint: "vcenter.example.com", username_label: "User name", secret_label: "Password", options: [{ key: "datacenter", label: "Datacenter", help: "Limit discovery to one datacenter", required: false, placeholder: "DC1" }], discovery_available: true },
@@ -58,7 +59,7 @@ const jobs: Job[] = [
   { id: "j-3", name: "Export build-agent", kind: "export", connection_id: "c-1", state: "failed", created_at: now(), started_at: now(), finished_at: now(), progress: null, error: { code: "unreachable", message: "cannot reach https://vcenter.lab.local/sdk: connection refused", retryable: true }, result: null },
   { id: "j-4", name: "Export mail", kind: "export", connection_id: "c-1", state: "succeeded", created_at: now(), started_at: now(), finished_at: now(), progress: { job_id: "j-4", bytes_done: 4 * GiB, bytes_total: 4 * GiB, rate_bps: 0, eta_seconds: null, disks: [] }, error: null, result: { path: "/home/ada/Exports/mail.ova", files: ["mail.ovf", "mail-disk1.vmdk", "mail.mf"], bytes: 2_684_354_560, manifest_algorithm: "sha256", verified: true } },
 ];
-let settings: Settings = { max_concurrent_jobs: 4, max_jobs_per_connection: 2 };
+let settings: Settings = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
 
 function fail(code: string, message: string, retryable = false): never {
   const error: ApiError = { code, message, retryable };
@@ -614,6 +615,8 @@ export function installMockIpc(): void {
         default: {
           const result = scheduleCommand(cmd, a);
           if (result !== NOT_MINE) return result;
+          const metrics = mockMetricsCommand(cmd, a);
+          if (metrics !== undefined) return metrics;
           fail("unknown_command", `Preview has no mock for ${cmd}`);
         }
       }
@@ -622,4 +625,5 @@ export function installMockIpc(): void {
   );
   window.setInterval(tick, 500);
   window.setInterval(deliverWebhooks, 1000);
+  if (scenario !== "empty") startMockSamples("j-1");
 }

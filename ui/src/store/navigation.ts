@@ -1,6 +1,6 @@
 import { create } from "zustand";
 
-export const SECTIONS = ["inventory", "jobs", "schedules", "connections", "webhooks", "settings"] as const;
+export const SECTIONS = ["dashboard", "inventory", "jobs", "schedules", "connections", "webhooks", "settings"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 type NavigationState = {

@@ -5,6 +5,7 @@
 
 mod connections;
 mod jobs;
+mod metrics;
 mod schedules;
 mod settings;
 mod webhooks;
@@ -19,6 +20,10 @@ use rusqlite_migration::{M, Migrations};
 use crate::error::{CoreError, Result};
 
 pub use jobs::{ActiveJob, NewJobRow};
+pub use metrics::{
+    HistogramRow, JobMetricRow, MetricBatch, RESOLUTION_MINUTE, RESOLUTION_SECOND, SampleRow,
+    SeriesRow,
+};
 pub use schedules::{BeginRun, RunningExecution};
 pub use webhooks::enqueue_in_tx;
 pub(crate) use webhooks::{AttemptRecord, Claimed, Next, StoredHeader, WebhookRow};
@@ -185,6 +190,44 @@ CREATE INDEX schedule_executions_by_schedule ON schedule_executions(schedule_id,
 CREATE INDEX schedule_executions_running ON schedule_executions(status) WHERE status = 'running';
 "#,
     ),
+    // Metrics (see metrics/): per-second and per-minute buckets of each series,
+    // and one row per finished job that outlives the job's own row and its
+    // connection (the provider kind is copied, not referenced).
+    M::up(
+        r#"
+CREATE TABLE metric_samples (
+    series     TEXT NOT NULL,
+    -- Bucket length in seconds: 1 (kept an hour) or 60 (kept 30 days).
+    resolution INTEGER NOT NULL,
+    -- Bucket start, Unix seconds (UTC).
+    ts         INTEGER NOT NULL,
+    -- '' for process-wide series.
+    job_id     TEXT NOT NULL DEFAULT '',
+    -- Rate series: bytes moved in the bucket; gauges: the sum of the samples.
+    total      REAL NOT NULL,
+    n          INTEGER NOT NULL,
+    -- Rate series: the highest one-second rate; gauges: the highest sample.
+    peak       REAL NOT NULL,
+    PRIMARY KEY (series, resolution, ts, job_id)
+) WITHOUT ROWID;
+
+CREATE TABLE job_metrics (
+    job_id           TEXT PRIMARY KEY,
+    name             TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    provider         TEXT,
+    connection_id    TEXT,
+    connection_name  TEXT,
+    outcome          TEXT NOT NULL,
+    started_at       INTEGER,
+    finished_at      INTEGER NOT NULL,
+    duration_seconds REAL,
+    bytes            INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX job_metrics_by_finished ON job_metrics(finished_at);
+CREATE INDEX jobs_by_finished ON jobs(finished_at);
+"#,
+    ),
 ];
 
 pub struct Store {
@@ -268,7 +311,7 @@ impl Store {
         &self.path
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Connection>> {
         // A panic while holding the lock cannot leave a half-applied change
         // behind (SQLite rolls back), so the connection is still usable.
         Ok(self

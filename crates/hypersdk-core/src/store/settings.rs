@@ -20,9 +20,10 @@ impl Store {
             None => Ok(Settings::default()),
             Some(row) => {
                 let json: String = row.get(0)?;
-                serde_json::from_str(&json).map_err(|e| {
+                let stored: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
                     CoreError::Internal(format!("stored settings are unreadable: {e}"))
-                })
+                })?;
+                with_defaults(stored)
             }
         }
     }
@@ -65,5 +66,34 @@ impl Store {
             params![key, json],
         )?;
         Ok(())
+    }
+}
+
+/// Settings saved by an older build lack the fields added since: they take
+/// their defaults, so adding a setting needs neither a migration nor
+/// `#[serde(default)]` on the IPC type (which would make it optional in
+/// TypeScript).
+fn with_defaults(stored: serde_json::Value) -> Result<Settings> {
+    let mut merged = serde_json::to_value(Settings::default())
+        .map_err(|e| CoreError::Internal(format!("settings: {e}")))?;
+    if let (Some(base), serde_json::Value::Object(saved)) = (merged.as_object_mut(), stored) {
+        base.extend(saved);
+    }
+    serde_json::from_value(merged)
+        .map_err(|e| CoreError::Internal(format!("stored settings are unreadable: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_from_an_older_build_get_defaults_for_new_fields() {
+        let old = serde_json::json!({ "max_concurrent_jobs": 7, "max_jobs_per_connection": 3 });
+        let s = with_defaults(old).expect("merge");
+        assert_eq!(s.max_concurrent_jobs, 7);
+        assert_eq!(s.max_jobs_per_connection, 3);
+        assert!(!s.metrics_enabled);
+        assert_eq!(s.metrics_listen, "127.0.0.1:9464");
     }
 }

@@ -1,20 +1,35 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { commands } from "../../bindings";
 import { makeJob } from "../../test/fixtures";
 import { renderWithProviders } from "../../test/render";
 import { JobsPage } from "./JobsPage";
 
 vi.mock("../../bindings", () => ({
-  commands: { listJobs: vi.fn(), retryJob: vi.fn(), cancelJob: vi.fn(), getJob: vi.fn() },
+  commands: { listJobs: vi.fn(), retryJob: vi.fn(), cancelJob: vi.fn(), getJob: vi.fn(), listConnections: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
 const mocked = vi.mocked(commands);
 
+// jsdom lays nothing out: give the jobs list a viewport so the virtualizer shows rows.
+const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, "clientHeight");
+beforeAll(() => {
+  Object.defineProperty(Element.prototype, "clientHeight", {
+    configurable: true,
+    get(this: Element) {
+      return this.getAttribute("data-testid") === "jobs-scroll" ? 640 : 0;
+    },
+  });
+});
+afterAll(() => {
+  if (clientHeight) Object.defineProperty(Element.prototype, "clientHeight", clientHeight);
+});
+
 beforeEach(() => {
   vi.clearAllMocks();
+  mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
 });
 
 describe("JobsPage", () => {

@@ -6,7 +6,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import { PageHeader } from "../../components/PageHeader";
-import { JobsTable } from "./JobsTable";
+import { JobsBrowser } from "./JobsBrowser";
 
 export function JobsPage() {
   const jobs = useJobs();
@@ -30,7 +30,7 @@ export function JobsPage() {
       <Stack gap="md">
         {cancel.error && <ErrorAlert error={cancel.error} title="Could not cancel the job" />}
         {retry.error && <ErrorAlert error={retry.error} title="Could not retry the job" />}
-        <JobsTable
+        <JobsBrowser
           jobs={jobs.data}
           onCancel={(job) => cancel.mutate(job.id)}
           cancellingId={cancel.isPending ? cancel.variables : null}

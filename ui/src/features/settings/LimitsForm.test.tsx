@@ -10,12 +10,14 @@ vi.mock("../../bindings", () => ({
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
+const SETTINGS = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
+
 describe("LimitsForm", () => {
   it("rejects values outside the core's range and saves valid ones", async () => {
     const update = vi.mocked(commands.updateSettings);
     update.mockImplementation((s) => Promise.resolve({ status: "ok", data: s }));
     const user = userEvent.setup();
-    renderWithProviders(<LimitsForm settings={{ max_concurrent_jobs: 4, max_jobs_per_connection: 2 }} />);
+    renderWithProviders(<LimitsForm settings={{ ...SETTINGS }} />);
 
     const perConnection = screen.getByTestId("settings-max-jobs-per-connection");
     await user.clear(perConnection);
@@ -27,7 +29,7 @@ describe("LimitsForm", () => {
     await user.clear(perConnection);
     await user.type(perConnection, "3");
     await user.click(screen.getByTestId("settings-save"));
-    await waitFor(() => expect(update).toHaveBeenCalledWith({ max_concurrent_jobs: 4, max_jobs_per_connection: 3 }));
+    await waitFor(() => expect(update).toHaveBeenCalledWith({ ...SETTINGS, max_jobs_per_connection: 3 }));
   });
 
   it("shows the core's error when saving fails", async () => {
@@ -36,7 +38,7 @@ describe("LimitsForm", () => {
       error: { code: "database_write_failed", message: "disk full", retryable: true },
     });
     const user = userEvent.setup();
-    renderWithProviders(<LimitsForm settings={{ max_concurrent_jobs: 4, max_jobs_per_connection: 2 }} />);
+    renderWithProviders(<LimitsForm settings={{ ...SETTINGS }} />);
     const total = screen.getByTestId("settings-max-concurrent-jobs");
     await user.clear(total);
     await user.type(total, "8");

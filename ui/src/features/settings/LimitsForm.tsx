@@ -21,7 +21,8 @@ export function LimitsForm({ settings }: { settings: Settings }) {
   });
 
   const submit = handleSubmit((values) =>
-    update.mutateAsync(values).then(
+    // The form edits the limits only; the other settings are sent back unchanged.
+    update.mutateAsync({ ...settings, ...values }).then(
       (saved) => {
         reset(saved);
         notifications.show({ color: "teal", title: "Settings saved", message: "New limits apply to jobs that start from now on." });

@@ -7,6 +7,7 @@ import { LoadingBlock } from "../../components/LoadingBlock";
 import { PageHeader } from "../../components/PageHeader";
 import { DesktopSettingsCard } from "./DesktopSettingsCard";
 import { LimitsForm } from "./LimitsForm";
+import { MetricsEndpointForm } from "./MetricsEndpointForm";
 
 export function SettingsPage({ info }: { info: AppInfo }) {
   const settings = useSettings();
@@ -23,6 +24,12 @@ export function SettingsPage({ info }: { info: AppInfo }) {
         {settings.isSuccess && <LimitsForm settings={settings.data} />}
       </Card>
       <DesktopSettingsCard />
+      <Card withBorder padding="lg">
+        <Title order={3} size="h4" mb="md">
+          Prometheus metrics
+        </Title>
+        {settings.isSuccess && <MetricsEndpointForm settings={settings.data} />}
+      </Card>
       <Card withBorder padding="lg">
         <Title order={3} size="h4" mb="md">
           About this installation

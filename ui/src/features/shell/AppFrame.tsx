@@ -4,6 +4,8 @@ import type { AppInfo } from "../../bindings";
 import { useNavigation } from "../../store/navigation";
 import type { Section } from "../../store/navigation";
 import { ConnectionsPage } from "../connections/ConnectionsPage";
+import { lazy, Suspense } from "react";
+import { LoadingBlock } from "../../components/LoadingBlock";
 import { InventoryPage } from "../inventory/InventoryPage";
 import { JobsPage } from "../jobs/JobsPage";
 import { SchedulesPage } from "../schedules/SchedulesPage";
@@ -11,8 +13,18 @@ import { SettingsPage } from "../settings/SettingsPage";
 import { WebhooksPage } from "../webhooks/WebhooksPage";
 import { SECTION_INFO } from "./sections";
 
+// The charts library is most of the dashboard's weight: loaded when the section is first opened,
+// so start-up parses none of it.
+const DashboardPage = lazy(() => import("../dashboard/DashboardPage").then((m) => ({ default: m.DashboardPage })));
+
 function CurrentPage({ section, info }: { section: Section; info: AppInfo }) {
   switch (section) {
+    case "dashboard":
+      return (
+        <Suspense fallback={<LoadingBlock label="Loading the dashboard" />}>
+          <DashboardPage />
+        </Suspense>
+      );
     case "inventory":
       return <InventoryPage />;
     case "jobs":

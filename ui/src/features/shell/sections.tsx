@@ -1,5 +1,6 @@
 import {
   IconCalendarTime,
+  IconChartHistogram,
   IconListDetails,
   IconPlugConnected,
   IconServer2,
@@ -16,6 +17,7 @@ type SectionInfo = {
 };
 
 export const SECTION_INFO: readonly SectionInfo[] = [
+  { id: "dashboard", label: "Dashboard", icon: IconChartHistogram },
   { id: "inventory", label: "Inventory", icon: IconServer2 },
   { id: "jobs", label: "Jobs", icon: IconListDetails },
   { id: "schedules", label: "Schedules", icon: IconCalendarTime },

@@ -1,74 +1,33 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { makeJob } from "../../test/fixtures";
 import { renderWithProviders } from "../../test/render";
 import { formatBytes, formatEta } from "./format";
-import { JobsTable } from "./JobsTable";
+import { JobProgressCell } from "./JobProgressCell";
+import { JobResultView } from "./JobResultView";
+import { JobsBrowser } from "./JobsBrowser";
 
-vi.mock("../../bindings", () => ({ commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
+vi.mock("../../bindings", () => ({
+  commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn() },
+  events: { coreEvent: { listen: vi.fn() } },
+}));
 
-const GiB = 1024 ** 3;
-
-describe("JobsTable", () => {
-  it("renders each state with its badge and cancel only for active jobs", async () => {
-    const onCancel = vi.fn();
-    const jobs = [
-      makeJob({
-        id: "r",
-        name: "Running one",
-        state: "running",
-        progress: { job_id: "r", bytes_done: 5 * GiB, bytes_total: 20 * GiB, rate_bps: 100 * 1024 * 1024, eta_seconds: 154, disks: [] },
-      }),
-      makeJob({ id: "q", name: "Queued one", state: "queued" }),
-      makeJob({ id: "s", name: "Done one", state: "succeeded" }),
-      makeJob({
-        id: "f",
-        name: "Failed one",
-        state: "failed",
-        error: { code: "provider_unreachable", message: "Connection refused", retryable: true },
-      }),
-      makeJob({ id: "c", name: "Cancelled one", state: "cancelled" }),
-      makeJob({ id: "i", name: "Interrupted one", state: "interrupted" }),
-    ];
-    renderWithProviders(<JobsTable jobs={jobs} onCancel={onCancel} />);
-
-    const rows = screen.getAllByTestId("job-row");
-    expect(rows.map((r) => r.getAttribute("data-job-state"))).toEqual([
-      "running",
-      "queued",
-      "succeeded",
-      "failed",
-      "cancelled",
-      "interrupted",
-    ]);
-    const [running, queued, succeeded, failed] = rows as [HTMLElement, HTMLElement, HTMLElement, HTMLElement];
-
-    expect(within(running).getByText("Running")).toBeInTheDocument();
-    expect(within(running).getByText("25% · 5.0 GiB of 20.0 GiB · 100 MiB/s · 2 min 34 s left")).toBeInTheDocument();
-    expect(within(running).getByRole("progressbar")).toHaveAttribute("aria-valuenow", "25");
-    expect(within(queued).getByText("Waiting for a free slot")).toBeInTheDocument();
-    expect(within(succeeded).getByText("Succeeded")).toBeInTheDocument();
-    expect(within(failed).getByText("Connection refused")).toBeInTheDocument();
-    expect(within(failed).getByRole("button", { name: "Copy details" })).toBeInTheDocument();
-
-    expect(screen.getAllByTestId("job-cancel")).toHaveLength(2);
-    expect(within(succeeded).queryByTestId("job-cancel")).not.toBeInTheDocument();
-
-    await userEvent.setup().click(within(queued).getByTestId("job-cancel"));
-    expect(onCancel).toHaveBeenCalledWith(expect.objectContaining({ id: "q" }));
-  });
-
-  it("shows an indeterminate bar when the total is unknown", () => {
-    renderWithProviders(
-      <JobsTable
-        jobs={[makeJob({ state: "running", progress: { job_id: "j-1", bytes_done: 1024, bytes_total: null, rate_bps: 512, eta_seconds: null, disks: [] } })]}
-        onCancel={() => {}}
-      />,
-    );
-    expect(screen.getByText("1.0 KiB · 512 B/s")).toBeInTheDocument();
+// jsdom lays nothing out: give the jobs list a viewport so the virtualizer shows rows.
+const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, "clientHeight");
+beforeAll(() => {
+  Object.defineProperty(Element.prototype, "clientHeight", {
+    configurable: true,
+    get(this: Element) {
+      return this.getAttribute("data-testid") === "jobs-scroll" ? 640 : 0;
+    },
   });
 });
+afterAll(() => {
+  if (clientHeight) Object.defineProperty(Element.prototype, "clientHeight", clientHeight);
+});
+
+const GiB = 1024 ** 3;
 
 describe("format", () => {
   it("formats bytes and durations", () => {
@@ -80,7 +39,7 @@ describe("format", () => {
   });
 });
 
-describe("JobsTable results and retry", () => {
+describe("Jobs list results and retry", () => {
   const result = {
     path: "/srv/exports/web-01.ova.zst",
     files: ["web-01.ovf", "web-01-disk1.vmdk", "web-01.mf"],
@@ -90,14 +49,24 @@ describe("JobsTable results and retry", () => {
   };
 
   it("shows what a finished export produced, with the Verified badge only when verified", async () => {
-    renderWithProviders(
-      <JobsTable
-        jobs={[
-          makeJob({ id: "ok", state: "succeeded", result }),
-          makeJob({ id: "raw", state: "succeeded", result: { ...result, path: "/srv/exports/db.ova", files: ["db.ovf"], verified: false, manifest_algorithm: "sha1" } }),
-        ]}
+    const rawResult = { ...result, path: "/srv/exports/db.ova", files: ["db.ovf"], verified: false, manifest_algorithm: "sha1" };
+    // The list row: the path, and the Verified mark only for a verified package.
+    const { unmount } = renderWithProviders(
+      <JobsBrowser
+        connections={[]}
+        jobs={[makeJob({ id: "ok", state: "succeeded", result }), makeJob({ id: "raw", state: "succeeded", result: rawResult })]}
         onCancel={() => {}}
       />,
+    );
+    expect(screen.getByTestId("job-verified-ok")).toHaveTextContent("Verified · 2.5 GiB · SHA256");
+    expect(screen.queryByTestId("job-verified-raw")).not.toBeInTheDocument();
+    unmount();
+    // The job's page: the full result.
+    renderWithProviders(
+      <>
+        <JobResultView jobId="ok" result={result} />
+        <JobResultView jobId="raw" result={rawResult} />
+      </>,
     );
     const ok = screen.getByTestId("job-result-ok");
     expect(within(ok).getByTestId("job-result-path")).toHaveTextContent("/srv/exports/web-01.ova.zst");
@@ -124,7 +93,7 @@ describe("JobsTable results and retry", () => {
     ["interrupted", "export", true],
     ["failed", "ova_package", false],
   ] as const)("a %s %s job %s a Retry button", (state, kind, shown) => {
-    renderWithProviders(<JobsTable jobs={[makeJob({ id: "x", state, kind })]} onCancel={() => {}} onRetry={() => {}} />);
+    renderWithProviders(<JobsBrowser connections={[]} jobs={[makeJob({ id: "x", state, kind })]} onCancel={() => {}} onRetry={() => {}} />);
     if (shown) expect(screen.getByTestId("job-retry")).toBeInTheDocument();
     else expect(screen.queryByTestId("job-retry")).not.toBeInTheDocument();
   });
@@ -132,18 +101,18 @@ describe("JobsTable results and retry", () => {
   it("calls onRetry with the job, and shows no Retry without a handler", async () => {
     const onRetry = vi.fn();
     const failed = makeJob({ id: "f", name: "Export db", state: "failed" });
-    const { unmount } = renderWithProviders(<JobsTable jobs={[failed]} onCancel={() => {}} onRetry={onRetry} />);
+    const { unmount } = renderWithProviders(<JobsBrowser connections={[]} jobs={[failed]} onCancel={() => {}} onRetry={onRetry} />);
     await userEvent.setup().click(screen.getByRole("button", { name: "Retry Export db" }));
     expect(onRetry).toHaveBeenCalledWith(failed);
     unmount();
-    renderWithProviders(<JobsTable jobs={[failed]} onCancel={() => {}} />);
+    renderWithProviders(<JobsBrowser connections={[]} jobs={[failed]} onCancel={() => {}} />);
     expect(screen.queryByTestId("job-retry")).not.toBeInTheDocument();
   });
 
   it("shows one progress bar per disk with its own bytes", () => {
     renderWithProviders(
-      <JobsTable
-        jobs={[
+      <JobProgressCell
+        job={
           makeJob({
             id: "r",
             state: "running",
@@ -158,9 +127,8 @@ describe("JobsTable results and retry", () => {
                 { index: 1, name: "", bytes_done: 2 * GiB, bytes_total: null },
               ],
             },
-          }),
-        ]}
-        onCancel={() => {}}
+          })
+        }
       />,
     );
     expect(screen.getByText("50% · 6.0 GiB of 12.0 GiB · 200 MiB/s · 31 s left")).toBeInTheDocument();

@@ -1,0 +1,64 @@
+import { SimpleGrid, Stack } from "@mantine/core";
+import { useCallback, useMemo, useState } from "react";
+import type { TimeRange } from "../../bindings";
+import { useJobs } from "../../api/hooks";
+import { useJobStats, useResourceSeries } from "../../api/metricsHooks";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { PageHeader } from "../../components/PageHeader";
+import { useLiveMetrics } from "../../store/liveMetrics";
+import { heatCells, providerBars, runPoints } from "./chartData";
+import { DurationSizeChart } from "./DurationSizeChart";
+import { LiveThroughputChart } from "./LiveThroughputChart";
+import { ProviderOutcomeChart } from "./ProviderOutcomeChart";
+import { RangeSelector } from "./RangeSelector";
+import { ResourceChart } from "./ResourceChart";
+import { RunHeatmap } from "./RunHeatmap";
+import { PRESETS, useMovingRange } from "./range";
+import type { RangePreset } from "./range";
+import { StatCards } from "./StatCards";
+
+export function DashboardPage() {
+  const [preset, setPreset] = useState<RangePreset>("24h");
+  const [custom, setCustom] = useState<TimeRange | null>(null);
+  const presetInfo = PRESETS.find((p) => p.value === preset) ?? PRESETS[1]!;
+  const moving = useMovingRange(presetInfo.seconds, presetInfo.refreshSeconds);
+  const range = preset === "custom" && custom ? custom : moving;
+  const day = useMovingRange(86_400, 60);
+
+  const stats24h = useJobStats(day);
+  const stats = useJobStats(range);
+  const resources = useResourceSeries(range);
+  const samples = useLiveMetrics((s) => s.samples);
+  const jobs = useJobs();
+  const names = useMemo(() => new Map((jobs.data ?? []).map((j) => [j.id, j.name])), [jobs.data]);
+  const jobName = useCallback((id: string) => names.get(id) ?? id.slice(0, 8), [names]);
+
+  const providers = useMemo(() => providerBars(stats.data), [stats.data]);
+  const runs = useMemo(() => runPoints(stats.data), [stats.data]);
+  const cells = useMemo(() => heatCells(stats.data), [stats.data]);
+  const error = stats.error ?? resources.error ?? stats24h.error;
+
+  return (
+    <Stack gap="md" data-testid="page-dashboard">
+      <PageHeader title="Dashboard" description="What is running and how fast, what ran and how it went." />
+      <StatCards stats={stats24h.data} />
+      <LiveThroughputChart samples={samples} jobName={jobName} />
+      <RangeSelector
+        preset={preset}
+        custom={custom}
+        onPreset={setPreset}
+        onCustom={(r) => {
+          setCustom(r);
+          setPreset("custom");
+        }}
+      />
+      {error && <ErrorAlert error={error} title="Could not load the metrics" />}
+      <ResourceChart series={resources.data ?? []} />
+      <SimpleGrid cols={{ base: 1, lg: 2 }} spacing="md">
+        <ProviderOutcomeChart rows={providers} />
+        <DurationSizeChart points={runs} truncated={stats.data?.runs_truncated ?? false} />
+      </SimpleGrid>
+      <RunHeatmap cells={cells} />
+    </Stack>
+  );
+}

@@ -1,0 +1,121 @@
+import { fireEvent, screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { commands } from "../../bindings";
+import { makeConnections, makeJobs } from "../../test/generate";
+import { renderWithProviders } from "../../test/render";
+import { JobsBrowser } from "./JobsBrowser";
+
+vi.mock("../../bindings", () => ({
+  commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn() },
+  events: { coreEvent: { listen: vi.fn() } },
+}));
+
+// jsdom lays nothing out: give the scrolling area a viewport so the virtualizer shows rows.
+const clientHeight = Object.getOwnPropertyDescriptor(Element.prototype, "clientHeight");
+beforeAll(() => {
+  Object.defineProperty(Element.prototype, "clientHeight", {
+    configurable: true,
+    get(this: Element) {
+      return this.getAttribute("data-testid") === "jobs-scroll" ? 640 : 0;
+    },
+  });
+});
+afterAll(() => {
+  if (clientHeight) Object.defineProperty(Element.prototype, "clientHeight", clientHeight);
+});
+
+const connections = makeConnections(12);
+const jobs = makeJobs(10_000, connections);
+
+// 10,000 jobs through user-event: slower than the default 5 s on a loaded 2-core machine.
+describe("JobsBrowser", { timeout: 30_000 }, () => {
+  it("renders only the rows in view of 10,000 jobs, and scrolls to later ones", async () => {
+    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
+    const rows = screen.getAllByTestId("job-row");
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThan(40);
+    expect(rows[0]).toHaveAttribute("data-job-id", jobs[0]!.id);
+    expect(screen.getByRole("table", { name: "Jobs" })).toHaveAttribute("aria-rowcount", "10001");
+    expect(screen.getByTestId("jobs-count")).toHaveTextContent("10,000 jobs");
+
+    const scroller = screen.getByTestId("jobs-scroll");
+    scroller.scrollTop = 64 * 5_000;
+    fireEvent.scroll(scroller);
+    await waitFor(() =>
+      expect(screen.getAllByTestId("job-row").some((r) => r.getAttribute("data-job-id") === jobs[5_000]!.id)).toBe(true),
+    );
+    expect(screen.getAllByTestId("job-row").length).toBeLessThan(40);
+  });
+
+  it("filters by text and state and sorts by a column", async () => {
+    const user = userEvent.setup();
+    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
+    await user.type(screen.getByTestId("jobs-filter-text"), "vm-00042");
+    await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent("1 of 10,000 jobs"));
+    expect(screen.getAllByTestId("job-row")).toHaveLength(1);
+    expect(screen.getByTestId("job-row")).toHaveTextContent("Export vm-00042");
+
+    await user.clear(screen.getByTestId("jobs-filter-text"));
+    await user.click(screen.getByRole("checkbox", { name: "Running" }));
+    await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent("3 of 10,000 jobs"));
+    expect(screen.getAllByTestId("job-row").every((r) => r.getAttribute("data-job-state") === "running")).toBe(true);
+
+    // The text typed before is kept when another filter changes.
+    await user.type(screen.getByTestId("jobs-filter-text"), "vm-00001");
+    await user.click(screen.getByRole("checkbox", { name: "Failed" }));
+    await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent("1 of 10,000 jobs"));
+    expect(screen.getByTestId("jobs-filter-text")).toHaveValue("vm-00001");
+    await user.click(screen.getByRole("checkbox", { name: "Running" }));
+    await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent("0 of 10,000 jobs"));
+    await user.clear(screen.getByTestId("jobs-filter-text"));
+    await user.selectOptions(screen.getByTestId("jobs-filter-provider"), "vsphere");
+    await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent(/^[\d,]+ of 10,000 jobs$/));
+    expect(screen.getAllByTestId("job-row").every((r) => r.getAttribute("data-job-state") === "failed")).toBe(true);
+
+    await user.click(screen.getByTestId("jobs-filter-clear"));
+    await user.click(screen.getByTestId("jobs-sort-name"));
+    await waitFor(() => expect(screen.getAllByTestId("job-row")[0]).toHaveTextContent("Export vm-00000"));
+    expect(screen.getByTestId("jobs-sort-name")).toHaveAttribute("aria-sort", "ascending");
+  });
+
+  it("says when nothing matches, and cancels an active job", async () => {
+    const onCancel = vi.fn();
+    const user = userEvent.setup();
+    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={onCancel} />);
+    await user.click(within(screen.getAllByTestId("job-row")[0]!).getByTestId("job-cancel"));
+    expect(onCancel).toHaveBeenCalledWith(jobs[0]);
+    await user.type(screen.getByTestId("jobs-filter-text"), "zzz-nothing");
+    expect(await screen.findByTestId("jobs-none-match")).toHaveTextContent("Clear them to see all 10,000 jobs");
+  });
+
+  it("opens a job's page with its throughput and event log", async () => {
+    const job = jobs[7]!;
+    vi.mocked(commands.getJob).mockResolvedValue({
+      status: "ok",
+      data: {
+        job,
+        events: [
+          { job_id: job.id, at: job.created_at, state: "queued", message: "queued" },
+          { job_id: job.id, at: job.created_at, state: "running", message: "started" },
+          { job_id: job.id, at: job.created_at, state: job.state, message: "the end" },
+        ],
+      },
+    });
+    vi.mocked(commands.metricSeries).mockImplementation((q) =>
+      Promise.resolve({
+        status: "ok",
+        data: { metric: q.metric, unit: "bytes_per_second", range: q.range, bucket_seconds: 1, lines: [{ key: job.id, label: job.name, points: [{ t: q.range.from + 5, value: 1000, peak: 1200 }] }] },
+      }),
+    );
+    const user = userEvent.setup();
+    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
+    const row = screen.getAllByTestId("job-row").find((r) => r.getAttribute("data-job-id") === job.id)!;
+    await user.click(within(row).getByTestId("job-open"));
+    // The job's page is loaded on first use (with the charts library): allow for the import.
+    expect(await screen.findAllByTestId("job-event", {}, { timeout: 10_000 })).toHaveLength(3);
+    expect(screen.getByText("the end")).toBeInTheDocument();
+    await waitFor(() => expect(screen.getByTestId("chart-job-throughput")).toHaveAttribute("data-points", "1"));
+    expect(vi.mocked(commands.metricSeries).mock.calls[0]?.[0]).toMatchObject({ metric: "job_throughput", job_id: job.id });
+  });
+});

@@ -1,0 +1,339 @@
+import { ActionIcon, Box, Group, Text, UnstyledButton, VisuallyHidden } from "@mantine/core";
+import { IconArrowDown, IconArrowUp, IconCopy, IconPlayerStop, IconRefresh, IconShieldCheck } from "@tabler/icons-react";
+import { measureElement, useVirtualizer } from "@tanstack/react-virtual";
+import { memo, useCallback, useLayoutEffect, useRef } from "react";
+import type { CSSProperties, ReactNode } from "react";
+import type { Job, JobState } from "../../bindings";
+import { errorDetails } from "../../api/errors";
+import { formatBytes, formatDateTime } from "./format";
+import { JobProgressCell } from "./JobProgressCell";
+import { isActive } from "./JobStateBadge";
+import { canRetry } from "./retry";
+import type { JobRow, JobSort, JobSortKey } from "./jobFilters";
+
+/** A row's height before it is measured; most rows are about this tall. */
+export const ROW_ESTIMATE = 64;
+const COLUMNS = "minmax(180px, 2fr) 112px minmax(130px, 1.2fr) minmax(200px, 2fr) 150px minmax(160px, 2fr) 48px";
+
+const gridRow: CSSProperties = { display: "grid", gridTemplateColumns: COLUMNS, columnGap: 12, alignItems: "center" };
+
+type Props = {
+  rows: readonly JobRow[];
+  sort: JobSort;
+  onSort: (sort: JobSort) => void;
+  onCancel: (job: Job) => void;
+  cancellingId?: string | null;
+  /** Absent: no retry buttons. */
+  onRetry?: (job: Job) => void;
+  /** Id of the job whose retry is being submitted. */
+  retryingId?: string | null;
+  onOpen?: (job: Job) => void;
+  /** Height of the scrolling area. */
+  height?: number | string;
+};
+
+function SortHeader({ label, sortKey, sort, onSort }: { label: string; sortKey: JobSortKey; sort: JobSort; onSort: (s: JobSort) => void }) {
+  const active = sort.key === sortKey;
+  return (
+    <UnstyledButton
+      onClick={() => onSort({ key: sortKey, desc: active ? !sort.desc : sortKey === "created_at" })}
+      aria-sort={active ? (sort.desc ? "descending" : "ascending") : "none"}
+      data-testid={`jobs-sort-${sortKey}`}
+      style={{ fontWeight: 600, fontSize: "var(--mantine-font-size-sm)" }}
+    >
+      <Group gap={4} wrap="nowrap">
+        {label}
+        {active && (sort.desc ? <IconArrowDown size={14} aria-hidden /> : <IconArrowUp size={14} aria-hidden />)}
+      </Group>
+    </UnstyledButton>
+  );
+}
+
+function Cell({ children }: { children: ReactNode }) {
+  return (
+    <div role="cell" style={{ minWidth: 0 }}>
+      {children}
+    </div>
+  );
+}
+
+// Rows are built from plain elements styled with the theme's CSS variables: a row is rendered
+// for every scroll step, and Mantine's Tooltip, Badge and CopyButton cost several times more per
+// row (measured in bench/ui-scale). The job's page (a click on its name) has the full view.
+const text: CSSProperties = { fontSize: "var(--mantine-font-size-sm)", lineHeight: 1.4, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" };
+const dimmed: CSSProperties = { ...text, fontSize: "var(--mantine-font-size-xs)", color: "var(--mantine-color-dimmed)" };
+const STATE_STYLE: Record<JobState, { color: string; label: string }> = {
+  queued: { color: "gray", label: "Queued" },
+  running: { color: "blue", label: "Running" },
+  succeeded: { color: "teal", label: "Succeeded" },
+  failed: { color: "red", label: "Failed" },
+  cancelled: { color: "yellow", label: "Cancelled" },
+  interrupted: { color: "orange", label: "Interrupted" },
+};
+
+function StateLabel({ state }: { state: JobState }) {
+  const { color, label } = STATE_STYLE[state];
+  return (
+    <span
+      data-testid="job-state"
+      style={{
+        display: "inline-block",
+        padding: "1px 8px",
+        borderRadius: 999,
+        fontSize: "var(--mantine-font-size-xs)",
+        fontWeight: 700,
+        textTransform: "uppercase",
+        color: `var(--mantine-color-${color}-light-color)`,
+        background: `var(--mantine-color-${color}-light)`,
+      }}
+    >
+      {label}
+    </span>
+  );
+}
+
+function ProgressText({ job }: { job: Job }) {
+  const p = job.progress;
+  if (job.state === "queued") return <div style={dimmed}>Waiting for a free slot</div>;
+  if (!p || p.bytes_done === 0) return <div style={dimmed}>—</div>;
+  return (
+    <div style={dimmed}>
+      {formatBytes(p.bytes_done)}
+      {p.bytes_total !== null ? ` of ${formatBytes(p.bytes_total)}` : ""}
+    </div>
+  );
+}
+
+type RowProps = {
+  row: JobRow;
+  start: number;
+  index: number;
+  cancelling: boolean;
+  retrying: boolean;
+  onCancel: (job: Job) => void;
+  onRetry: ((job: Job) => void) | null;
+  onOpen: (job: Job) => void;
+  measure: (el: HTMLElement | null) => void;
+};
+
+// Memoised: a progress event re-renders only the row whose job object changed.
+const JobRowView = memo(function JobRowView({ row, start, index, cancelling, retrying, onCancel, onRetry, onOpen, measure }: RowProps) {
+  const { job } = row;
+  return (
+    <div
+      role="row"
+      ref={measure}
+      data-index={index}
+      aria-rowindex={index + 2}
+      data-testid="job-row"
+      data-job-state={job.state}
+      data-job-id={job.id}
+      style={{
+        ...gridRow,
+        position: "absolute",
+        top: 0,
+        left: 0,
+        right: 0,
+        transform: `translateY(${start}px)`,
+        padding: "8px 12px",
+        borderBottom: "1px solid var(--mantine-color-default-border)",
+      }}
+    >
+      <Cell>
+        <button
+          type="button"
+          onClick={() => onOpen(job)}
+          data-testid="job-open"
+          title={`Open ${job.name}`}
+          style={{ all: "unset", cursor: "pointer", display: "block", maxWidth: "100%" }}
+        >
+          <div style={{ ...text, fontWeight: 600 }}>{job.name}</div>
+          <div style={dimmed}>{job.kind}</div>
+        </button>
+      </Cell>
+      <Cell>
+        <StateLabel state={job.state} />
+      </Cell>
+      <Cell>
+        <div style={text} title={row.connection}>
+          {row.connection || "—"}
+        </div>
+        <div style={dimmed}>{row.provider === "none" ? "local" : row.provider}</div>
+      </Cell>
+      <Cell>{job.state === "running" ? <JobProgressCell job={job} /> : <ProgressText job={job} />}</Cell>
+      <Cell>
+        <div style={text}>{formatDateTime(job.created_at)}</div>
+      </Cell>
+      <Cell>
+        {job.error ? (
+          <div style={{ display: "flex", gap: 4, alignItems: "flex-start" }}>
+            <div
+              data-testid="job-error"
+              title={job.error.message}
+              style={{ ...text, whiteSpace: "normal", color: "var(--mantine-color-error)", display: "-webkit-box", WebkitLineClamp: 2, WebkitBoxOrient: "vertical" }}
+            >
+              {job.error.message}
+            </div>
+            <ActionIcon
+              variant="subtle"
+              color="gray"
+              size="sm"
+              aria-label="Copy details"
+              title="Copy details"
+              onClick={() => void navigator.clipboard?.writeText(errorDetails(job.error!, `job “${job.name}” (${job.id})`))}
+            >
+              <IconCopy size={14} aria-hidden />
+            </ActionIcon>
+          </div>
+        ) : job.result ? (
+          <div>
+            <div style={{ ...text, fontFamily: "var(--mantine-font-family-monospace)" }} title={job.result.path} data-testid="job-result-path">
+              {job.result.path}
+            </div>
+            {job.result.verified && (
+              <div
+                data-testid={`job-verified-${job.id}`}
+                title="Every file matched the manifest before the package got its final name"
+                style={{ ...dimmed, color: "var(--mantine-color-teal-7)", display: "flex", gap: 4, alignItems: "center" }}
+              >
+                <IconShieldCheck size={14} aria-hidden /> Verified · {formatBytes(job.result.bytes)} · {job.result.manifest_algorithm.toUpperCase()}
+              </div>
+            )}
+          </div>
+        ) : (
+          <div style={dimmed}>—</div>
+        )}
+      </Cell>
+      <Cell>
+        {isActive(job.state) && (
+          <ActionIcon
+            variant="subtle"
+            color="red"
+            size="lg"
+            loading={cancelling}
+            onClick={() => onCancel(job)}
+            aria-label={`Cancel ${job.name}`}
+            title="Cancel job"
+            data-testid="job-cancel"
+          >
+            <IconPlayerStop size={18} aria-hidden />
+          </ActionIcon>
+        )}
+        {onRetry && canRetry(job) && (
+          <ActionIcon
+            variant="subtle"
+            size="lg"
+            loading={retrying}
+            onClick={() => onRetry(job)}
+            aria-label={`Retry ${job.name}`}
+            title="Retry export (continues from its checkpoint where possible)"
+            data-testid="job-retry"
+          >
+            <IconRefresh size={18} aria-hidden />
+          </ActionIcon>
+        )}
+      </Cell>
+    </div>
+  );
+});
+
+/**
+ * The jobs list for any number of jobs: only the rows in view (plus a few) are in the DOM,
+ * each measured as it renders so taller rows (errors, several disks) take their room.
+ */
+export function VirtualJobsTable({
+  rows,
+  sort,
+  onSort,
+  onCancel,
+  cancellingId = null,
+  onRetry,
+  retryingId = null,
+  onOpen,
+  height = "calc(100vh - 290px)",
+}: Props) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  // Rows are memoised: hand them callbacks that stay the same while the parent re-renders.
+  const handlers = useRef({ onCancel, onOpen, onRetry });
+  useLayoutEffect(() => {
+    handlers.current = { onCancel, onOpen, onRetry };
+  });
+  const cancel = useCallback((job: Job) => handlers.current.onCancel(job), []);
+  const open = useCallback((job: Job) => handlers.current.onOpen?.(job), []);
+  const retry = useCallback((job: Job) => handlers.current.onRetry?.(job), []);
+  const hasRetry = onRetry !== undefined;
+  // The virtualizer is read afresh on every render and nothing here is memoised by the React
+  // Compiler, which is what this rule guards against.
+  // eslint-disable-next-line react-hooks/incompatible-library
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW_ESTIMATE,
+    overscan: 8,
+    // Keyed by index (the default): a key function that changes with every new list would make
+    // the virtualizer rebuild its measurements of all 100,000 rows on each progress event.
+    // Without layout (tests, a hidden window) a measured 0 would pull every row into view.
+    measureElement: (el, entry, instance) => measureElement(el, entry, instance) || ROW_ESTIMATE,
+  });
+  const items = virtualizer.getVirtualItems();
+  return (
+    <Box
+      role="table"
+      aria-label="Jobs"
+      aria-rowcount={rows.length + 1}
+      style={{ border: "1px solid var(--mantine-color-default-border)", borderRadius: "var(--mantine-radius-sm)" }}
+    >
+      <div role="rowgroup">
+        <div role="row" aria-rowindex={1} style={{ ...gridRow, padding: "8px 12px", borderBottom: "1px solid var(--mantine-color-default-border)" }}>
+          <div role="columnheader">
+            <SortHeader label="Name" sortKey="name" sort={sort} onSort={onSort} />
+          </div>
+          <div role="columnheader">
+            <SortHeader label="State" sortKey="state" sort={sort} onSort={onSort} />
+          </div>
+          <div role="columnheader">
+            <SortHeader label="Connection" sortKey="connection" sort={sort} onSort={onSort} />
+          </div>
+          <div role="columnheader">
+            <Text size="sm" fw={600}>
+              Progress
+            </Text>
+          </div>
+          <div role="columnheader">
+            <SortHeader label="Created" sortKey="created_at" sort={sort} onSort={onSort} />
+          </div>
+          <div role="columnheader">
+            <Text size="sm" fw={600}>
+              Outcome
+            </Text>
+          </div>
+          <div role="columnheader">
+            <VisuallyHidden>Actions</VisuallyHidden>
+          </div>
+        </div>
+      </div>
+      <div ref={scrollRef} role="rowgroup" data-testid="jobs-scroll" style={{ height, minHeight: 240, overflow: "auto", position: "relative" }}>
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: 980 }}>
+          {items.map((item) => {
+            const row = rows[item.index];
+            if (!row) return null;
+            return (
+              <JobRowView
+                key={row.job.id}
+                row={row}
+                start={item.start}
+                index={item.index}
+                cancelling={cancellingId === row.job.id}
+                retrying={retryingId === row.job.id}
+                onCancel={cancel}
+                onRetry={hasRetry ? retry : null}
+                onOpen={open}
+                measure={virtualizer.measureElement}
+              />
+            );
+          })}
+        </div>
+      </div>
+    </Box>
+  );
+}
