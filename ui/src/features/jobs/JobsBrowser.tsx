@@ -11,6 +11,9 @@ type Props = {
   jobs: readonly Job[];
   onCancel: (job: Job) => void;
   cancellingId?: string | null;
+  /** Absent: no retry buttons. */
+  onRetry?: (job: Job) => void;
+  retryingId?: string | null;
   /** Connections by id; read from the query cache when not given. */
   connections?: readonly Connection[];
   height?: number | string;
@@ -20,7 +23,7 @@ type Props = {
 const JobDetailDrawer = lazy(() => import("./JobDetailDrawer").then((m) => ({ default: m.JobDetailDrawer })));
 
 /** Filters, sort and a virtualised table: the jobs list at any size (100,000 jobs and more). */
-export function JobsBrowser({ jobs, onCancel, cancellingId = null, connections, height }: Props) {
+export function JobsBrowser({ jobs, onCancel, cancellingId = null, onRetry, retryingId = null, connections, height }: Props) {
   const connectionsQuery = useConnections();
   const connectionList = useMemo(() => connections ?? connectionsQuery.data ?? [], [connections, connectionsQuery.data]);
   const byId = useMemo(() => new Map(connectionList.map((c) => [c.id, c])), [connectionList]);
@@ -66,6 +69,8 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, connections, 
           onSort={setSort}
           onCancel={onCancel}
           cancellingId={cancellingId}
+          onRetry={onRetry}
+          retryingId={retryingId}
           onOpen={(job) => setOpenId(job.id)}
           height={height}
         />

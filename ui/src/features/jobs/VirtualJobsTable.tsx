@@ -1,5 +1,5 @@
 import { ActionIcon, Box, Group, Text, UnstyledButton, VisuallyHidden } from "@mantine/core";
-import { IconArrowDown, IconArrowUp, IconCopy, IconPlayerStop } from "@tabler/icons-react";
+import { IconArrowDown, IconArrowUp, IconCopy, IconPlayerStop, IconRefresh } from "@tabler/icons-react";
 import { measureElement, useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useCallback, useLayoutEffect, useRef } from "react";
 import type { CSSProperties, ReactNode } from "react";
@@ -12,7 +12,14 @@ import type { JobRow, JobSort, JobSortKey } from "./jobFilters";
 
 /** A row's height before it is measured; most rows are about this tall. */
 export const ROW_ESTIMATE = 64;
-const COLUMNS = "minmax(180px, 2fr) 112px minmax(130px, 1.2fr) minmax(200px, 2fr) 150px minmax(160px, 2fr) 48px";
+const COLUMNS = "minmax(180px, 2fr) 112px minmax(130px, 1.2fr) minmax(200px, 2fr) 150px minmax(160px, 2fr) 84px";
+
+const RETRYABLE: readonly JobState[] = ["failed", "cancelled", "interrupted"];
+
+/** Exports that ended without a result can run again (from their checkpoint where possible). */
+export function canRetryJob(job: Job): boolean {
+  return job.kind === "export" && RETRYABLE.includes(job.state);
+}
 
 const gridRow: CSSProperties = { display: "grid", gridTemplateColumns: COLUMNS, columnGap: 12, alignItems: "center" };
 
@@ -22,6 +29,9 @@ type Props = {
   onSort: (sort: JobSort) => void;
   onCancel: (job: Job) => void;
   cancellingId?: string | null;
+  /** Absent: no retry buttons. */
+  onRetry?: (job: Job) => void;
+  retryingId?: string | null;
   onOpen?: (job: Job) => void;
   /** Height of the scrolling area. */
   height?: number | string;
@@ -105,12 +115,15 @@ type RowProps = {
   index: number;
   cancelling: boolean;
   onCancel: (job: Job) => void;
+  retrying: boolean;
+  /** Null: no retry buttons. */
+  onRetry: ((job: Job) => void) | null;
   onOpen: (job: Job) => void;
   measure: (el: HTMLElement | null) => void;
 };
 
 // Memoised: a progress event re-renders only the row whose job object changed.
-const JobRowView = memo(function JobRowView({ row, start, index, cancelling, onCancel, onOpen, measure }: RowProps) {
+const JobRowView = memo(function JobRowView({ row, start, index, cancelling, onCancel, retrying, onRetry, onOpen, measure }: RowProps) {
   const { job } = row;
   return (
     <div
@@ -187,6 +200,19 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, onC
         )}
       </Cell>
       <Cell>
+        {onRetry && canRetryJob(job) && (
+          <ActionIcon
+            variant="subtle"
+            size="lg"
+            loading={retrying}
+            onClick={() => onRetry(job)}
+            aria-label={`Retry ${job.name}`}
+            title="Retry export"
+            data-testid="job-retry"
+          >
+            <IconRefresh size={18} aria-hidden />
+          </ActionIcon>
+        )}
         {isActive(job.state) && (
           <ActionIcon
             variant="subtle"
@@ -210,14 +236,26 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, onC
  * The jobs list for any number of jobs: only the rows in view (plus a few) are in the DOM,
  * each measured as it renders so taller rows (errors, several disks) take their room.
  */
-export function VirtualJobsTable({ rows, sort, onSort, onCancel, cancellingId = null, onOpen, height = "calc(100vh - 290px)" }: Props) {
+export function VirtualJobsTable({
+  rows,
+  sort,
+  onSort,
+  onCancel,
+  cancellingId = null,
+  onRetry,
+  retryingId = null,
+  onOpen,
+  height = "calc(100vh - 290px)",
+}: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
   // Rows are memoised: hand them callbacks that stay the same while the parent re-renders.
-  const handlers = useRef({ onCancel, onOpen });
+  const handlers = useRef({ onCancel, onOpen, onRetry });
   useLayoutEffect(() => {
-    handlers.current = { onCancel, onOpen };
+    handlers.current = { onCancel, onOpen, onRetry };
   });
   const cancel = useCallback((job: Job) => handlers.current.onCancel(job), []);
+  const retry = useCallback((job: Job) => handlers.current.onRetry?.(job), []);
+  const hasRetry = onRetry !== undefined;
   const open = useCallback((job: Job) => handlers.current.onOpen?.(job), []);
   // The virtualizer is read afresh on every render and nothing here is memoised by the React
   // Compiler, which is what this rule guards against.
@@ -282,6 +320,8 @@ export function VirtualJobsTable({ rows, sort, onSort, onCancel, cancellingId = 
                 index={item.index}
                 cancelling={cancellingId === row.job.id}
                 onCancel={cancel}
+                retrying={retryingId === row.job.id}
+                onRetry={hasRetry ? retry : null}
                 onOpen={open}
                 measure={virtualizer.measureElement}
               />
