@@ -32,6 +32,17 @@ export function DashboardPage() {
   const jobs = useJobs();
   const names = useMemo(() => new Map((jobs.data ?? []).map((j) => [j.id, j.name])), [jobs.data]);
   const jobName = useCallback((id: string) => names.get(id) ?? id.slice(0, 8), [names]);
+  // Job events patch the jobs list in place, so these follow every start and end at once.
+  const active = useMemo(() => {
+    if (!jobs.data) return undefined;
+    let running = 0;
+    let queued = 0;
+    for (const j of jobs.data) {
+      if (j.state === "running") running++;
+      else if (j.state === "queued") queued++;
+    }
+    return { running, queued };
+  }, [jobs.data]);
 
   const providers = useMemo(() => providerBars(stats.data), [stats.data]);
   const runs = useMemo(() => runPoints(stats.data), [stats.data]);
@@ -41,7 +52,7 @@ export function DashboardPage() {
   return (
     <Stack gap="md" data-testid="page-dashboard">
       <PageHeader title="Dashboard" description="What is running and how fast, what ran and how it went." />
-      <StatCards stats={stats24h.data} />
+      <StatCards stats={stats24h.data} now={active} />
       <LiveThroughputChart samples={samples} jobName={jobName} />
       <RangeSelector
         preset={preset}

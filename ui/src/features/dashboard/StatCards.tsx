@@ -13,10 +13,21 @@ function outcome(stats: JobStats | undefined, name: string): string {
  * The figures at the top of the dashboard. `stats` covers the last 24 hours; running and
  * queued are "now". There is no scheduler in this build yet, so the next run shows "—".
  */
-export function StatCards({ stats, nextRun = null }: { stats: JobStats | undefined; nextRun?: string | null }) {
+export function StatCards({
+  stats,
+  now,
+  nextRun = null,
+}: {
+  stats: JobStats | undefined;
+  /** Running and queued from the live jobs list, which events keep current; else from `stats`. */
+  now?: { running: number; queued: number };
+  nextRun?: string | null;
+}) {
+  const running = now?.running ?? stats?.running;
+  const queued = now?.queued ?? stats?.queued;
   const items: Stat[] = [
-    { testId: "stat-running", label: "Running", value: stats ? String(stats.running) : "—" },
-    { testId: "stat-queued", label: "Queued", value: stats ? String(stats.queued) : "—" },
+    { testId: "stat-running", label: "Running", value: running === undefined ? "—" : String(running) },
+    { testId: "stat-queued", label: "Queued", value: queued === undefined ? "—" : String(queued) },
     { testId: "stat-succeeded-24h", label: "Succeeded, 24 h", value: outcome(stats, "succeeded") },
     { testId: "stat-failed-24h", label: "Failed, 24 h", value: outcome(stats, "failed") },
     { testId: "stat-bytes-24h", label: "Exported, 24 h", value: stats ? formatBytes(stats.bytes_exported) : "—" },

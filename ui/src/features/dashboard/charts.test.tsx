@@ -254,4 +254,10 @@ describe("StatCards", () => {
     expect(value("stat-bytes-24h")).toBe("3.0 GiB");
     expect(value("stat-next-run")).toBe("—");
   });
+
+  it("takes running and queued from the live jobs list when given", () => {
+    renderWithProviders(<StatCards stats={stats} now={{ running: 5, queued: 0 }} />);
+    expect(screen.getByTestId("stat-running-value").textContent).toBe("5");
+    expect(screen.getByTestId("stat-queued-value").textContent).toBe("0");
+  });
 });

@@ -14,9 +14,10 @@ export const OUTCOME_COLORS: Record<string, string> = {
   interrupted: "var(--mantine-color-orange-6)",
 };
 
-/** An axis tick for Unix seconds: time of day within two days, else the date. */
+/** An axis tick for Unix seconds: with seconds within 15 minutes, time of day within two days, else the date. */
 export function tickTime(t: number, spanSeconds: number): string {
   const d = new Date(t * 1000);
+  if (spanSeconds <= 900) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   if (spanSeconds <= 2 * 86_400) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
   return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }

@@ -12,11 +12,6 @@ export const PRESETS: { value: Exclude<RangePreset, "custom">; label: string; se
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** The last `seconds` up to `now`, as the core's `TimeRange::last` (end exclusive). */
-export function lastSeconds(seconds: number, now: number): TimeRange {
-  return { from: now - seconds, to: now + 1 };
-}
-
 /**
  * A range ending now that moves on every `refreshSeconds` (aligned, so every chart of the page
  * asks for the same range and the queries are shared). Changing the range refetches once.
@@ -27,7 +22,10 @@ export function useMovingRange(seconds: number, refreshSeconds: number): TimeRan
     const timer = window.setInterval(() => setTick(nowSeconds()), refreshSeconds * 1000);
     return () => window.clearInterval(timer);
   }, [refreshSeconds]);
-  return lastSeconds(seconds, tick - (tick % refreshSeconds));
+  const aligned = tick - (tick % refreshSeconds);
+  // The end reaches the next move, so a job that ends before then is inside the range at once
+  // (its event refetches the same range) rather than after the next move.
+  return { from: aligned - seconds, to: aligned + refreshSeconds };
 }
 
 /** `datetime-local` input value (local time, minutes) ⇄ Unix seconds. */

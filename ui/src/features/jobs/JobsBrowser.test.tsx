@@ -89,6 +89,24 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     expect(await screen.findByTestId("jobs-none-match")).toHaveTextContent("Clear them to see all 10,000 jobs");
   });
 
+  it("offers Retry on exports that ended without a result, when a handler is given", async () => {
+    const onRetry = vi.fn();
+    const user = userEvent.setup();
+    const { unmount } = renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} onRetry={onRetry} />);
+    const rows = screen.getAllByTestId("job-row");
+    for (const row of rows) {
+      const job = jobs.find((j) => j.id === row.getAttribute("data-job-id"))!;
+      const shown = job.kind === "export" && ["failed", "cancelled", "interrupted"].includes(job.state);
+      expect(within(row).queryByTestId("job-retry") !== null).toBe(shown);
+    }
+    const failed = rows.find((r) => within(r).queryByTestId("job-retry"))!;
+    await user.click(within(failed).getByTestId("job-retry"));
+    expect(onRetry).toHaveBeenCalledWith(jobs.find((j) => j.id === failed.getAttribute("data-job-id")));
+    unmount();
+    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
+    expect(screen.queryAllByTestId("job-retry")).toHaveLength(0);
+  });
+
   it("opens a job's page with its throughput and event log", async () => {
     const job = jobs[7]!;
     vi.mocked(commands.getJob).mockResolvedValue({
