@@ -60,6 +60,18 @@ impl RecorderState {
                     });
                 job.bytes_done = progress.bytes_done;
             }
+            // Scheduler counters for the Prometheus endpoint: the recorder runs
+            // where the scheduler runs (the app), so every run is seen once.
+            CoreEvent::ScheduleRun { run } if run.finished_at.is_some() => {
+                use crate::schedules::ExecutionStatus;
+                match run.status {
+                    ExecutionStatus::Skipped => crate::metrics::scheduler_skipped(),
+                    ExecutionStatus::Succeeded => crate::metrics::scheduler_run("succeeded"),
+                    ExecutionStatus::Failed => crate::metrics::scheduler_run("failed"),
+                    ExecutionStatus::Partial => crate::metrics::scheduler_run("partial"),
+                    ExecutionStatus::Running => {}
+                }
+            }
             CoreEvent::JobUpdated { job } if job.state.is_terminal() => {
                 if let Some(tracked) = self.jobs.get_mut(&job.id) {
                     tracked.ended = true;

@@ -212,6 +212,7 @@ async fn deliver(core: Arc<Core>, clients: Clients, settings: WebhookSettings, c
         Err(e) => Sent::local_failure(e.to_string()),
     };
     let next = decide(&sent, number, c.max_attempts, &settings);
+    crate::metrics::webhook_delivery(matches!(next, Next::Delivered));
     let record = AttemptRecord {
         at: sent.at,
         status_code: sent.status_code(),

@@ -1,7 +1,7 @@
 import { SimpleGrid, Stack } from "@mantine/core";
 import { useCallback, useMemo, useState } from "react";
 import type { TimeRange } from "../../bindings";
-import { useJobs } from "../../api/hooks";
+import { useJobs, useSchedulerStatus } from "../../api/hooks";
 import { useJobStats, useResourceSeries } from "../../api/metricsHooks";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { PageHeader } from "../../components/PageHeader";
@@ -49,10 +49,18 @@ export function DashboardPage() {
   const cells = useMemo(() => heatCells(stats.data), [stats.data]);
   const error = stats.error ?? resources.error ?? stats24h.error;
 
+  const scheduler = useSchedulerStatus();
+  const next = scheduler.data?.paused ? null : scheduler.data?.next;
+  const nextRunText = scheduler.data?.paused
+    ? "Paused"
+    : next
+      ? `${next.schedule_name}, ${new Date(next.at).toLocaleString(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" })}`
+      : null;
+
   return (
     <Stack gap="md" data-testid="page-dashboard">
       <PageHeader title="Dashboard" description="What is running and how fast, what ran and how it went." />
-      <StatCards stats={stats24h.data} now={active} />
+      <StatCards stats={stats24h.data} now={active} nextRun={nextRunText} />
       <LiveThroughputChart samples={samples} jobName={jobName} />
       <RangeSelector
         preset={preset}
