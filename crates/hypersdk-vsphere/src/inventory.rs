@@ -299,7 +299,26 @@ pub async fn fetch_vm(
                     other => other?,
                 };
                 let inv = build(&ctx.sc, &objects, datacenter)?;
-                Ok(inv.vms.into_iter().find(|v| v.id == id))
+                let Some(mut vm) = inv.vms.into_iter().find(|v| v.id == id) else {
+                    return Ok(None);
+                };
+                // The host is not an ancestor: read its name on its own, as discovery
+                // does for every host, so get_vm and list_vms give the same facets.
+                if let (None, Some(host)) = (&vm.info.host, vm.host_id.clone()) {
+                    let spec = crate::soap::filter_spec_for_object(
+                        &MoRef::new("HostSystem", host),
+                        &["name"],
+                    );
+                    if let Some(name) = ctx
+                        .retrieve_all(&spec, 1)
+                        .await?
+                        .first()
+                        .and_then(|o| o.text("name"))
+                    {
+                        vm.info.host = Some(name.trim().to_owned());
+                    }
+                }
+                Ok(Some(vm))
             }
         })
         .await?;
@@ -334,12 +353,14 @@ fn vm_with_ancestors_spec(vm: &MoRef, counts: DeviceCounts) -> String {
         )
     };
     format!(
-        "<specSet>{prop_sets}<objectSet><obj type=\"VirtualMachine\">{}</obj><skip>false</skip>{}{}{}\
+        "<specSet>{prop_sets}<objectSet><obj type=\"VirtualMachine\">{}</obj><skip>false</skip>{}{}{}{}\
          </objectSet></specSet>",
         esc(&vm.value),
         traversal("toParent", "ManagedEntity", "parent"),
         traversal("toVApp", "VirtualMachine", "parentVApp"),
         traversal("toVAppFolder", "VirtualApp", "parentFolder"),
+        // The VM's resource pool and, through its parents, the cluster: the facets.
+        traversal("toPool", "VirtualMachine", "resourcePool"),
     )
 }
 

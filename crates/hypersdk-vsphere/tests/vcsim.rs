@@ -376,7 +376,7 @@ async fn a_pinned_certificate_is_trusted_and_another_pin_is_refused() {
         .list_vms(&VmFilter::default(), None, &cancel)
         .await
         .expect_err("refused");
-    assert_eq!(core.code(), "certificate_untrusted");
+    assert_eq!(core.code(), "certificate_changed");
     assert!(core.to_string().contains("changed"), "{core}");
 }
 
