@@ -5,21 +5,30 @@
 #   hashing       openssl dgst -sha256 FILE
 #   durable write dd if=FILE of=OUT bs=4M conv=fsync
 # plus the naive `curl | tee | sha256sum` pipeline, our export uncompressed / zstd / gzip, and the
-# exporter's peak RSS for a 1 GiB and a SIZE GiB disk.
+# exporter's peak RSS for a 1 GiB and a SIZE GiB disk. Every measurement is repeated RUNS times
+# (interleaved: run 1 of everything, then run 2, …); the table gives medians and, per run, the
+# time and the 1-minute load average when it started.
 #
 # Usage: bench/ova-export.sh [SIZE_GIB=4] [WORKDIR]   (prints a Markdown table)
+#        RUNS=3            repetitions (medians reported)
 #        QUICK=1 bench/ova-export.sh …   stages + uncompressed export only
-# Needs: python3, openssl, curl, dd, (zstd for the reference row), a release build of the example (built here if missing).
+#        SKIP_GZIP=1       no gzip row (single-threaded deflate: minutes per run)
+#        ZSTD_LEVELS="1 2" extra zstd rows at these levels (besides the default level 3), each
+#                          with its `zstd -N -T0 FILE` reference row
+#        BENCH_BIN=…       a prebuilt examples/ova_bench (skips the cargo build, which is a no-op
+#                          when the example is up to date)
+# Needs: python3, openssl, curl, dd, (zstd for the reference rows), cargo.
 set -euo pipefail
 SIZE_GIB=${1:-4}
+RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${2:-$(mktemp -d /var/tmp/ova-bench.XXXXXX)}
-BIN="$ROOT/target/release/examples/ova_bench"
+BIN="${BENCH_BIN:-$ROOT/target/release/examples/ova_bench}"
 mkdir -p "$WORK/srv"
 cleanup() { [ -n "${SRV_PID:-}" ] && kill "$SRV_PID" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-[ -x "$BIN" ] || (cd "$ROOT" && cargo build --release -p hypersdk-ovf --example ova_bench)
+[ -n "${BENCH_BIN:-}" ] || (cd "$ROOT" && cargo build --release -p hypersdk-ovf --example ova_bench >&2)
 
 # A disk image that looks like a used disk: per 4 MiB, 1 MiB random, 1 MiB zeros, 2 MiB base64 text.
 gen() {
@@ -66,39 +75,84 @@ BYTES=$(stat -c %s "$WORK/srv/disk.img")
 cat "$WORK/srv/disk.img" > /dev/null   # warm the page cache: every stage reads the same cached bytes
 
 now() { date +%s.%N; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-mbs() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s / 1e6 }'; }
-row() { printf '| %s | %s s | %s MB/s | %s |\n' "$1" "$2" "$(mbs "$BYTES" "$2")" "${3:-}"; }
-
-echo "| stage ($SIZE_GIB GiB, $(nproc) cores) | time | throughput | notes |"
-echo "|---|---|---|---|"
-t0=$(now); curl -sk "$URL" -o /dev/null; t1=$(now); READ=$(secs "$t0" "$t1"); row "source read: curl -k URL -o /dev/null" "$READ"
-t0=$(now); openssl dgst -sha256 "$WORK/srv/disk.img" > /dev/null; t1=$(now); HASH=$(secs "$t0" "$t1"); row "hashing: openssl dgst -sha256" "$HASH"
-t0=$(now); dd if="$WORK/srv/disk.img" of="$WORK/dd.out" bs=4M conv=fsync status=none; t1=$(now); WRITE=$(secs "$t0" "$t1"); row "durable write: dd bs=4M conv=fsync" "$WRITE"
-rm -f "$WORK/dd.out"; sync
-if command -v zstd > /dev/null; then
-  t0=$(now); zstd -q -3 -T0 -c "$WORK/srv/disk.img" > /dev/null; t1=$(now)
-  row "(compression alone: zstd -3 -T0 FILE)" "$(secs "$t0" "$t1")" "a stage only for .ova.zst"
-fi
-LIMIT=$(printf '%s\n%s\n%s\n' "$READ" "$HASH" "$WRITE" | sort -g | tail -1)
-if [ -z "${QUICK:-}" ]; then
-t0=$(now); curl -sk "$URL" | tee "$WORK/naive.out" | sha256sum > /dev/null; sync "$WORK/naive.out"; t1=$(now)
-row "naive: curl \| tee \| sha256sum (+ sync)" "$(secs "$t0" "$t1")"
-rm -f "$WORK/naive.out"; sync
-fi
-
-run_export() { # compress size_url out -> prints "seconds rss_kib out_bytes"
-  local json; json=$("$BIN" "$2" "$WORK/$3" "$1" "$WORK/ca.pem")
-  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["seconds"], j["peak_rss_kib"], j["out_bytes"])' "$json"
-  rm -f "$WORK/$3"; sync
+mbs() { awk -v n="$BYTES" -v s="$1" 'BEGIN { printf "%.0f", n / s / 1e6 }'; }
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+declare -A T L X # per measurement: times, loads at start, extra (RSS KiB / output bytes)
+rec() { T[$1]="${T[$1]:-} $2"; L[$1]="${L[$1]:-} $3"; X[$1]="${X[$1]:-} ${4:-0}"; }
+timed() { # name cmd… — times one command, records it with the load at its start
+  local name=$1 l t0; shift
+  l=$(load); t0=$(now); "$@"; rec "$name" "$(secs "$t0" "$(now)")" "$l"
 }
-read -r NONE RSS_NONE _ < <(run_export none "$URL" out.ova)
-row "**hyperctl engine: OVA, SHA-256, fsync**" "$NONE" "$(awk -v l="$LIMIT" -v t="$NONE" 'BEGIN{printf "%.2f× of the slowest stage", l/t}'); peak RSS $((RSS_NONE / 1024)) MiB"
-[ -n "${QUICK:-}" ] && exit 0
-read -r ZSTD RSS_ZSTD ZBYTES < <(run_export zstd "$URL" out.ova.zst)
-row "engine: OVA + zstd -3, all cores" "$ZSTD" "$(awk -v a="$NONE" -v t="$ZSTD" 'BEGIN{printf "%.2f× of uncompressed", a/t}'); $((ZBYTES / 1048576)) MiB out; peak RSS $((RSS_ZSTD / 1024)) MiB"
-read -r GZ RSS_GZ GBYTES < <(run_export gzip "$URL" out.ova.gz)
-row "engine: OVA + gzip -6 (single thread)" "$GZ" "$((GBYTES / 1048576)) MiB out; peak RSS $((RSS_GZ / 1024)) MiB"
-read -r ONE RSS_ONE _ < <(run_export none "https://127.0.0.1:$PORT/disk1g.img" out1.ova)
+run_export() { # name compress url out — the example prints seconds, RSS and output bytes
+  local l json; l=$(load)
+  json=$("$BIN" "$3" "$WORK/$4" "$2" "$WORK/ca.pem")
+  rm -f "$WORK/$4"; sync
+  read -r s rss out < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["seconds"], j["peak_rss_kib"], j["out_bytes"])' "$json")
+  rec "$1" "$(awk -v s="$s" 'BEGIN{printf "%.2f", s}')" "$l" "$rss:$out"
+}
+hash_file() { openssl dgst -sha256 "$1" > /dev/null; }
+naive() { curl -sk "$URL" | tee "$WORK/naive.out" | sha256sum > /dev/null; sync "$WORK/naive.out"; }
+LEVELS=${ZSTD_LEVELS:-}
+
+for r in $(seq "$RUNS"); do
+  echo "run $r/$RUNS (load $(load))…" >&2
+  timed read curl -sk "$URL" -o /dev/null
+  timed hash hash_file "$WORK/srv/disk.img"
+  timed write dd if="$WORK/srv/disk.img" of="$WORK/dd.out" bs=4M conv=fsync status=none
+  rm -f "$WORK/dd.out"; sync
+  if command -v zstd > /dev/null; then
+    for lv in 3 $LEVELS; do
+      l=$(load); t0=$(now); zstd -q "-$lv" -T0 -c "$WORK/srv/disk.img" > /dev/null; rec "zstd-cli-$lv" "$(secs "$t0" "$(now)")" "$l"
+    done
+  fi
+  if [ -z "${QUICK:-}" ]; then
+    timed naive naive
+    rm -f "$WORK/naive.out"; sync
+  fi
+  run_export none none "$URL" out.ova
+  if [ -z "${QUICK:-}" ]; then
+    run_export zstd zstd "$URL" out.ova.zst
+    for lv in $LEVELS; do run_export "zstd-$lv" "zstd:$lv" "$URL" out.ova.zst; done
+    [ -n "${SKIP_GZIP:-}" ] || run_export gzip gzip "$URL" out.ova.gz
+  fi
+  run_export one none "https://127.0.0.1:$PORT/disk1g.img" out1.ova
+done
+
+# --- report -------------------------------------------------------------------------------------
+med() { median <<<"${T[$1]}"; }
+runs() { # "t1 (l1), t2 (l2)…"
+  paste -d' ' <(tr ' ' '\n' <<<"${T[$1]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${L[$1]}" | sed '/^$/d') |
+    awk '{printf "%s%s (%s)", (NR>1?", ":""), $1, $2}'
+}
+# Median of the extra field: part 1 = peak RSS in MiB, part 2 = output MiB.
+xmed() { tr ' ' '\n' <<<"${X[$1]}" | sed '/^$/d' | cut -d: -f"$2" | awk '{printf "%d ", $1 / ('"${3:-1024}"')}' | median | cut -d. -f1; }
+row() { printf '| %s | %s s | %s MB/s | %s | %s |\n' "$1" "$(med "$2")" "$(mbs "$(med "$2")")" "$(runs "$2")" "${3:-}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+READ=$(med read) HASH=$(med hash) WRITE=$(med write)
+LIMIT=$(printf '%s\n%s\n%s\n' "$READ" "$HASH" "$WRITE" | sort -g | tail -1)
+NONE=$(med none)
 echo
-echo "Peak RSS, uncompressed export: 1 GiB disk $((RSS_ONE / 1024)) MiB, $SIZE_GIB GiB disk $((RSS_NONE / 1024)) MiB (1 GiB run: ${ONE} s)."
+echo "OVA export of a $SIZE_GIB GiB disk over HTTPS: median of $RUNS; $(nproc) cores; $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "| stage ($SIZE_GIB GiB, $(nproc) cores) | median | throughput | runs: s (1-min load average at start) | notes |"
+echo "|---|---|---|---|---|"
+row "source read: curl -k URL -o /dev/null" read
+row "hashing: openssl dgst -sha256" hash
+row "durable write: dd bs=4M conv=fsync" write
+echo "| **stage limit** (slowest of the three) | $LIMIT s | $(mbs "$LIMIT") MB/s | | |"
+if command -v zstd > /dev/null; then
+  for lv in 3 $LEVELS; do row "(compression alone: zstd -$lv -T0 FILE)" "zstd-cli-$lv" "a stage only for .ova.zst"; done
+fi
+[ -n "${QUICK:-}" ] || row "naive: curl \| tee \| sha256sum (+ sync)" naive
+row "**hyperctl engine: OVA, SHA-256, fsync**" none "$(ratio "$LIMIT" "$NONE")× of the stage limit; peak RSS $(xmed none 1) MiB"
+if [ -z "${QUICK:-}" ]; then
+  row "engine: OVA + zstd -3 (default), all cores" zstd "$(ratio "$NONE" "$(med zstd)")× of uncompressed; $(xmed zstd 2 1048576) MiB out; peak RSS $(xmed zstd 1) MiB"
+  for lv in $LEVELS; do
+    row "engine: OVA + zstd -$lv, all cores" "zstd-$lv" "$(ratio "$NONE" "$(med "zstd-$lv")")× of uncompressed; $(xmed "zstd-$lv" 2 1048576) MiB out; peak RSS $(xmed "zstd-$lv" 1) MiB"
+  done
+  [ -n "${SKIP_GZIP:-}" ] || row "engine: OVA + gzip -6 (single thread)" gzip "$(xmed gzip 2 1048576) MiB out; peak RSS $(xmed gzip 1) MiB"
+fi
+echo
+echo "Peak RSS, uncompressed export: 1 GiB disk $(xmed one 1) MiB, $SIZE_GIB GiB disk $(xmed none 1) MiB (1 GiB export, s (load): $(runs one))."
