@@ -251,8 +251,20 @@ async fn settings_validate_the_listen_address() {
     tokio::spawn(Arc::clone(&core).run_background());
     let mut settings = core.settings().await.expect("settings");
     settings.metrics_listen = "127.0.0.1:0".into();
-    let settings = core.update_settings(settings).await.expect("enable");
-    let status = core.metrics_endpoint_status().await.expect("status");
+    // run_background takes the endpoint over once it has started: wait for that, bounded.
+    let mut tries = 0;
+    let (settings, status) = loop {
+        let saved = core
+            .update_settings(settings.clone())
+            .await
+            .expect("enable");
+        let status = core.metrics_endpoint_status().await.expect("status");
+        tries += 1;
+        if status.url.is_some() || tries >= 50 {
+            break (saved, status);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     let url = status.url.clone().expect("serving");
     assert!(status.error.is_none() && status.loopback_only, "{status:?}");
     let addr: std::net::SocketAddr = url
