@@ -13,6 +13,7 @@
 #        RUNS=3            repetitions (medians reported)
 #        QUICK=1 bench/ova-export.sh …   stages + uncompressed export only
 #        SKIP_GZIP=1       no gzip row (single-threaded deflate: minutes per run)
+#        SKIP_NAIVE=1      no naive row
 #        ZSTD_LEVELS="1 2" extra zstd rows at these levels (besides the default level 3), each
 #                          with its `zstd -N -T0 FILE` reference row
 #        BENCH_BIN=…       a prebuilt examples/ova_bench (skips the cargo build, which is a no-op
@@ -107,7 +108,7 @@ for r in $(seq "$RUNS"); do
       l=$(load); t0=$(now); zstd -q "-$lv" -T0 -c "$WORK/srv/disk.img" > /dev/null; rec "zstd-cli-$lv" "$(secs "$t0" "$(now)")" "$l"
     done
   fi
-  if [ -z "${QUICK:-}" ]; then
+  if [ -z "${QUICK:-}" ] && [ -z "${SKIP_NAIVE:-}" ]; then
     timed naive naive
     rm -f "$WORK/naive.out"; sync
   fi
@@ -145,7 +146,7 @@ echo "| **stage limit** (slowest of the three) | $LIMIT s | $(mbs "$LIMIT") MB/s
 if command -v zstd > /dev/null; then
   for lv in 3 $LEVELS; do row "(compression alone: zstd -$lv -T0 FILE)" "zstd-cli-$lv" "a stage only for .ova.zst"; done
 fi
-[ -n "${QUICK:-}" ] || row "naive: curl \| tee \| sha256sum (+ sync)" naive
+[ -n "${QUICK:-}${SKIP_NAIVE:-}" ] || row "naive: curl \| tee \| sha256sum (+ sync)" naive
 row "**hyperctl engine: OVA, SHA-256, fsync**" none "$(ratio "$LIMIT" "$NONE")× of the stage limit; peak RSS $(xmed none 1) MiB"
 if [ -z "${QUICK:-}" ]; then
   row "engine: OVA + zstd -3 (default), all cores" zstd "$(ratio "$NONE" "$(med zstd)")× of uncompressed; $(xmed zstd 2 1048576) MiB out; peak RSS $(xmed zstd 1) MiB"

@@ -26,6 +26,8 @@
 # detached (files kept) and two DISK_MIB disks are created with govc vm.disk.create; their
 # descriptor files are then replaced by the cached VMDKs (a hard link into vcsim's datastore
 # directory when it is on the same file system, else `govc datastore.upload`, i.e. /folder PUT).
+# Nothing may write into those datastore files while vcsim runs (they are the cache): the script
+# records the images' digests and stops when they no longer match.
 #
 # Usage: bench/vsphere-export.sh [RUNS=3]            (prints Markdown tables)
 #   DISK_MIB=2048   size of each disk's data (the issue: 2 GiB)
@@ -148,6 +150,13 @@ for r in $(seq "$RUNS"); do
   openssl dgst -sha256 "${DISKS[@]}" >"$WORK/src.sha256"
   stop hash
   SOURCE_DIGESTS=$(digests_of <"$WORK/src.sha256")
+  # The datastore files are hard links to the cache: refuse a cache that something wrote into.
+  if [ -f "$IMAGES/digests-${DISK_MIB}m" ]; then
+    [ "$(cat "$IMAGES/digests-${DISK_MIB}m")" = "$SOURCE_DIGESTS" ] ||
+      { echo "the cached images in $IMAGES changed since they were made; delete them and re-run" >&2; exit 1; }
+  else
+    echo "$SOURCE_DIGESTS" >"$IMAGES/digests-${DISK_MIB}m"
+  fi
   # Stage: durable write.
   start
   for n in 1 2; do dd if="${DISKS[n - 1]}" of="$WORK/dd.out" bs=4M conv=fsync status=none; done
