@@ -16,8 +16,13 @@
 //! placed at the end of the archive"). We put the manifest at the end because the disk digests are
 //! only known once the disks have streamed through; this keeps the export single-pass.
 //!
-//! An OVA is streamed straight into the archive when every disk's length is known in advance
-//! (the ustar header precedes the data); disks of unknown length are staged in `OUT.part.d/` first.
+//! A plain OVA is written in one pass: a disk whose length is not known in advance (a vSphere NFC
+//! stream) streams into the archive behind a provisional ustar header that is rewritten once the
+//! disk ends, and the descriptor — the first member, written before any disk — is given room
+//! (trailing whitespace after its root element) to be rewritten in place with every `ovf:size`.
+//! Only the later disks of unknown length that download *alongside* it are staged in
+//! `OUT.part.d/`, then packed by the kernel (`copy_file_range`) with the digest their download
+//! computed. A compressed OVA cannot be patched, so there every disk of unknown length is staged.
 //!
 //! # Resume
 //! For uncompressed outputs a checkpoint (`OUT.part.d/checkpoint.json`) records, per disk, the
@@ -298,6 +303,10 @@ async fn cancellable<T>(
     }
 }
 
+fn join_err(e: tokio::task::JoinError) -> Error {
+    Error::Internal(format!("staging task failed: {e}"))
+}
+
 fn check_cancel(cancel: &CancellationToken) -> Result<()> {
     if cancel.is_cancelled() {
         Err(Error::Cancelled)
@@ -433,8 +442,8 @@ pub async fn export(
     names.reserve(&manifest_name);
     names.reserve(&format!("{stem}.cert"));
 
-    // Prepare: detect formats, convert, stage unknown-length sources for OVAs — several disks at
-    // once; `buffered` keeps them in request order.
+    // Prepare: detect formats, convert — several disks at once; `buffered` keeps them in request
+    // order.
     let parallel = options.parallel_disks.max(1);
     let (work_ref, options_ref, cancel_ref, vm_name) = (&work, &options, &cancel, &vm.name);
     let prepared_raw: Vec<(String, Prepared)> =
@@ -447,17 +456,8 @@ pub async fn export(
                 } else {
                     d.name.clone()
                 };
-                let p = prepare_disk(
-                    i,
-                    d,
-                    &hint,
-                    work_ref,
-                    options_ref,
-                    package,
-                    progress,
-                    cancel_ref,
-                )
-                .await?;
+                let p =
+                    prepare_disk(i, d, &hint, work_ref, options_ref, progress, cancel_ref).await?;
                 Ok::<_, Error>((hint, p))
             }
         }))
@@ -526,6 +526,7 @@ pub async fn export(
 
     let ctx = WriteCtx {
         alg,
+        work: work.clone(),
         checkpoint_bytes: options.checkpoint_bytes.max(1),
         part: part.clone(),
         resuming,
@@ -573,6 +574,8 @@ pub async fn export(
 
 struct WriteCtx {
     alg: DigestAlgorithm,
+    /// The work directory (`OUT.part.d/`): checkpoint and staged disks.
+    work: PathBuf,
     checkpoint_bytes: u64,
     part: PathBuf,
     resuming: bool,
@@ -583,76 +586,24 @@ struct WriteCtx {
     parallel: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn prepare_disk(
     i: usize,
     d: ExportDisk,
     label: &str,
     work: &Path,
     options: &ExportOptions,
-    package: PackageFormat,
     progress: Option<ProgressFn>,
     cancel: &CancellationToken,
 ) -> Result<Prepared> {
     let ExportDisk {
-        source,
+        mut source,
         format,
         capacity_bytes,
         controller,
         convert_to,
         ..
     } = d;
-    let mut source = source;
     let q = &options.qemu_img;
-
-    // A local path for qemu-img, staging non-file sources when conversion is needed.
-    async fn local_copy(
-        i: usize,
-        source: &mut DiskSource,
-        label: &str,
-        work: &Path,
-        progress: Option<ProgressFn>,
-        cancel: &CancellationToken,
-    ) -> Result<PathBuf> {
-        if let DiskSource::File(p) = source {
-            return Ok(p.clone());
-        }
-        let staged = work.join(format!("stage-{i}"));
-        let tmp = with_suffix(&staged, ".part");
-        let opened = cancellable(cancel, source.open(0, label)).await?;
-        let t2 = tmp.clone();
-        let file = blocking(move || File::create(&t2).ctx(|| format!("creating {}", t2.display())))
-            .await?;
-        let sync = file.try_clone().ctx(|| "cloning file handle".to_string())?;
-        let done = copy(
-            CopyJob {
-                disk_index: i,
-                file: label.to_string(),
-                reader: opened.reader,
-                remaining: opened.total_len,
-                already: 0,
-                total: opened.total_len,
-                hasher: DigestAlgorithm::Sha256.hasher(),
-                out: file,
-                sync_file: None,
-                on_durable: None,
-                sync_every: u64::MAX,
-                progress,
-            },
-            cancel,
-        )
-        .await?;
-        let (t3, s3) = (tmp.clone(), staged.clone());
-        blocking(move || {
-            done.out
-                .sync_all()
-                .ctx(|| format!("syncing {}", t3.display()))?;
-            drop(sync);
-            std::fs::rename(&t3, &s3).ctx(|| format!("renaming {}", t3.display()))
-        })
-        .await?;
-        Ok(staged)
-    }
 
     if let Some(target) = convert_to {
         if target.qemu_name().is_none() {
@@ -661,7 +612,15 @@ async fn prepare_disk(
                 target.uri()
             )));
         }
-        let input = local_copy(i, &mut source, label, work, progress.clone(), cancel).await?;
+        // qemu-img needs a local path: stage a non-file source first.
+        let input = match source {
+            DiskSource::File(p) => p,
+            other => {
+                let alg = DigestAlgorithm::Sha256;
+                let staged = stage(i, other, label, work, alg, progress.clone(), cancel).await?;
+                staged.path
+            }
+        };
         let info = q
             .info(&input, format.as_ref().and_then(|f| f.qemu_name()), cancel)
             .await?;
@@ -704,7 +663,7 @@ async fn prepare_disk(
         });
     }
 
-    let mut length = cancellable(cancel, source.probe_len(label)).await?;
+    let length = cancellable(cancel, source.probe_len(label)).await?;
     // Owned pieces only: no borrow of the (not necessarily Sync) source may live across an await.
     let file_path = match &source {
         DiskSource::File(p) => Some(p.clone()),
@@ -730,16 +689,6 @@ async fn prepare_disk(
             )));
         }
     };
-    if package == PackageFormat::Ova && length.is_none() {
-        // The ustar header needs the size up front: stage the stream first.
-        let staged = local_copy(i, &mut source, label, work, progress, cancel).await?;
-        length = Some(
-            std::fs::metadata(&staged)
-                .ctx(|| format!("reading size of {}", staged.display()))?
-                .len(),
-        );
-        source = DiskSource::File(staged);
-    }
     Ok(Prepared {
         href: String::new(),
         source,
@@ -805,18 +754,243 @@ async fn resume_point(
     Ok((done, h))
 }
 
+/// A source copied into the work directory: its file, length and digest (the manifest's
+/// algorithm, so that packing it into the archive needs no second hashing pass).
+struct Staged {
+    path: PathBuf,
+    len: u64,
+    digest: String,
+}
+
+/// Copies a non-file source into `work/stage-N` (written as `.part`, fsynced, renamed).
+async fn stage(
+    i: usize,
+    mut source: DiskSource,
+    label: &str,
+    work: &Path,
+    alg: DigestAlgorithm,
+    progress: Option<ProgressFn>,
+    cancel: &CancellationToken,
+) -> Result<Staged> {
+    let staged = work.join(format!("stage-{i}"));
+    let tmp = with_suffix(&staged, ".part");
+    let opened = cancellable(cancel, source.open(0, label)).await?;
+    let t2 = tmp.clone();
+    let file =
+        blocking(move || File::create(&t2).ctx(|| format!("creating {}", t2.display()))).await?;
+    let done = copy(
+        CopyJob {
+            disk_index: i,
+            file: label.to_string(),
+            reader: opened.reader,
+            remaining: opened.total_len,
+            already: 0,
+            total: opened.total_len,
+            hasher: Some(alg.hasher()),
+            out: file,
+            sync_file: None,
+            on_durable: None,
+            sync_every: u64::MAX,
+            progress,
+        },
+        cancel,
+    )
+    .await?;
+    let digest = done
+        .digest
+        .ok_or_else(|| Error::Internal("staged copy without a digest".into()))?;
+    let (t3, s3, out) = (tmp.clone(), staged.clone(), done.out);
+    blocking(move || {
+        out.sync_all().ctx(|| format!("syncing {}", t3.display()))?;
+        std::fs::rename(&t3, &s3).ctx(|| format!("renaming {}", t3.display()))
+    })
+    .await?;
+    Ok(Staged {
+        path: staged,
+        len: done.bytes,
+        digest,
+    })
+}
+
+/// Copy chunk for packing a staged disk: the cancellation token is checked between chunks.
+const PACK_CHUNK: u64 = 64 << 20;
+
+/// Appends a staged file at the current position of a plain archive. `std::io::copy` between two
+/// files is `copy_file_range` on Linux: the bytes are copied inside the kernel, not through
+/// user space.
+fn append_staged(
+    out: &mut File,
+    staged: &Path,
+    len: u64,
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let mut src = File::open(staged).ctx(|| format!("opening {}", staged.display()))?;
+    let mut left = len;
+    while left > 0 {
+        check_cancel(cancel)?;
+        let n = std::io::copy(&mut (&mut src).take(left.min(PACK_CHUNK)), out)
+            .ctx(|| format!("packing {}", staged.display()))?;
+        if n == 0 {
+            return Err(Error::Internal(format!(
+                "{} ended {left} bytes early",
+                staged.display()
+            )));
+        }
+        left -= n;
+    }
+    Ok(())
+}
+
+/// Room left after the descriptor for the `ovf:size` attributes of disks whose length is learnt
+/// only while they stream (` ovf:size="18446744073709551615"` is 32 bytes).
+const SIZE_ATTR_RESERVE: usize = 32;
+
+/// The descriptor as the archive's first member: `reserve` bytes longer than its text, the
+/// room filled with whitespace after the root element (allowed by XML), so that the same member
+/// can later be rewritten in place with every disk's size.
+fn padded_descriptor(spec: &VmSpec, member_len: Option<usize>, reserve: usize) -> Result<Vec<u8>> {
+    let mut d = crate::ovf_write::write_descriptor(spec)?.into_bytes();
+    let want = member_len.unwrap_or(d.len() + reserve);
+    if d.len() > want {
+        return Err(Error::Internal(format!(
+            "descriptor grew past its reserved {want} bytes"
+        )));
+    }
+    if want > d.len() {
+        d.resize(want - 1, b' ');
+        d.push(b'\n');
+    }
+    Ok(d)
+}
+
 async fn write_ova(
     ctx: &WriteCtx,
     mut spec: VmSpec,
-    prepared: Vec<Prepared>,
+    mut prepared: Vec<Prepared>,
     descriptor_name: &str,
     manifest_name: &str,
     compression: Compression,
 ) -> Result<(VmSpec, Manifest, u64)> {
     let plain = compression == Compression::None;
-    let descriptor = crate::ovf_write::write_descriptor(&spec)?.into_bytes();
-    let mut manifest = Manifest::new(ctx.alg);
-    manifest.push(descriptor_name, ctx.alg.digest_hex(&descriptor));
+    let n = prepared.len();
+
+    // Disks of unknown length (e.g. a vSphere NFC stream) cannot have their ustar header written
+    // before their data inside a compressed stream: those are all staged first, side by side. A
+    // plain archive is seekable: the first such disk streams straight into it and its header (and
+    // the descriptor's ovf:size) is patched afterwards; the later ones are staged *while* it
+    // streams, so the disks still download in parallel, and are then packed in the kernel with the
+    // digest their staging computed. With `parallel_disks` 1 every disk streams straight into the
+    // archive, one after another, and nothing is written twice.
+    let stop_staging = ctx.cancel.child_token();
+    let _stop_on_drop = stop_staging.clone().drop_guard();
+    let mut staging: Vec<Option<tokio::task::JoinHandle<Result<Staged>>>> =
+        (0..n).map(|_| None).collect();
+    let slots = if plain {
+        ctx.parallel - 1
+    } else {
+        ctx.parallel
+    };
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
+    let mut direct_unknown = false;
+    for (i, p) in prepared.iter_mut().enumerate() {
+        if p.length.is_some() || (plain && ctx.resuming && ctx.checkpoint.get(i).complete) {
+            continue;
+        }
+        if plain && (!direct_unknown || slots == 0) {
+            direct_unknown = true;
+            continue;
+        }
+        let source = std::mem::replace(&mut p.source, DiskSource::reader(tokio::io::empty(), None));
+        let (label, work) = (p.href.clone(), ctx.work.clone());
+        let (alg, progress, cancel) = (ctx.alg, ctx.progress.clone(), stop_staging.clone());
+        let permits = permits.clone();
+        staging[i] = Some(tokio::spawn(async move {
+            // Fair semaphore: disks are fetched in request order, `slots` at a time.
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::Cancelled)?;
+            stage(i, source, &label, &work, alg, progress, &cancel).await
+        }));
+    }
+    let result = write_ova_members(
+        ctx,
+        &mut spec,
+        &mut prepared,
+        &mut staging,
+        descriptor_name,
+        compression,
+    )
+    .await;
+    // Nothing may still write into the work directory once this returns.
+    if result.is_err() {
+        stop_staging.cancel();
+    }
+    for h in staging.into_iter().flatten() {
+        let _ = h.await;
+    }
+    let (out, sync_handle, manifest, offset, mtime) = result?;
+
+    let mf = manifest.to_text().into_bytes();
+    let hdr = tarfmt::header(manifest_name, mf.len() as u64, mtime)?;
+    let end = offset + tarfmt::member_len(mf.len() as u64) + 2 * tarfmt::BLOCK;
+    let what = format!("writing {}", ctx.part.display());
+    let mut out = out;
+    let total = blocking(move || {
+        out.seek_plain(offset).ctx(|| what.clone())?;
+        out.write_all(&hdr).ctx(|| what.clone())?;
+        out.write_all(&mf).ctx(|| what.clone())?;
+        out.write_all(&vec![
+            0u8;
+            tarfmt::padding(mf.len() as u64) as usize
+                + 2 * tarfmt::BLOCK as usize
+        ])
+        .ctx(|| what.clone())?;
+        let file = out.finish().ctx(|| what.clone())?;
+        if plain {
+            file.set_len(end).ctx(|| what.clone())?;
+        }
+        file.sync_all().ctx(|| what.clone())?;
+        Ok(file.metadata().ctx(|| what)?.len())
+    })
+    .await?;
+    drop(sync_handle);
+    Ok((spec, manifest, total))
+}
+
+/// What [`write_ova_members`] leaves for the manifest: the archive writer, a handle for syncs,
+/// the manifest so far, the manifest's offset and the members' mtime.
+type Members = (ArchiveOut, File, Manifest, u64, u64);
+
+/// Writes the descriptor and every disk of an OVA (see [`write_ova`]).
+async fn write_ova_members(
+    ctx: &WriteCtx,
+    spec: &mut VmSpec,
+    prepared: &mut [Prepared],
+    staging: &mut [Option<tokio::task::JoinHandle<Result<Staged>>>],
+    descriptor_name: &str,
+    compression: Compression,
+) -> Result<Members> {
+    let plain = compression == Compression::None;
+    let mut known_digest: Vec<Option<String>> = prepared.iter().map(|_| None).collect();
+    if !plain {
+        // Every header precedes its data in the stream: wait for every staged disk first.
+        for (i, slot) in staging.iter_mut().enumerate() {
+            if let Some(h) = slot.take() {
+                let s = h.await.map_err(join_err)??;
+                prepared[i].length = Some(s.len);
+                prepared[i].source = DiskSource::File(s.path);
+                known_digest[i] = Some(s.digest);
+            }
+        }
+    }
+    for (d, p) in spec.disks.iter_mut().zip(prepared.iter()) {
+        d.file_size = p.length;
+    }
+    let unknown = prepared.iter().filter(|p| p.length.is_none()).count();
+    let descriptor = padded_descriptor(spec, None, unknown * SIZE_ATTR_RESERVE)?;
+    let desc_len = descriptor.len();
+    let mut disk_digests = Vec::with_capacity(prepared.len());
     let mtime = tarfmt::now_secs();
 
     let (p, resuming) = (ctx.part.clone(), ctx.resuming);
@@ -831,143 +1005,192 @@ async fn write_ova(
     .await?;
     let sync_handle = file.try_clone().ctx(|| "cloning file handle".to_string())?;
     let mut out = ArchiveOut::new(file, compression)?;
-    let desc_len = descriptor.len() as u64;
-    let hdr = tarfmt::header(descriptor_name, desc_len, mtime)?;
+    let hdr = tarfmt::header(descriptor_name, desc_len as u64, mtime)?;
     let what = format!("writing {}", ctx.part.display());
     let w2 = what.clone();
+    let first = descriptor.clone();
     out = blocking(move || {
         out.seek_plain(0).ctx(|| w2.clone())?;
         out.write_all(&hdr).ctx(|| w2.clone())?;
-        out.write_all(&descriptor).ctx(|| w2.clone())?;
-        out.write_all(&vec![
-            0u8;
-            tarfmt::padding(descriptor.len() as u64) as usize
-        ])
-        .ctx(|| w2)?;
+        out.write_all(&first).ctx(|| w2.clone())?;
+        out.write_all(&vec![0u8; tarfmt::padding(desc_len as u64) as usize])
+            .ctx(|| w2)?;
         Ok(out)
     })
     .await?;
-    let mut offset = tarfmt::member_len(desc_len);
+    let mut offset = tarfmt::member_len(desc_len as u64);
 
-    for (i, mut p) in prepared.into_iter().enumerate() {
+    for i in 0..prepared.len() {
         check_cancel(&ctx.cancel)?;
-        let size = p
-            .length
-            .ok_or_else(|| Error::Internal("OVA disk without a known length".into()))?;
+        let href = prepared[i].href.clone();
         let data_off = offset + tarfmt::BLOCK;
-        let (mut done, mut hasher) = if plain {
-            resume_point(ctx, i, &ctx.part, data_off, Some(size)).await?
+        let (size, digest) = if let Some(h) = staging[i].take() {
+            // Fetched alongside the disks before it; packed without hashing again.
+            let s = h.await.map_err(join_err)??;
+            let hdr = tarfmt::header(&href, s.len, mtime)?;
+            let (w2, cancel) = (what.clone(), ctx.cancel.clone());
+            let staged_path = s.path.clone();
+            let len = s.len;
+            out = blocking(move || {
+                let ArchiveOut::Plain(f) = &mut out else {
+                    return Err(Error::Internal(
+                        "packing a staged disk into a stream".into(),
+                    ));
+                };
+                f.seek(SeekFrom::Start(offset)).ctx(|| w2.clone())?;
+                f.write_all(&hdr).ctx(|| w2.clone())?;
+                append_staged(f, &staged_path, len, &cancel)?;
+                f.write_all(&vec![0u8; tarfmt::padding(len) as usize])
+                    .ctx(|| w2.clone())?;
+                f.sync_data().ctx(|| w2)?;
+                Ok(out)
+            })
+            .await?;
+            ctx.checkpoint.update(i, s.len, true)?;
+            remove_if_exists(&s.path)?;
+            (s.len, s.digest)
         } else {
-            (0, ctx.alg.hasher())
-        };
-        if ctx.checkpoint.get(i).complete && done == size {
-            tracing::debug!(disk = i, "disk already complete in the part file");
-        }
-        let opened = open_at(ctx, i, &mut p.source, done, Some(size), &p.href).await?;
-        if opened.offset != done {
-            tracing::info!(
-                disk = i,
-                "source cannot continue at {done}; restarting this disk"
-            );
-            done = 0;
-            hasher = ctx.alg.hasher();
-        }
-        if let Some(t) = opened.total_len
-            && t != size
-        {
-            return Err(Error::Source {
-                disk: p.href.clone(),
-                message: format!("source length changed from {size} to {t} bytes"),
-                retryable: false,
-            });
-        }
-        let hdr = tarfmt::header(&p.href, size, mtime)?;
-        let w2 = what.clone();
-        out = blocking(move || {
-            out.seek_plain(offset).ctx(|| w2.clone())?;
-            out.write_all(&hdr).ctx(|| w2.clone())?;
-            out.seek_plain(data_off + done).ctx(|| w2)?;
-            Ok(out)
-        })
-        .await?;
-        let cp = ctx.checkpoint.clone();
-        let on_durable: Option<crate::pipeline::DurableFn> = if plain {
-            Some(Box::new(move |n| cp.update(i, n, false)))
-        } else {
-            None
-        };
-        let res = copy(
-            CopyJob {
-                disk_index: i,
-                file: p.href.clone(),
-                reader: opened.reader,
-                remaining: Some(size - done),
-                already: done,
-                total: Some(size),
-                hasher,
-                out,
-                sync_file: if plain {
-                    sync_handle.try_clone().ok()
-                } else {
-                    None
-                },
-                on_durable,
-                sync_every: ctx.checkpoint_bytes,
-                progress: ctx.progress.clone(),
-            },
-            &ctx.cancel,
-        )
-        .await?;
-        out = res.out;
-        let pad = tarfmt::padding(size) as usize;
-        let (w2, sh) = (
-            what.clone(),
-            sync_handle
-                .try_clone()
-                .ctx(|| "cloning file handle".to_string())?,
-        );
-        let cp = ctx.checkpoint.clone();
-        out = blocking(move || {
-            out.write_all(&vec![0u8; pad]).ctx(|| w2.clone())?;
-            if plain {
-                out.flush().ctx(|| w2.clone())?;
-                sh.sync_data().ctx(|| w2)?;
-                cp.update(i, size, true)?;
+            let p = &mut prepared[i];
+            let (mut done, mut hasher) = if plain {
+                resume_point(ctx, i, &ctx.part, data_off, p.length).await?
+            } else {
+                (0, ctx.alg.hasher())
+            };
+            // A disk of unknown length that the checkpoint marks complete ends where it stopped.
+            let cp = ctx.checkpoint.get(i);
+            let known = p
+                .length
+                .or((cp.complete && done == cp.bytes_durable && done > 0).then_some(done));
+            let opened = open_at(ctx, i, &mut p.source, done, known, &href).await?;
+            if opened.offset != done {
+                tracing::info!(
+                    disk = i,
+                    "source cannot continue at {done}; restarting this disk"
+                );
+                done = 0;
+                hasher = ctx.alg.hasher();
             }
-            Ok(out)
-        })
-        .await?;
-        manifest.push(p.href.clone(), res.digest);
+            let size = match (known, opened.total_len) {
+                (Some(k), Some(t)) if k != t => {
+                    return Err(Error::Source {
+                        disk: href,
+                        message: format!("source length changed from {k} to {t} bytes"),
+                        retryable: false,
+                    });
+                }
+                (k, t) => k.or(t),
+            };
+            // Unknown size: a provisional header (size 0), rewritten once the disk has ended.
+            let hdr = tarfmt::header(&href, size.unwrap_or(0), mtime)?;
+            let w2 = what.clone();
+            out = blocking(move || {
+                out.seek_plain(offset).ctx(|| w2.clone())?;
+                out.write_all(&hdr).ctx(|| w2.clone())?;
+                out.seek_plain(data_off + done).ctx(|| w2)?;
+                Ok(out)
+            })
+            .await?;
+            let cp = ctx.checkpoint.clone();
+            let on_durable: Option<crate::pipeline::DurableFn> = if plain {
+                Some(Box::new(move |n| cp.update(i, n, false)))
+            } else {
+                None
+            };
+            let precomputed = known_digest[i].take();
+            let staged_file = match (&precomputed, &p.source) {
+                (Some(_), DiskSource::File(path)) => Some(path.clone()),
+                _ => None,
+            };
+            let res = copy(
+                CopyJob {
+                    disk_index: i,
+                    file: href.clone(),
+                    reader: opened.reader,
+                    remaining: size.map(|s| s.saturating_sub(done)),
+                    already: done,
+                    total: size,
+                    hasher: if precomputed.is_some() {
+                        None
+                    } else {
+                        Some(hasher)
+                    },
+                    out,
+                    sync_file: if plain {
+                        sync_handle.try_clone().ok()
+                    } else {
+                        None
+                    },
+                    on_durable,
+                    sync_every: ctx.checkpoint_bytes,
+                    progress: ctx.progress.clone(),
+                },
+                &ctx.cancel,
+            )
+            .await?;
+            out = res.out;
+            let len = res.bytes;
+            let digest = precomputed
+                .or(res.digest)
+                .ok_or_else(|| Error::Internal("disk written without a digest".into()))?;
+            let pad = tarfmt::padding(len) as usize;
+            let final_hdr = (size.is_none())
+                .then(|| tarfmt::header(&href, len, mtime))
+                .transpose()?;
+            let (w2, sh) = (
+                what.clone(),
+                sync_handle
+                    .try_clone()
+                    .ctx(|| "cloning file handle".to_string())?,
+            );
+            let cp = ctx.checkpoint.clone();
+            out = blocking(move || {
+                out.write_all(&vec![0u8; pad]).ctx(|| w2.clone())?;
+                if let Some(h) = final_hdr {
+                    out.seek_plain(offset).ctx(|| w2.clone())?;
+                    out.write_all(&h).ctx(|| w2.clone())?;
+                }
+                if plain {
+                    out.flush().ctx(|| w2.clone())?;
+                    sh.sync_data().ctx(|| w2)?;
+                    cp.update(i, len, true)?;
+                }
+                Ok(out)
+            })
+            .await?;
+            if let Some(path) = staged_file {
+                remove_if_exists(&path)?;
+            }
+            (len, digest)
+        };
+        disk_digests.push((href, digest));
+        prepared[i].length = Some(size);
         if let Some(d) = spec.disks.get_mut(i) {
             d.file_size = Some(size);
         }
         offset += tarfmt::member_len(size);
     }
 
-    let mf = manifest.to_text().into_bytes();
-    let hdr = tarfmt::header(manifest_name, mf.len() as u64, mtime)?;
-    let end = offset + tarfmt::member_len(mf.len() as u64) + 2 * tarfmt::BLOCK;
-    let w2 = what.clone();
-    let total = blocking(move || {
-        out.seek_plain(offset).ctx(|| w2.clone())?;
-        out.write_all(&hdr).ctx(|| w2.clone())?;
-        out.write_all(&mf).ctx(|| w2.clone())?;
-        out.write_all(&vec![
-            0u8;
-            tarfmt::padding(mf.len() as u64) as usize
-                + 2 * tarfmt::BLOCK as usize
-        ])
-        .ctx(|| w2.clone())?;
-        let file = out.finish().ctx(|| w2.clone())?;
-        if plain {
-            file.set_len(end).ctx(|| w2.clone())?;
-        }
-        file.sync_all().ctx(|| w2.clone())?;
-        Ok(file.metadata().ctx(|| w2)?.len())
-    })
-    .await?;
-    drop(sync_handle);
-    Ok((spec, manifest, total))
+    // The descriptor now carries every size: rewritten in place, in its reserved room.
+    let descriptor = if unknown > 0 {
+        let d = padded_descriptor(spec, Some(desc_len), 0)?;
+        let w2 = what.clone();
+        let d2 = d.clone();
+        out = blocking(move || {
+            out.seek_plain(tarfmt::BLOCK).ctx(|| w2.clone())?;
+            out.write_all(&d2).ctx(|| w2)?;
+            Ok(out)
+        })
+        .await?;
+        d
+    } else {
+        descriptor
+    };
+    let mut manifest = Manifest::new(ctx.alg);
+    manifest.push(descriptor_name, ctx.alg.digest_hex(&descriptor));
+    for (href, digest) in disk_digests {
+        manifest.push(href, digest);
+    }
+    Ok((out, sync_handle, manifest, offset, mtime))
 }
 
 /// Streams one disk into its own file of an OVF folder; returns its digest and size.
@@ -1014,7 +1237,7 @@ async fn write_folder_disk(
             remaining,
             already: done,
             total: p.length.or(opened.total_len),
-            hasher,
+            hasher: Some(hasher),
             out: file,
             sync_file,
             on_durable: Some(Box::new(move |n| cp.update(i, n, false))),
@@ -1032,7 +1255,10 @@ async fn write_folder_disk(
         cp.update(i, bytes, true)
     })
     .await?;
-    Ok((res.digest, bytes))
+    let digest = res
+        .digest
+        .ok_or_else(|| Error::Internal("disk written without a digest".into()))?;
+    Ok((digest, bytes))
 }
 
 async fn write_folder(

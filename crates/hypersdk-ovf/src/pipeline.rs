@@ -56,7 +56,8 @@ pub(crate) struct CopyJob<W> {
     /// Bytes already in the destination (resume) — counted in progress and checkpoints.
     pub already: u64,
     pub total: Option<u64>,
-    pub hasher: Hasher,
+    /// None: the bytes' digest is already known (a staged copy being packed), so none is computed.
+    pub hasher: Option<Hasher>,
     pub out: W,
     /// A handle on the destination file for periodic `sync_data` (None: not checkpointable).
     pub sync_file: Option<std::fs::File>,
@@ -68,7 +69,8 @@ pub(crate) struct CopyJob<W> {
 
 pub(crate) struct CopyDone<W> {
     pub out: W,
-    pub digest: String,
+    /// The digest when the job had a hasher.
+    pub digest: Option<String>,
     /// Total bytes of this disk (already + copied now).
     pub bytes: u64,
 }
@@ -98,16 +100,20 @@ pub(crate) async fn copy<W: Write + Send + 'static>(
     if cancel.is_cancelled() {
         return Err(Error::Cancelled);
     }
-    let (htx, mut hrx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
     let (wtx, mut wrx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
-
-    let hash_task = tokio::task::spawn_blocking(move || {
-        let mut h = hasher;
-        while let Some(b) = hrx.blocking_recv() {
-            h.update(&b);
+    let (htx, hash_task) = match hasher {
+        Some(mut h) => {
+            let (htx, mut hrx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+            let task = tokio::task::spawn_blocking(move || {
+                while let Some(b) = hrx.blocking_recv() {
+                    h.update(&b);
+                }
+                h
+            });
+            (Some(htx), Some(task))
         }
-        h
-    });
+        None => (None, None),
+    };
 
     // Durability points run on their own thread so that an fsync (which can take a while for
     // hundreds of MiB of dirty pages) never stalls the writer: the writer hands over the offset it
@@ -228,7 +234,11 @@ pub(crate) async fn copy<W: Write + Send + 'static>(
                     biased;
                     _ = cancel.cancelled() => return Err(Error::Cancelled),
                     r = async {
-                        htx.send(chunk.clone()).await.is_ok() && wtx.send(chunk).await.is_ok()
+                        let hashed = match &htx {
+                            Some(htx) => htx.send(chunk.clone()).await.is_ok(),
+                            None => true,
+                        };
+                        hashed && wtx.send(chunk).await.is_ok()
                     } => r,
                 };
                 if !sent {
@@ -255,7 +265,10 @@ pub(crate) async fn copy<W: Write + Send + 'static>(
     drop(wtx);
     // Always wait for both threads so nothing writes after we return.
     let (out, wres) = write_task.await.map_err(join_err)?;
-    let hasher = hash_task.await.map_err(join_err)?;
+    let hasher = match hash_task {
+        Some(t) => Some(t.await.map_err(join_err)?),
+        None => None,
+    };
     let sres = match sync_task {
         Some(t) => t.await.map_err(join_err)?,
         None => Ok(()),
@@ -268,7 +281,7 @@ pub(crate) async fn copy<W: Write + Send + 'static>(
     }
     Ok(CopyDone {
         out,
-        digest: hasher.finish_hex(),
+        digest: hasher.map(Hasher::finish_hex),
         bytes,
     })
 }

@@ -10,12 +10,13 @@
 //! 7. every file's digest equals its manifest entry (in package order).
 //!
 //! Archives are read twice: a scan for names, sizes, descriptor and manifest (seeking over data
-//! for plain OVAs), then a hashing pass with the manifest's algorithm. Compressed archives are
-//! therefore decompressed twice.
+//! for plain OVAs), then a hashing pass with the manifest's algorithm — for plain OVAs and
+//! folders several files at once (each is its own byte range), for compressed archives in one
+//! stream, which is therefore decompressed twice.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +117,8 @@ fn member_name(raw: &[u8]) -> String {
 struct Scan {
     kind: PackageKind,
     members: Vec<(String, u64)>,
+    /// For a plain OVA, where each member's data starts (same order as `members`).
+    data_offsets: Vec<u64>,
     descriptor: (String, Vec<u8>),
     manifest: Option<(String, Vec<u8>)>,
 }
@@ -139,6 +142,7 @@ fn scan_archive(
     cancel: Option<&CancellationToken>,
 ) -> Result<Scan> {
     let mut members = Vec::new();
+    let mut data_offsets = Vec::new();
     let mut descriptor = None;
     let mut manifest = None;
     let mut visit = |name: String, size: u64, r: &mut dyn Read| -> Result<()> {
@@ -184,7 +188,9 @@ fn scan_archive(
             }
             let name = member_name(&e.path_bytes());
             let size = e.size();
+            let offset = e.raw_file_position();
             visit(name, size, &mut e)?;
+            data_offsets.push(offset);
         }
     } else {
         let mut ar = tar::Archive::new(open_stream(path, kind)?);
@@ -203,6 +209,7 @@ fn scan_archive(
     Ok(Scan {
         kind,
         members,
+        data_offsets,
         descriptor,
         manifest,
     })
@@ -266,6 +273,7 @@ fn scan_folder(dir: &Path) -> Result<Scan> {
     Ok(Scan {
         kind: PackageKind::OvfFolder,
         members,
+        data_offsets: Vec::new(),
         descriptor,
         manifest,
     })
@@ -303,6 +311,73 @@ fn hash_reader(
         n_total += n as u64;
     }
     Ok((h.finish_hex(), n_total))
+}
+
+/// One file's bytes to hash: `len` bytes at `offset` of `file`.
+struct RangeJob<'a> {
+    name: &'a str,
+    expected: &'a str,
+    file: PathBuf,
+    offset: u64,
+    len: u64,
+}
+
+/// Hashes every range, as many at once as there are cores; results in job order.
+fn hash_ranges(
+    jobs: &[RangeJob<'_>],
+    alg: DigestAlgorithm,
+    cancel: Option<&CancellationToken>,
+) -> Vec<Result<String>> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(jobs.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<String>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let one = |job: &RangeJob<'_>| -> Result<String> {
+        let mut f = File::open(&job.file).ctx(|| format!("opening {}", job.file.display()))?;
+        f.seek(SeekFrom::Start(job.offset))
+            .ctx(|| format!("seeking in {}", job.file.display()))?;
+        let (digest, n) = hash_reader(&mut f.take(job.len), alg, cancel).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Error::Cancelled
+            } else {
+                archive_err(&job.file, e)
+            }
+        })?;
+        if n != job.len {
+            return Err(archive_err(
+                &job.file,
+                format!("{} ends after {n} of {} bytes", job.name, job.len),
+            ));
+        }
+        Ok(digest)
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(job) = jobs.get(k) else { break };
+                    let r = one(job);
+                    if let Ok(mut slot) = results[k].lock() {
+                        *slot = Some(r);
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| Err(Error::Internal("hashing worker failed".into())))
+        })
+        .collect()
 }
 
 fn is_side_file(name: &str) -> bool {
@@ -365,15 +440,37 @@ pub fn verify_blocking(path: &Path, cancel: Option<&CancellationToken>) -> Resul
         Ok(())
     };
     match s.kind {
-        PackageKind::OvfFolder => {
-            for (name, _) in &s.members {
-                if manifest.get(name).is_some() {
-                    let p = crate::names::join_inside(path, name)?;
-                    let mut f = BufReader::with_capacity(
-                        1 << 20,
-                        File::open(&p).ctx(|| format!("opening {}", p.display()))?,
-                    );
-                    check(name, &mut f)?;
+        PackageKind::OvfFolder | PackageKind::Ova => {
+            // Files are independent byte ranges: hash them side by side.
+            let mut jobs = Vec::new();
+            for (k, (name, size)) in s.members.iter().enumerate() {
+                let Some(expected) = manifest.get(name) else {
+                    continue;
+                };
+                let (file, offset) = if s.kind == PackageKind::OvfFolder {
+                    (crate::names::join_inside(path, name)?, 0)
+                } else {
+                    (
+                        path.to_path_buf(),
+                        s.data_offsets.get(k).copied().unwrap_or(0),
+                    )
+                };
+                jobs.push(RangeJob {
+                    name,
+                    expected,
+                    file,
+                    offset,
+                    len: *size,
+                });
+            }
+            for (job, actual) in jobs.iter().zip(hash_ranges(&jobs, alg, cancel)) {
+                let actual = actual?;
+                if actual != job.expected {
+                    return Err(Error::DigestMismatch {
+                        file: job.name.to_string(),
+                        expected: job.expected.to_string(),
+                        actual,
+                    });
                 }
             }
         }

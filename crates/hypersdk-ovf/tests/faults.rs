@@ -90,27 +90,61 @@ async fn source_errors_mid_stream() {
     }
 }
 
+/// Disks of unknown length (a vSphere NFC stream announces none): in a plain OVA the first
+/// streams straight into the archive and the others are staged alongside, or, with
+/// `parallel_disks` 1, all stream one after another; a compressed OVA stages them all. Every
+/// layout must give the same, valid, verifiable archive with the real sizes in the descriptor.
 #[tokio::test]
-async fn unknown_length_stream_is_staged_for_ova() {
+async fn unknown_length_disks_into_plain_and_compressed_ovas() {
     let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("staged.ova");
-    let data = pattern((3 << 20) + 11, 8);
-    let r = FaultyReader::new(data.clone(), data.len(), false);
-    let out = export(
-        request(
-            base_vm("s"),
-            vec![reader_disk(r, None)],
-            &dest,
-            PackageFormat::Ova,
+    // Lengths that are not multiples of 512, so padding and the patched headers are exercised.
+    let datas: Vec<Vec<u8>> = [(3 << 20) + 11, (1 << 20) + 7, 513]
+        .into_iter()
+        .enumerate()
+        .map(|(k, len)| pattern(len, 8 + k as u64))
+        .collect();
+    for (name, compression, parallel) in [
+        ("alongside.ova", Compression::None, 4),
+        ("sequential.ova", Compression::None, 1),
+        (
+            "staged.ova.zst",
+            Compression::Zstd {
+                level: 3,
+                threads: 2,
+            },
+            4,
         ),
-        None,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(out.vm.disks[0].file_size, Some(data.len() as u64));
-    verify(&dest).await.unwrap();
-    assert!(!with_part(&dest, ".part.d").exists());
+        ("staged1.ova.gz", Compression::Gzip { level: 1 }, 1),
+    ] {
+        let dest = dir.path().join(name);
+        let disks = datas
+            .iter()
+            .map(|d| reader_disk(FaultyReader::new(d.clone(), d.len(), false), None))
+            .collect();
+        let mut req = request(base_vm("u"), disks, &dest, PackageFormat::Ova);
+        req.compression = compression;
+        req.options.parallel_disks = parallel;
+        let out = export(req, None, CancellationToken::new()).await.unwrap();
+        let sizes: Vec<_> = out.vm.disks.iter().map(|d| d.file_size).collect();
+        let want: Vec<_> = datas.iter().map(|d| Some(d.len() as u64)).collect();
+        assert_eq!(sizes, want, "{name}");
+        verify(&dest).await.unwrap();
+        // What the archive says equals what the export reported.
+        assert_eq!(inspect(&dest).await.unwrap().vm, out.vm, "{name}");
+        let members = tar_members(&dest);
+        let mut expected = vec!["u.ovf".to_string()];
+        expected.extend(out.vm.disks.iter().map(|d| d.href.clone()));
+        expected.push("u.mf".into());
+        assert_eq!(members, expected, "{name}");
+        let x = dir.path().join(format!("{name}.x"));
+        untar(&dest, &x);
+        for (d, data) in out.vm.disks.iter().zip(&datas) {
+            assert_eq!(&std::fs::read(x.join(&d.href)).unwrap(), data, "{name}");
+        }
+        // The descriptor, rewritten in place with the sizes, is still valid OVF.
+        xmllint_validate(&x.join("u.ovf"));
+        assert!(!with_part(&dest, ".part.d").exists(), "{name}");
+    }
 }
 
 fn with_part(p: &std::path::Path, s: &str) -> std::path::PathBuf {
@@ -174,11 +208,13 @@ async fn resume_after_interruption_file_and_http() {
     let dir = tempfile::tempdir().unwrap();
     let size = 24 << 20;
     let img = raw_file(dir.path(), "big.img", size, 12);
-    for (k, (package, via_http, honour)) in [
-        (PackageFormat::Ova, false, true),
-        (PackageFormat::Ovf, false, true),
-        (PackageFormat::Ova, true, true),
-        (PackageFormat::Ova, true, false),
+    // (package, over HTTP, server honours Range, length unknown: never asked, as for vSphere NFC)
+    for (k, (package, via_http, honour, unknown)) in [
+        (PackageFormat::Ova, false, true, false),
+        (PackageFormat::Ovf, false, true, false),
+        (PackageFormat::Ova, true, true, false),
+        (PackageFormat::Ova, true, false, false),
+        (PackageFormat::Ova, true, true, true),
     ]
     .into_iter()
     .enumerate()
@@ -192,19 +228,26 @@ async fn resume_after_interruption_file_and_http() {
                 "ovf"
             }
         ));
-        let make_req = || {
-            let src = if via_http {
+        let source = || {
+            if unknown {
+                DiskSource::Http {
+                    url: server.url.clone(),
+                    client: reqwest::Client::new(),
+                    headers: Default::default(),
+                    length: None,
+                    probe: false,
+                }
+            } else if via_http {
                 DiskSource::http(server.url.clone(), reqwest::Client::new())
             } else {
                 DiskSource::file(&img)
-            };
+            }
+        };
+        let make_req = || {
+            let src = source();
             // A first disk that is complete before the interruption (over the same server: the
             // resumed run must not ask for a range at its very end).
-            let first_src = if via_http {
-                DiskSource::http(server.url.clone(), reqwest::Client::new())
-            } else {
-                DiskSource::file(&img)
-            };
+            let first_src = source();
             let first = ExportDisk {
                 name: "first".into(),
                 source: first_src,
