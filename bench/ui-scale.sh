@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # UI at scale (not a test; no timings are asserted anywhere): the real Jobs page with 100,000
-# generated jobs in jsdom — first render, filter keystrokes, sort, a job update — on React's
-# production build (as the app ships) and, for comparison, its development build under act();
-# plus one 1 Hz update of the live throughput chart with 20 running jobs (development build).
-# Figures go to docs/PERFORMANCE.md.
+# generated jobs in jsdom — first render, filter keystrokes, sort, a job update — and the real
+# Inventory page with 10,000 generated VMs — first render, filter keystrokes, a facet — on
+# React's production build (as the app ships) and, for comparison, its development build under
+# act(); plus one 1 Hz update of the live throughput chart with 20 running jobs (development
+# build). Figures go to docs/PERFORMANCE.md.
 #
-#   bench/ui-scale.sh [RUNS]     BENCH_JOBS=100000 by default; JSON results in target/bench/
+#   bench/ui-scale.sh [RUNS]     BENCH_JOBS=100000 and BENCH_VMS=10000 by default;
+#                                JSON results in target/bench/
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/deps.sh"
