@@ -98,15 +98,20 @@ function sortValue(r: JobRow, key: JobSortKey): string {
   }
 }
 
+/** How many searches besides the current one's prefixes a {@link JobListCache} keeps. */
+const MAX_EXTENSIONS = 32;
+
 /**
- * Sort and filter that reuse their last result when they can: a progress event replaces one
- * job object and changes no sort key, so the previous order is reapplied instead of sorting
- * 100,000 jobs again; a search that only grows narrows the previous matches instead of all jobs.
+ * Sort and filter that reuse their earlier results when they can. A progress event replaces
+ * one job object and changes no sort key, so the previous order is reapplied instead of
+ * sorting 100,000 jobs again. Searches are kept per text for the same rows and other filters:
+ * a text seen before (deleting back, typing it again) is a lookup, and a new one narrows the
+ * matches of its longest known prefix (`vm-00` looks only among the matches of `vm-0`).
  * Results are the same as `sortRows` / `filterRows` on the same input.
  */
 export class JobListCache {
   private sorted: { rows: readonly JobRow[]; sort: JobSort; order: number[] } | null = null;
-  private filtered: { source: readonly JobRow[]; filters: JobFilters; result: JobRow[] } | null = null;
+  private searches: { source: readonly JobRow[]; filters: JobFilters; byText: Map<string, readonly JobRow[]> } | null = null;
 
   sort(rows: readonly JobRow[], sort: JobSort): JobRow[] {
     const prev = this.sorted;
@@ -131,18 +136,47 @@ export class JobListCache {
     return order.map((i) => rows[i]!);
   }
 
-  filter(source: readonly JobRow[], filters: JobFilters): JobRow[] {
-    const prev = this.filtered;
-    const narrowing =
+  /**
+   * The rows of `source` that match `filters`; the same array for the same source, filters and
+   * (case-insensitive) text, and `source` itself when nothing is filtered out.
+   */
+  filter(source: readonly JobRow[], filters: JobFilters): readonly JobRow[] {
+    const prev = this.searches;
+    const sameScope =
       prev !== null &&
       prev.source === source &&
       prev.filters.provider === filters.provider &&
       prev.filters.connectionId === filters.connectionId &&
       prev.filters.states.length === filters.states.length &&
-      prev.filters.states.every((s, i) => filters.states[i] === s) &&
-      filters.text.toLowerCase().startsWith(prev.filters.text.toLowerCase());
-    const result = filterRows(narrowing ? prev.result : source, filters);
-    this.filtered = { source, filters, result };
+      prev.filters.states.every((s, i) => filters.states[i] === s);
+    const byText = sameScope ? prev.byText : new Map<string, readonly JobRow[]>();
+    this.searches = { source, filters, byText };
+
+    const text = filters.text.toLowerCase();
+    let result = byText.get(text);
+    if (result === undefined) {
+      // Every word of a prefix is part of a word of the longer text, so the longer text's
+      // matches are among the prefix's.
+      let base: readonly JobRow[] = source;
+      let baseLength = -1;
+      for (const [known, rows] of byText) {
+        if (known.length > baseLength && text.startsWith(known)) {
+          base = rows;
+          baseLength = known.length;
+        }
+      }
+      const kept = filterRows(base, filters);
+      result = kept.length === base.length ? base : kept;
+    }
+    // Kept: the prefixes of this text (deleting back) and, up to a limit, the longer texts it
+    // is a prefix of (typing it again); the rest no longer lie on the way.
+    let extensions = 0;
+    for (const known of [...byText.keys()].sort((a, b) => a.length - b.length)) {
+      if (text.startsWith(known)) continue;
+      if (known.startsWith(text) && extensions < MAX_EXTENSIONS) extensions += 1;
+      else byText.delete(known);
+    }
+    byText.set(text, result);
     return result;
   }
 }
