@@ -107,6 +107,39 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     expect(screen.queryAllByTestId("job-retry")).toHaveLength(0);
   });
 
+  it("keeps each row true to its job when a filter puts other jobs in its place", async () => {
+    const onCancel = vi.fn();
+    const onRetry = vi.fn();
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    const jobOf = (row: HTMLElement) => byId.get(row.getAttribute("data-job-id")!)!;
+    const user = userEvent.setup();
+    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={onCancel} onRetry={onRetry} />);
+    // Rows are reused in place: everything a row shows and does must follow its new job.
+    const expectRowsTrue = () => {
+      for (const row of screen.getAllByTestId("job-row")) {
+        const job = jobOf(row);
+        expect(row).toHaveAttribute("data-job-state", job.state);
+        expect(within(row).getByTestId("job-open")).toHaveTextContent(job.name);
+        expect(within(row).queryByTestId("job-error")?.textContent ?? null).toBe(job.error?.message ?? null);
+        expect(within(row).queryByTestId("job-cancel") !== null).toBe(job.state === "running" || job.state === "queued");
+        expect(within(row).queryByTestId("job-retry") !== null).toBe(job.kind === "export" && ["failed", "cancelled", "interrupted"].includes(job.state));
+      }
+    };
+    expectRowsTrue();
+    await user.click(screen.getByRole("checkbox", { name: "Failed" }));
+    await waitFor(() => expect(screen.getAllByTestId("job-row").every((r) => r.getAttribute("data-job-state") === "failed")).toBe(true));
+    expectRowsTrue();
+    const retryable = screen.getAllByTestId("job-row").find((r) => within(r).queryByTestId("job-retry"))!;
+    await user.click(within(retryable).getByTestId("job-retry"));
+    expect(onRetry).toHaveBeenCalledWith(jobOf(retryable));
+
+    await user.click(screen.getByRole("checkbox", { name: "Failed" }));
+    await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent("10,000 jobs"));
+    expectRowsTrue();
+    await user.click(within(screen.getAllByTestId("job-row")[0]!).getByTestId("job-cancel"));
+    expect(onCancel).toHaveBeenCalledWith(jobs[0]);
+  });
+
   it("opens a job's page with its throughput and event log", async () => {
     const job = jobs[7]!;
     vi.mocked(commands.getJob).mockResolvedValue({

@@ -1,5 +1,5 @@
 import { Stack, Text } from "@mantine/core";
-import { lazy, Suspense, useDeferredValue, useMemo, useState } from "react";
+import { lazy, Suspense, useCallback, useDeferredValue, useMemo, useState } from "react";
 import type { Connection, Job } from "../../bindings";
 import { useConnections } from "../../api/hooks";
 import { JobsFilterBar } from "./JobsFilterBar";
@@ -47,6 +47,9 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, onRetry, retr
     [cache, sorted, states, provider, connectionId, text],
   );
   const providers = useMemo(() => [...new Set(rows.map((r) => r.provider))].sort(), [rows]);
+  // Stable, so the (memoised) table skips the keystroke's first render, which changes only the
+  // search box.
+  const open = useCallback((job: Job) => setOpenId(job.id), []);
 
   return (
     <Stack gap="sm">
@@ -71,7 +74,7 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, onRetry, retr
           cancellingId={cancellingId}
           onRetry={onRetry}
           retryingId={retryingId}
-          onOpen={(job) => setOpenId(job.id)}
+          onOpen={open}
           height={height}
         />
       )}

@@ -86,40 +86,54 @@ const StateProviderConnection = memo(function StateProviderConnection(p: Selects
 });
 
 export function JobsFilterBar({ filters, onChange, connections, providers, shown, total }: Props) {
-  const set = (patch: Partial<JobFilters>) => onChange((f) => ({ ...f, ...patch }));
   return (
     <Group gap="sm" align="flex-end" wrap="wrap" data-testid="jobs-filters">
-      <TextInput
-        label="Search"
-        placeholder="Name, id, connection or error"
-        leftSection={<IconSearch size={14} aria-hidden />}
-        value={filters.text}
-        onChange={(e) => set({ text: e.currentTarget.value })}
-        w={240}
-        data-testid="jobs-filter-text"
-      />
+      <SearchBox text={filters.text} onChange={onChange} />
       <FilterSelects
         filters={filters}
         onChange={onChange}
         connections={connections}
         providers={providers}
       />
-      {isFiltered(filters) && (
-        <Button
-          variant="subtle"
-          leftSection={<IconX size={14} aria-hidden />}
-          onClick={() => onChange({ states: [], provider: null, connectionId: null, text: "" })}
-          data-testid="jobs-filter-clear"
-        >
-          Clear
-        </Button>
-      )}
+      {isFiltered(filters) && <ClearFilters onChange={onChange} />}
       <Text size="sm" c="dimmed" ml="auto" data-testid="jobs-count" aria-live="polite">
         {shown === total ? `${total.toLocaleString()} jobs` : `${shown.toLocaleString()} of ${total.toLocaleString()} jobs`}
       </Text>
     </Group>
   );
 }
+
+// The search box and the Clear button are memoised too: the bar renders again when the
+// filtered list is in (a new count), and they have nothing new to show then.
+const SearchBox = memo(function SearchBox({ text, onChange }: { text: string; onChange: Props["onChange"] }) {
+  return (
+    <TextInput
+      label="Search"
+      placeholder="Name, id, connection or error"
+      leftSection={<IconSearch size={14} aria-hidden />}
+      value={text}
+      onChange={(e) => {
+        const value = e.currentTarget.value;
+        onChange((f) => ({ ...f, text: value }));
+      }}
+      w={240}
+      data-testid="jobs-filter-text"
+    />
+  );
+});
+
+const ClearFilters = memo(function ClearFilters({ onChange }: { onChange: Props["onChange"] }) {
+  return (
+    <Button
+      variant="subtle"
+      leftSection={<IconX size={14} aria-hidden />}
+      onClick={() => onChange({ states: [], provider: null, connectionId: null, text: "" })}
+      data-testid="jobs-filter-clear"
+    >
+      Clear
+    </Button>
+  );
+});
 
 /** Binds the memoised selects to the filters with callbacks that survive keystrokes. */
 function FilterSelects({

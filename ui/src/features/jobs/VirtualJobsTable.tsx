@@ -237,11 +237,46 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
   );
 });
 
+/** The column titles; memoised, so a new list of rows does not render them again. */
+const TableHeader = memo(function TableHeader({ sort, onSort }: { sort: JobSort; onSort: (sort: JobSort) => void }) {
+  return (
+    <div role="rowgroup">
+      <div role="row" aria-rowindex={1} style={{ ...gridRow, padding: "8px 12px", borderBottom: "1px solid var(--mantine-color-default-border)" }}>
+        <div role="columnheader">
+          <SortHeader label="Name" sortKey="name" sort={sort} onSort={onSort} />
+        </div>
+        <div role="columnheader">
+          <SortHeader label="State" sortKey="state" sort={sort} onSort={onSort} />
+        </div>
+        <div role="columnheader">
+          <SortHeader label="Connection" sortKey="connection" sort={sort} onSort={onSort} />
+        </div>
+        <div role="columnheader">
+          <Text size="sm" fw={600}>
+            Progress
+          </Text>
+        </div>
+        <div role="columnheader">
+          <SortHeader label="Created" sortKey="created_at" sort={sort} onSort={onSort} />
+        </div>
+        <div role="columnheader">
+          <Text size="sm" fw={600}>
+            Outcome
+          </Text>
+        </div>
+        <div role="columnheader">
+          <VisuallyHidden>Actions</VisuallyHidden>
+        </div>
+      </div>
+    </div>
+  );
+});
+
 /**
  * The jobs list for any number of jobs: only the rows in view (plus a few) are in the DOM,
  * each measured as it renders so taller rows (errors, several disks) take their room.
  */
-export function VirtualJobsTable({
+export const VirtualJobsTable = memo(function VirtualJobsTable({
   rows,
   sort,
   onSort,
@@ -283,43 +318,18 @@ export function VirtualJobsTable({
       aria-rowcount={rows.length + 1}
       style={{ border: "1px solid var(--mantine-color-default-border)", borderRadius: "var(--mantine-radius-sm)" }}
     >
-      <div role="rowgroup">
-        <div role="row" aria-rowindex={1} style={{ ...gridRow, padding: "8px 12px", borderBottom: "1px solid var(--mantine-color-default-border)" }}>
-          <div role="columnheader">
-            <SortHeader label="Name" sortKey="name" sort={sort} onSort={onSort} />
-          </div>
-          <div role="columnheader">
-            <SortHeader label="State" sortKey="state" sort={sort} onSort={onSort} />
-          </div>
-          <div role="columnheader">
-            <SortHeader label="Connection" sortKey="connection" sort={sort} onSort={onSort} />
-          </div>
-          <div role="columnheader">
-            <Text size="sm" fw={600}>
-              Progress
-            </Text>
-          </div>
-          <div role="columnheader">
-            <SortHeader label="Created" sortKey="created_at" sort={sort} onSort={onSort} />
-          </div>
-          <div role="columnheader">
-            <Text size="sm" fw={600}>
-              Outcome
-            </Text>
-          </div>
-          <div role="columnheader">
-            <VisuallyHidden>Actions</VisuallyHidden>
-          </div>
-        </div>
-      </div>
+      <TableHeader sort={sort} onSort={onSort} />
       <div ref={scrollRef} role="rowgroup" data-testid="jobs-scroll" style={{ height, minHeight: 240, overflow: "auto", position: "relative" }}>
         <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: 980 }}>
           {items.map((item) => {
             const row = rows[item.index];
             if (!row) return null;
             return (
+              // Keyed by position, not by job: when a filter or a new job changes which job a
+              // position shows, its row is updated in place instead of unmounted and built
+              // again, which is most of what a keystroke in the search box costs.
               <JobRowView
-                key={row.job.id}
+                key={item.key}
                 row={row}
                 start={item.start}
                 index={item.index}
@@ -336,4 +346,4 @@ export function VirtualJobsTable({
       </div>
     </Box>
   );
-}
+});

@@ -26,10 +26,14 @@ export function formatEta(seconds: number): string {
   return `${hours} h ${minutes % 60} min`;
 }
 
+// One formatter for every call: `toLocaleString` with options builds a new one each time, a
+// cost paid for every row the jobs table renders.
+const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
 export function formatDateTime(iso: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return dateTime.format(date);
 }
 
 /** Percentage 0–100 of a progress, or null when the total is unknown. */
