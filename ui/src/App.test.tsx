@@ -36,7 +36,7 @@ beforeEach(() => {
   mocked.listProviderKinds.mockResolvedValue(kinds);
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
   mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
-  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" } });
+  mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2, disks_per_export: 4, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" } });
   mocked.listWebhooks.mockResolvedValue({ status: "ok", data: [] });
   mocked.listWebhookEvents.mockResolvedValue(webhookEvents);
   mocked.listWebhookDeliveries.mockResolvedValue({ status: "ok", data: [] });

@@ -666,6 +666,13 @@ export type SeriesQuery = {
 export type Settings = {
 	max_concurrent_jobs: number,
 	max_jobs_per_connection: number,
+	/**
+	 *  Disks one export downloads at once (1–16). More finish sooner when the
+	 *  server limits each stream (a remote ESXi host); 1 writes every disk
+	 *  of an OVA exactly once, which is faster when the local disk is the
+	 *  limit (docs/PERFORMANCE.md, "vSphere export").
+	 */
+	disks_per_export: number,
 	/**  Serve Prometheus metrics (off by default). */
 	metrics_enabled: boolean,
 	/**  Where to serve them: an IP address and port, loopback by default. */

@@ -18,6 +18,9 @@ pub enum SettingsCommand {
         /// Jobs that may run at once against one connection (1-16).
         #[arg(long)]
         max_jobs_per_connection: Option<u32>,
+        /// Disks one export downloads at once (1-16; 1 writes every disk of an OVA once).
+        #[arg(long)]
+        disks_per_export: Option<u32>,
         /// When the desktop app notifies after a scheduled run.
         #[arg(long, value_enum)]
         notify_runs: Option<NotifyArg>,
@@ -52,6 +55,7 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
         SettingsCommand::Set {
             max_concurrent_jobs,
             max_jobs_per_connection,
+            disks_per_export,
             notify_runs,
             metrics_enabled,
             metrics_listen,
@@ -62,6 +66,9 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             }
             if let Some(n) = max_jobs_per_connection {
                 s.max_jobs_per_connection = n;
+            }
+            if let Some(n) = disks_per_export {
+                s.disks_per_export = n;
             }
             if let Some(on) = metrics_enabled {
                 s.metrics_enabled = on;
@@ -98,6 +105,10 @@ pub async fn run(core: &Core, cmd: SettingsCommand, json: bool) -> Result<(), Ap
             vec![
                 "max_jobs_per_connection".into(),
                 settings.max_jobs_per_connection.to_string(),
+            ],
+            vec![
+                "disks_per_export".into(),
+                settings.disks_per_export.to_string(),
             ],
             vec![
                 "notify_runs".into(),

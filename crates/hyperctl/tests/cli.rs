@@ -327,6 +327,25 @@ fn jobs_and_settings_and_help() {
         None,
     ));
     assert!(line.contains("between 1 and 32"), "{line}");
+    let s: Value = serde_json::from_str(&ok(&hyperctl(
+        dir.path(),
+        &["settings", "set", "--disks-per-export", "1", "--json"],
+        None,
+    )))
+    .expect("json");
+    assert_eq!(
+        (
+            s["disks_per_export"].as_u64(),
+            s["max_concurrent_jobs"].as_u64()
+        ),
+        (Some(1), Some(6))
+    );
+    let line = fails(&hyperctl(
+        dir.path(),
+        &["settings", "set", "--disks-per-export", "17"],
+        None,
+    ));
+    assert!(line.contains("between 1 and 16"), "{line}");
 
     for args in [
         &["--help"][..],

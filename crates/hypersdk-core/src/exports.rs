@@ -280,9 +280,10 @@ impl Core {
             request: serde_json::to_value(&request)
                 .map_err(|e| CoreError::Internal(format!("export request: {e}")))?,
         };
+        let parallel_disks = self.settings().await?.disks_per_export as usize;
         self.submit_job(
             new,
-            Box::new(move |ctx| Box::pin(run_export(provider, request, ctx))),
+            Box::new(move |ctx| Box::pin(run_export(provider, request, parallel_disks, ctx))),
         )
         .await
     }
@@ -431,6 +432,7 @@ pub(crate) async fn resolve_vm(
 async fn run_export(
     provider: Arc<dyn Provider>,
     request: ExportJobRequest,
+    parallel_disks: usize,
     ctx: JobContext,
 ) -> Result<JobOutcome> {
     let JobContext {
@@ -472,7 +474,10 @@ async fn run_export(
             ManifestAlgorithm::Sha256 => hypersdk_ovf::DigestAlgorithm::Sha256,
             ManifestAlgorithm::Sha1 => hypersdk_ovf::DigestAlgorithm::Sha1,
         },
-        options: hypersdk_ovf::ExportOptions::default(),
+        options: hypersdk_ovf::ExportOptions {
+            parallel_disks,
+            ..hypersdk_ovf::ExportOptions::default()
+        },
     };
     let verified = export_request.options.verify;
 

@@ -45,6 +45,7 @@ const CLOSE_HINT_KEY: &str = "desktop.close_hint_shown";
 pub const JOB_LIST_LIMIT: u32 = 10_000;
 const MAX_CONCURRENT_JOBS: u32 = 32;
 const MAX_JOBS_PER_CONNECTION: u32 = 16;
+const MAX_DISKS_PER_EXPORT: u32 = 16;
 /// How often the background loop looks for other processes' changes.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -184,6 +185,12 @@ impl Core {
             return Err(CoreError::invalid(
                 "max_jobs_per_connection",
                 format!("Jobs per connection must be between 1 and {MAX_JOBS_PER_CONNECTION}"),
+            ));
+        }
+        if !(1..=MAX_DISKS_PER_EXPORT).contains(&settings.disks_per_export) {
+            return Err(CoreError::invalid(
+                "disks_per_export",
+                format!("Disks per export must be between 1 and {MAX_DISKS_PER_EXPORT}"),
             ));
         }
         metrics::endpoint::parse_listen(&settings.metrics_listen)?;

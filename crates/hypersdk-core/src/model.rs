@@ -335,6 +335,11 @@ pub struct JobDetail {
 pub struct Settings {
     pub max_concurrent_jobs: u32,
     pub max_jobs_per_connection: u32,
+    /// Disks one export downloads at once (1–16). More finish sooner when the
+    /// server limits each stream (a remote ESXi host); 1 writes every disk
+    /// of an OVA exactly once, which is faster when the local disk is the
+    /// limit (docs/PERFORMANCE.md, "vSphere export").
+    pub disks_per_export: u32,
     /// Serve Prometheus metrics (off by default).
     pub metrics_enabled: bool,
     /// Where to serve them: an IP address and port, loopback by default.
@@ -346,6 +351,7 @@ impl Default for Settings {
         Settings {
             max_concurrent_jobs: 4,
             max_jobs_per_connection: 2,
+            disks_per_export: 4,
             metrics_enabled: false,
             metrics_listen: crate::metrics::endpoint::DEFAULT_LISTEN.to_owned(),
         }

@@ -59,7 +59,7 @@ const jobs: Job[] = [
   { id: "j-3", name: "Export build-agent", kind: "export", connection_id: "c-1", state: "failed", created_at: now(), started_at: now(), finished_at: now(), progress: null, error: { code: "unreachable", message: "cannot reach https://vcenter.lab.local/sdk: connection refused", retryable: true }, result: null },
   { id: "j-4", name: "Export mail", kind: "export", connection_id: "c-1", state: "succeeded", created_at: now(), started_at: now(), finished_at: now(), progress: { job_id: "j-4", bytes_done: 4 * GiB, bytes_total: 4 * GiB, rate_bps: 0, eta_seconds: null, disks: [] }, error: null, result: { path: "/home/ada/Exports/mail.ova", files: ["mail.ovf", "mail-disk1.vmdk", "mail.mf"], bytes: 2_684_354_560, manifest_algorithm: "sha256", verified: true } },
 ];
-let settings: Settings = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
+let settings: Settings = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, disks_per_export: 4, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
 
 function fail(code: string, message: string, retryable = false): never {
   const error: ApiError = { code, message, retryable };

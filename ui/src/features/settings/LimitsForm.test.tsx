@@ -10,7 +10,7 @@ vi.mock("../../bindings", () => ({
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
-const SETTINGS = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
+const SETTINGS = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, disks_per_export: 4, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
 
 describe("LimitsForm", () => {
   it("rejects values outside the core's range and saves valid ones", async () => {
@@ -30,6 +30,24 @@ describe("LimitsForm", () => {
     await user.type(perConnection, "3");
     await user.click(screen.getByTestId("settings-save"));
     await waitFor(() => expect(update).toHaveBeenCalledWith({ ...SETTINGS, max_jobs_per_connection: 3 }));
+  });
+
+  it("edits how many disks one export downloads at once", async () => {
+    const update = vi.mocked(commands.updateSettings);
+    update.mockReset();
+    update.mockImplementation((s) => Promise.resolve({ status: "ok", data: s }));
+    const user = userEvent.setup();
+    renderWithProviders(<LimitsForm settings={{ ...SETTINGS }} />);
+    const disks = screen.getByTestId("settings-disks-per-export");
+    await user.clear(disks);
+    await user.type(disks, "0");
+    await user.click(screen.getByTestId("settings-save"));
+    expect(await screen.findByText("Disks at once must be between 1 and 16")).toBeInTheDocument();
+    expect(update).not.toHaveBeenCalled();
+    await user.clear(disks);
+    await user.type(disks, "1");
+    await user.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(update).toHaveBeenCalledWith({ ...SETTINGS, disks_per_export: 1 }));
   });
 
   it("shows the core's error when saving fails", async () => {

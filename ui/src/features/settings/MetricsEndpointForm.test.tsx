@@ -11,7 +11,7 @@ vi.mock("../../bindings", () => ({
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
-const SETTINGS = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
+const SETTINGS = { max_concurrent_jobs: 4, max_jobs_per_connection: 2, disks_per_export: 4, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" };
 
 describe("MetricsEndpointForm", () => {
   beforeEach(() => {

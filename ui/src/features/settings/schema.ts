@@ -3,6 +3,7 @@ import { z } from "zod";
 export const LIMITS = {
   maxConcurrentJobs: { min: 1, max: 32 },
   maxJobsPerConnection: { min: 1, max: 16 },
+  disksPerExport: { min: 1, max: 16 },
 } as const;
 
 const wholeNumber = (label: string, min: number, max: number) =>
@@ -23,6 +24,7 @@ export const settingsSchema = z.object({
     LIMITS.maxJobsPerConnection.min,
     LIMITS.maxJobsPerConnection.max,
   ),
+  disks_per_export: wholeNumber("Disks at once", LIMITS.disksPerExport.min, LIMITS.disksPerExport.max),
 });
 
 export type SettingsFormValues = z.infer<typeof settingsSchema>;
