@@ -80,15 +80,21 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 mbs() { awk -v n="$BYTES" -v s="$1" 'BEGIN { printf "%.0f", n / s / 1e6 }'; }
 median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {printf "%.2f", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-declare -A T L X # per measurement: times, loads at start, extra (RSS KiB / output bytes)
+declare -A T L X C # per measurement: times, loads at start, extra (RSS KiB / output bytes), CPU s
+# CPU seconds (user + system) the TLS server has used so far: on 2 cores it competes with the
+# exporter, so "exporter + server" CPU / cores is the least wall time any pipeline could take.
+TICKS=$(getconf CLK_TCK)
+srv_cpu() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$SRV_PID/stat"; }
 rec() { T[$1]="${T[$1]:-} $2"; L[$1]="${L[$1]:-} $3"; X[$1]="${X[$1]:-} ${4:-0}"; }
 timed() { # name cmd… — times one command, records it with the load at its start
   local name=$1 l t0; shift
   l=$(load); t0=$(now); "$@"; rec "$name" "$(secs "$t0" "$(now)")" "$l"
 }
 run_export() { # name compress url out — the example prints seconds, RSS and output bytes
-  local l json; l=$(load)
-  json=$("$BIN" "$3" "$WORK/$4" "$2" "$WORK/ca.pem")
+  local l json s0 s1; l=$(load); s0=$(srv_cpu)
+  json=$(/usr/bin/time -f '%U %S' -o "$WORK/cpu" "$BIN" "$3" "$WORK/$4" "$2" "$WORK/ca.pem")
+  s1=$(srv_cpu)
+  C[$1]="${C[$1]:-} $(awk -v a="$s0" -v b="$s1" '{printf "%.2f:%.2f", $1 + $2, b - a}' "$WORK/cpu")"
   rm -f "$WORK/$4"; sync
   read -r s rss out < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["seconds"], j["peak_rss_kib"], j["out_bytes"])' "$json")
   rec "$1" "$(awk -v s="$s" 'BEGIN{printf "%.2f", s}')" "$l" "$rss:$out"
@@ -131,6 +137,15 @@ runs() { # "t1 (l1), t2 (l2)…"
 xmed() { tr ' ' '\n' <<<"${X[$1]}" | sed '/^$/d' | cut -d: -f"$2" | awk '{printf "%d ", $1 / ('"${3:-1024}"')}' | median | cut -d. -f1; }
 row() { printf '| %s | %s s | %s MB/s | %s | %s |\n' "$1" "$(med "$2")" "$(mbs "$(med "$2")")" "$(runs "$2")" "${3:-}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+# "CPU exporter + server s; floor F s on N cores = W× of it": medians of the per-run CPU seconds;
+# the floor is their sum spread over every core, the least wall time this much work can take here.
+cpu() {
+  local e v n; n=$(nproc)
+  e=$(tr ' ' '\n' <<<"${C[$1]}" | sed '/^$/d' | cut -d: -f1 | median)
+  v=$(tr ' ' '\n' <<<"${C[$1]}" | sed '/^$/d' | cut -d: -f2 | median)
+  awk -v e="$e" -v v="$v" -v n="$n" -v w="$(med "$1")" \
+    'BEGIN { f = (e + v) / n; printf "CPU %.1f s exporter + %.1f s server, floor %.1f s on %d cores (wall = %.2f× the floor)", e, v, f, n, w / f }'
+}
 READ=$(med read) HASH=$(med hash) WRITE=$(med write)
 LIMIT=$(printf '%s\n%s\n%s\n' "$READ" "$HASH" "$WRITE" | sort -g | tail -1)
 NONE=$(med none)
@@ -147,11 +162,11 @@ if command -v zstd > /dev/null; then
   for lv in 3 $LEVELS; do row "(compression alone: zstd -$lv -T0 FILE)" "zstd-cli-$lv" "a stage only for .ova.zst"; done
 fi
 [ -n "${QUICK:-}${SKIP_NAIVE:-}" ] || row "naive: curl \| tee \| sha256sum (+ sync)" naive
-row "**hyperctl engine: OVA, SHA-256, fsync**" none "$(ratio "$LIMIT" "$NONE")× of the stage limit; peak RSS $(xmed none 1) MiB"
+row "**hyperctl engine: OVA, SHA-256, fsync**" none "$(ratio "$LIMIT" "$NONE")× of the stage limit; peak RSS $(xmed none 1) MiB; $(cpu none)"
 if [ -z "${QUICK:-}" ]; then
-  row "engine: OVA + zstd -3 (default), all cores" zstd "$(ratio "$NONE" "$(med zstd)")× of uncompressed; $(xmed zstd 2 1048576) MiB out; peak RSS $(xmed zstd 1) MiB"
+  row "engine: OVA + zstd -3 (default), all cores" zstd "$(ratio "$NONE" "$(med zstd)")× of uncompressed; $(xmed zstd 2 1048576) MiB out; peak RSS $(xmed zstd 1) MiB; $(cpu zstd)"
   for lv in $LEVELS; do
-    row "engine: OVA + zstd -$lv, all cores" "zstd-$lv" "$(ratio "$NONE" "$(med "zstd-$lv")")× of uncompressed; $(xmed "zstd-$lv" 2 1048576) MiB out; peak RSS $(xmed "zstd-$lv" 1) MiB"
+    row "engine: OVA + zstd -$lv, all cores" "zstd-$lv" "$(ratio "$NONE" "$(med "zstd-$lv")")× of uncompressed; $(xmed "zstd-$lv" 2 1048576) MiB out; peak RSS $(xmed "zstd-$lv" 1) MiB; $(cpu "zstd-$lv")"
   done
   [ -n "${SKIP_GZIP:-}" ] || row "engine: OVA + gzip -6 (single thread)" gzip "$(xmed gzip 2 1048576) MiB out; peak RSS $(xmed gzip 1) MiB"
 fi
