@@ -1,6 +1,7 @@
 // The same scenarios as ui-scale.bench.tsx on React's production build (NODE_ENV=production, as
 // the app ships), without act(): the page is mounted with createRoot and each step is timed from
-// the event until the DOM shows its result (polling between macrotasks), deferred render included.
+// the event until the DOM shows its result (a mutation observer checks after each commit),
+// deferred render included.
 import { MantineProvider } from "@mantine/core";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { writeFileSync } from "node:fs";
@@ -71,29 +72,50 @@ function click(el: Element) {
   el.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
 }
 
-/** Resolves once `done()` holds, checking after every macrotask; returns the elapsed ms. */
-async function until(start: number, done: () => boolean): Promise<number> {
-  for (let i = 0; i < 100_000; i++) {
-    if (done()) return performance.now() - start;
-    await new Promise((r) => setImmediate(r));
-  }
-  throw new Error("the page never showed the expected result");
+/**
+ * Resolves once `done()` holds, checked whenever the DOM under `root` changes (a mutation
+ * observer's callback runs right after the commit that made the change, and gets its records);
+ * returns the elapsed ms. Nothing is polled, and checks must not query the page: in jsdom one
+ * selector query over the Inventory page (~2,700 elements) takes 10–35 ms, which would be
+ * timed too. Attribute changes are watched only when named (`attributes`).
+ */
+function until(root: Node, start: number, done: (records: readonly MutationRecord[]) => boolean, attributes?: string[]): Promise<number> {
+  if (done([])) return Promise.resolve(performance.now() - start);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      observer.disconnect();
+      reject(new Error("the page never showed the expected result"));
+    }, 60_000);
+    const observer = new MutationObserver((records) => {
+      if (!done(records)) return;
+      const elapsed = performance.now() - start;
+      observer.disconnect();
+      clearTimeout(timer);
+      resolve(elapsed);
+    });
+    observer.observe(root, { subtree: true, childList: true, characterData: true, ...(attributes ? { attributeFilter: attributes } : {}) });
+  });
 }
 
-/**
- * The element with this test id, looked up again only once it has left the DOM: a selector
- * query walks the whole page, and the polling above would otherwise time its own lookups.
- */
-function testIdLookup(container: HTMLElement) {
-  const found = new Map<string, Element>();
-  return (id: string): Element | null => {
-    let el = found.get(id);
-    if (!el?.isConnected) {
-      el = container.querySelector(`[data-testid="${id}"]`) ?? undefined;
-      if (el) found.set(id, el);
+/** Whether the records add an element whose test id starts with `prefix` (or one holding it). */
+function addsTestId(records: readonly MutationRecord[], prefix: string): boolean {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (!(node instanceof Element)) continue;
+      const walker = document.createTreeWalker(node, NodeFilter.SHOW_ELEMENT);
+      for (let el: Node | null = node; el; el = walker.nextNode()) {
+        if ((el as Element).getAttribute("data-testid")?.startsWith(prefix)) return true;
+      }
     }
-    return el ?? null;
-  };
+  }
+  return false;
+}
+
+/** The element with this test id; looked up before timing starts (see `until`). */
+function byTestId(container: HTMLElement, id: string): Element {
+  const el = container.querySelector(`[data-testid="${id}"]`);
+  if (!el) throw new Error(`no ${id} on the page`);
+  return el;
 }
 
 function mount(page: ReactElement, client: QueryClient) {
@@ -107,7 +129,9 @@ function mount(page: ReactElement, client: QueryClient) {
   );
   return {
     container,
-    byTestId: testIdLookup(container),
+    byTestId: (id: string) => byTestId(container, id),
+    until: (start: number, done: (records: readonly MutationRecord[]) => boolean, attributes?: string[]) =>
+      until(container, start, done, attributes),
     unmount: () => {
       root.unmount();
       container.remove();
@@ -142,33 +166,34 @@ describe(`ui scale, production React: ${JOBS} jobs, ${VMS} VMs`, () => {
       client.setQueryData(queryKeys.connections, connections);
       let t = performance.now();
       const page = mount(<JobsPage />, client);
-      const rows = () => page.container.querySelectorAll('[data-testid="job-row"]');
-      record("jobs_first_render", await until(t, () => rows().length > 0));
+      record("jobs_first_render", await page.until(t, (changes) => addsTestId(changes, "job-row")));
 
       const input = page.byTestId("jobs-filter-text") as HTMLInputElement;
-      const count = () => page.byTestId("jobs-count")?.textContent;
+      const count = page.byTestId("jobs-count");
       for (const { text, deleting, want } of steps) {
         t = performance.now();
         type(input, text);
-        record(deleting ? "filter_keystroke_delete" : "filter_keystroke", await until(t, () => input.value === text && count() === want));
+        record(deleting ? "filter_keystroke_delete" : "filter_keystroke", await page.until(t, () => input.value === text && count.textContent === want));
       }
       // A job changes (a progress or state event): one job object replaced in the list.
       const update = async (name: string) => {
-        const target = rows()[0]!;
+        const first = () => page.byTestId("job-row");
+        const target = first();
         const before = target.textContent;
         const id = target.getAttribute("data-job-id");
         const t0 = performance.now();
         client.setQueryData(queryKeys.jobs, (old: typeof jobs | undefined) =>
           old?.map((j) => (j.id === id ? { ...j, name: `${j.name} (updated)` } : j)),
         );
-        record(name, await until(t0, () => rows()[0]?.textContent !== before));
+        // Rows are updated in place; should the first one be replaced, look for the new one.
+        record(name, await page.until(t0, () => (target.isConnected ? target : first()).textContent !== before));
       };
       await update("job_update_newest_first");
 
-      const header = page.byTestId("jobs-sort-name")!;
+      const header = page.byTestId("jobs-sort-name");
       t = performance.now();
       click(header);
-      record("sort_by_name", await until(t, () => header.getAttribute("aria-sort") === "ascending"));
+      record("sort_by_name", await page.until(t, () => header.getAttribute("aria-sort") === "ascending", ["aria-sort"]));
       await update("job_update_sorted_by_name");
       page.unmount();
     }
@@ -193,23 +218,26 @@ describe(`ui scale, production React: ${JOBS} jobs, ${VMS} VMs`, () => {
       client.setQueryData(queryKeys.vms(connection.id), vms);
       let t = performance.now();
       const page = mount(<InventoryPage />, client);
-      record("inventory_first_render", await until(t, () => page.container.querySelector('[data-testid^="vm-row-"]') !== null));
+      record("inventory_first_render", await page.until(t, (changes) => addsTestId(changes, "vm-row-")));
 
       const input = page.byTestId("inventory-search") as HTMLInputElement;
-      const count = () => page.byTestId("inventory-count")?.textContent;
+      const count = page.byTestId("inventory-count");
       for (const { text, deleting, want } of steps) {
         t = performance.now();
         type(input, text);
-        record(deleting ? "inventory_keystroke_delete" : "inventory_keystroke", await until(t, () => input.value === text && count() === want));
+        record(
+          deleting ? "inventory_keystroke_delete" : "inventory_keystroke",
+          await page.until(t, () => input.value === text && count.textContent === want),
+        );
       }
 
       const facet = page.byTestId("inventory-facet-cluster") as HTMLSelectElement;
       t = performance.now();
       choose(facet, cluster);
-      record("inventory_facet_choose", await until(t, () => count() === inCluster));
+      record("inventory_facet_choose", await page.until(t, () => count.textContent === inCluster));
       t = performance.now();
       choose(facet, "");
-      record("inventory_facet_clear", await until(t, () => count() === shows(vms.length)));
+      record("inventory_facet_clear", await page.until(t, () => count.textContent === shows(vms.length)));
       page.unmount();
     }
   });

@@ -72,10 +72,11 @@ const GUESTS = [
  * `n` VMs of one vCenter as discovery lists them: four datacenters, three clusters of eight
  * hosts each per datacenter, three resource pools per cluster, folders by team and environment
  * (`/DC-East/vm/payments/prod/db-00042`), mostly powered on, a mix of guest systems and sizes,
- * and one template in 250. Names are `ROLE-NNNNN`, unique.
+ * and one template in 250. Names are `ROLE-NNNNN`, unique. Listed in the core's order: by
+ * path, then id.
  */
 export function makeVms(n: number): VmInfo[] {
-  return Array.from({ length: n }, (_, i) => {
+  const vms = Array.from({ length: n }, (_, i): VmInfo => {
     const dc = DATACENTERS[Math.floor(i / 7) % DATACENTERS.length]!;
     const cluster = `${dc.slice(3)}-Cluster-${(Math.floor(i / 3) % 3) + 1}`;
     const template = i % 250 === 7;
@@ -103,4 +104,6 @@ export function makeVms(n: number): VmInfo[] {
       resource_pool: POOLS[i % POOLS.length]!,
     };
   });
+  const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return vms.sort((a, b) => byText(a.path, b.path) || byText(a.id, b.id));
 }
