@@ -2,7 +2,7 @@ import { Box, Button, Card, Group, Paper, Stack, Text, TextInput } from "@mantin
 import { DndContext, DragOverlay, PointerSensor, pointerWithin, rectIntersection, useSensor, useSensors } from "@dnd-kit/core";
 import type { CollisionDetection, DragEndEvent, DragStartEvent, Modifier } from "@dnd-kit/core";
 import { IconPackageExport, IconSearch, IconX } from "@tabler/icons-react";
-import { useCallback, useDeferredValue, useMemo, useState } from "react";
+import { memo, useCallback, useDeferredValue, useMemo, useState } from "react";
 import type { Connection, VmInfo } from "../../bindings";
 import { useDestinations } from "../../store/destinations";
 import { ExportDialog } from "../exports/ExportDialog";
@@ -52,33 +52,23 @@ const autoScroll = { canScroll: (element: Element) => !element.matches('[data-te
  */
 export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
   const [filters, setFilters] = useState<InventoryFilters>({ node: "", facets: NO_FACETS });
-  const [query, setQuery] = useState("");
   const [selectionState, setSelection] = useState<SelectionState>(EMPTY_SELECTION);
   const [exportRequest, setExportRequest] = useState<ExportRequest | null>(null);
   const [dragCount, setDragCount] = useState<number | null>(null);
   const lastUsed = useDestinations((s) => s.lastUsed);
 
-  // Everything derived from the VM list is memoised: typing in the search box only re-runs
-  // the search, over text prepared once per listing.
+  // Everything derived from the VM list is memoised. The search lives in VmSearch: a
+  // keystroke renders neither this component nor the drag and drop context around the page
+  // (whose every render makes React look through the whole page for its consumers).
   const tree = useMemo(() => buildInventoryTree(connection.name, vms), [connection.name, vms]);
   const byId = useMemo(() => new Map(vms.map((vm) => [vm.id, vm])), [vms]);
   const existing = useMemo(() => new Set(byId.keys()), [byId]);
   const scoped = useMemo(() => applyFilters(vms, filters), [vms, filters]);
-  const index = useMemo(() => buildSearchIndex(scoped), [scoped]);
-  const deferredQuery = useDeferredValue(query);
-  const searching = deferredQuery.trim() !== "";
-  const shown = useMemo(() => (searching ? searchVms(index, deferredQuery) : scoped), [searching, index, deferredQuery, scoped]);
-  const visibleIds = useMemo(() => (searching ? new Set(shown.map((vm) => vm.id)) : null), [searching, shown]);
 
   // A refresh may remove VMs; never keep (or export) ids that are gone.
   const selection = keepExisting(selectionState, existing);
   // In inventory order, whatever order they were clicked in.
   const selectedVms = useMemo(() => vms.filter((vm) => selection.selected.has(vm.id)), [vms, selection.selected]);
-  const hiddenSelected = useMemo(() => {
-    if (shown.length === vms.length) return 0;
-    const visible = visibleIds ?? new Set(shown.map((vm) => vm.id));
-    return selectedVms.filter((vm) => !visible.has(vm.id)).length;
-  }, [shown, vms.length, visibleIds, selectedVms]);
 
   const openExport = useCallback(
     (vmsToExport: readonly VmInfo[], folder: string | null) => {
@@ -114,39 +104,16 @@ export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
     openExport(draggedVms(vmId), target.folder);
   };
 
-  // Stable props, so typing in the search box re-renders neither the tree, the facets nor the
-  // destinations (all memoised), and the table only once the search result changes.
+  // Stable props, so a keystroke or a selection change re-renders neither the tree, the facets
+  // nor the destinations (all memoised).
   const selectNode = useCallback((node: string) => setFilters((f) => ({ ...f, node })), []);
   const setFacet = useCallback(
     (key: FacetKey, value: string | null) => setFilters((f) => ({ ...f, facets: { ...f.facets, [key]: value } })),
     [],
   );
+  const clearFilters = useCallback(() => setFilters({ node: "", facets: NO_FACETS }), []);
   const closeExport = useCallback(() => setExportRequest(null), []);
   const exportSelectedTo = useCallback((folder: string | null) => openExport(selectedVms, folder), [openExport, selectedVms]);
-  const noMatch = useMemo(
-    () => (
-      <Stack align="center" gap="xs" py="xl" data-testid="inventory-no-match">
-        <Text fw={600}>No VMs match</Text>
-        <Text size="sm" c="dimmed">
-          Change the search, the folder or the filters, or clear them.
-        </Text>
-        <Button
-          size="xs"
-          variant="light"
-          onClick={() => {
-            setFilters({ node: "", facets: NO_FACETS });
-            setQuery("");
-          }}
-          data-testid="inventory-clear-filters"
-        >
-          Clear search and filters
-        </Button>
-      </Stack>
-    ),
-    [],
-  );
-
-  const selectedCount = selectedVms.length;
 
   return (
     <DndContext
@@ -167,55 +134,16 @@ export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
           </Card>
         </Box>
         <Stack gap="sm" style={{ flex: 1, minWidth: 0 }}>
-          <Group gap="sm" justify="space-between" wrap="nowrap">
-            <TextInput
-              style={{ flex: 1, maxWidth: 420 }}
-              placeholder="Search by name or path"
-              aria-label="Search VMs by name or path"
-              leftSection={<IconSearch size={16} aria-hidden />}
-              rightSection={
-                query !== "" ? (
-                  <IconX size={14} aria-label="Clear search" style={{ cursor: "pointer" }} onClick={() => setQuery("")} />
-                ) : null
-              }
-              value={query}
-              onChange={(e) => setQuery(e.currentTarget.value)}
-              spellCheck={false}
-              autoComplete="off"
-              data-testid="inventory-search"
-            />
-            <Group gap="sm" wrap="nowrap">
-              <Text size="sm" c="dimmed" data-testid="inventory-count" aria-live="polite">
-                {shown.length === vms.length
-                  ? `${numberFormat.format(vms.length)} VMs`
-                  : `${numberFormat.format(shown.length)} of ${numberFormat.format(vms.length)} VMs`}
-                {selectedCount > 0 &&
-                  ` · ${numberFormat.format(selectedCount)} selected${hiddenSelected > 0 ? ` (${numberFormat.format(hiddenSelected)} not shown)` : ""}`}
-              </Text>
-              {selectedCount > 0 && (
-                <Button variant="subtle" size="xs" onClick={() => setSelection(EMPTY_SELECTION)} data-testid="inventory-clear-selection">
-                  Clear selection
-                </Button>
-              )}
-              <Button
-                leftSection={<IconPackageExport size={16} aria-hidden />}
-                disabled={selectedCount === 0}
-                onClick={() => openExport(selectedVms, null)}
-                data-testid="export-selected"
-              >
-                Export…
-              </Button>
-            </Group>
-          </Group>
-          <VmTable
-            vms={scoped}
-            visibleIds={visibleIds}
+          <VmSearch
+            total={vms.length}
+            scoped={scoped}
             selection={selection}
+            selectedVms={selectedVms}
             onSelectionChange={setSelection}
-            height="max(320px, calc(100vh - 400px))"
-            empty={noMatch}
+            onExportSelected={exportSelectedTo}
+            onClearFilters={clearFilters}
           />
-          <DestinationsPanel selectedCount={selectedCount} onExport={exportSelectedTo} />
+          <DestinationsPanel selectedCount={selectedVms.length} onExport={exportSelectedTo} />
         </Stack>
       </Group>
       <DragOverlay dropAnimation={null} modifiers={overlayModifiers}>
@@ -232,3 +160,116 @@ export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
     </DndContext>
   );
 }
+
+type VmSearchProps = {
+  /** How many VMs the connection has. */
+  total: number;
+  /** The VMs under the chosen tree node and facets. */
+  scoped: readonly VmInfo[];
+  selection: SelectionState;
+  selectedVms: readonly VmInfo[];
+  onSelectionChange: (next: SelectionState) => void;
+  onExportSelected: (folder: string | null) => void;
+  onClearFilters: () => void;
+};
+
+/**
+ * The search box, the count and selection line, and the VM table. It holds the search text,
+ * so a keystroke renders only this; the table renders once the (deferred) result is in.
+ */
+const VmSearch = memo(function VmSearch({
+  total,
+  scoped,
+  selection,
+  selectedVms,
+  onSelectionChange,
+  onExportSelected,
+  onClearFilters,
+}: VmSearchProps) {
+  const [query, setQuery] = useState("");
+  // Search text prepared once per listing (and tree node and facets), not per keystroke.
+  const index = useMemo(() => buildSearchIndex(scoped), [scoped]);
+  const deferredQuery = useDeferredValue(query);
+  const searching = deferredQuery.trim() !== "";
+  const shown = useMemo(() => (searching ? searchVms(index, deferredQuery) : scoped), [searching, index, deferredQuery, scoped]);
+  const visibleIds = useMemo(() => (searching ? new Set(shown.map((vm) => vm.id)) : null), [searching, shown]);
+  const hiddenSelected = useMemo(() => {
+    if (shown.length === total) return 0;
+    const visible = visibleIds ?? new Set(shown.map((vm) => vm.id));
+    return selectedVms.filter((vm) => !visible.has(vm.id)).length;
+  }, [shown, total, visibleIds, selectedVms]);
+  const noMatch = useMemo(
+    () => (
+      <Stack align="center" gap="xs" py="xl" data-testid="inventory-no-match">
+        <Text fw={600}>No VMs match</Text>
+        <Text size="sm" c="dimmed">
+          Change the search, the folder or the filters, or clear them.
+        </Text>
+        <Button
+          size="xs"
+          variant="light"
+          onClick={() => {
+            onClearFilters();
+            setQuery("");
+          }}
+          data-testid="inventory-clear-filters"
+        >
+          Clear search and filters
+        </Button>
+      </Stack>
+    ),
+    [onClearFilters],
+  );
+  const selectedCount = selectedVms.length;
+
+  return (
+    <>
+      <Group gap="sm" justify="space-between" wrap="nowrap">
+        <TextInput
+          style={{ flex: 1, maxWidth: 420 }}
+          placeholder="Search by name or path"
+          aria-label="Search VMs by name or path"
+          leftSection={<IconSearch size={16} aria-hidden />}
+          rightSection={
+            query !== "" ? <IconX size={14} aria-label="Clear search" style={{ cursor: "pointer" }} onClick={() => setQuery("")} /> : null
+          }
+          value={query}
+          onChange={(e) => setQuery(e.currentTarget.value)}
+          spellCheck={false}
+          autoComplete="off"
+          data-testid="inventory-search"
+        />
+        <Group gap="sm" wrap="nowrap">
+          <Text size="sm" c="dimmed" data-testid="inventory-count" aria-live="polite">
+            {shown.length === total
+              ? `${numberFormat.format(total)} VMs`
+              : `${numberFormat.format(shown.length)} of ${numberFormat.format(total)} VMs`}
+            {selectedCount > 0 &&
+              ` · ${numberFormat.format(selectedCount)} selected${hiddenSelected > 0 ? ` (${numberFormat.format(hiddenSelected)} not shown)` : ""}`}
+          </Text>
+          {selectedCount > 0 && (
+            <Button variant="subtle" size="xs" onClick={() => onSelectionChange(EMPTY_SELECTION)} data-testid="inventory-clear-selection">
+              Clear selection
+            </Button>
+          )}
+          <Button
+            leftSection={<IconPackageExport size={16} aria-hidden />}
+            disabled={selectedCount === 0}
+            onClick={() => onExportSelected(null)}
+            data-testid="export-selected"
+          >
+            Export…
+          </Button>
+        </Group>
+      </Group>
+      <VmTable
+        vms={scoped}
+        visibleIds={visibleIds}
+        selection={selection}
+        onSelectionChange={onSelectionChange}
+        height="max(320px, calc(100vh - 400px))"
+        empty={noMatch}
+      />
+    </>
+  );
+});

@@ -118,6 +118,17 @@ describe("InventoryPage: choosing what to see", slow, () => {
     await waitFor(() => expect(shownNames()).toHaveLength(6));
   });
 
+  it("builds a closed folder's subfolders when it is first opened", async () => {
+    const user = await renderLoaded();
+    const node = (key: string) => document.querySelector<HTMLElement>(`[data-testid="inventory-tree-node"][data-node-key="${key}"]`);
+    expect(node("/DC0/vm/prod")).toHaveAttribute("aria-expanded", "false");
+    expect(node("/DC0/vm/prod/db")).toBeNull();
+    await user.click(node("/DC0/vm/prod")!);
+    expect(node("/DC0/vm/prod")).toHaveAttribute("aria-expanded", "true");
+    await user.click(node("/DC0/vm/prod/db")!);
+    await waitFor(() => expect(shownNames()).toEqual(["db01"]));
+  });
+
   it("filters as you type, by name or path", async () => {
     const user = await renderLoaded();
     await user.type(screen.getByTestId("inventory-search"), "WEB0");
@@ -188,6 +199,27 @@ describe("InventoryPage: selecting and exporting", slow, () => {
       destination_dir: "/srv/exports",
       format: { package: "ova", compression: "none", compression_level: null, manifest: "sha256", disk_format: null },
     });
+  });
+
+  it("keeps each row true to its VM when the search puts other VMs in its place", async () => {
+    const user = await renderLoaded();
+    // Shown order: build01, db01, loose01, web01, web02, web10; select the first.
+    await user.click(screen.getByTestId("vm-select-vm-build01"));
+    await user.type(screen.getByTestId("inventory-search"), "web");
+    await waitFor(() => expect(shownNames()).toEqual(["web01", "web02", "web10"]));
+    // Rows are reused in place: the first one now shows web01, unselected, and acts on it.
+    const first = screen.getByTestId("vm-row-vm-web01");
+    expect(first).toHaveAttribute("aria-selected", "false");
+    expect(within(first).getByTestId("vm-select-vm-web01")).not.toBeChecked();
+    expect(within(first).getAllByRole("gridcell")[2]).toHaveTextContent("/DC0/vm/prod/web01");
+    expect(screen.getByTestId("inventory-count")).toHaveTextContent("3 of 6 VMs · 1 selected (1 not shown)");
+    await user.click(within(first).getByTestId("vm-select-vm-web01"));
+    expect(screen.getByTestId("inventory-count")).toHaveTextContent("2 selected (1 not shown)");
+
+    await user.clear(screen.getByTestId("inventory-search"));
+    await waitFor(() => expect(shownNames()).toHaveLength(6));
+    const selected = screen.getAllByTestId(/^vm-row-/).filter((row) => row.getAttribute("aria-selected") === "true");
+    expect(selected.map((row) => row.getAttribute("data-vm-name"))).toEqual(["build01", "web01"]);
   });
 
   it("moves through rows with the arrow keys and selects with Space and Shift", async () => {

@@ -9,6 +9,8 @@ type InventoryTreeProps = {
   onSelect: (key: string) => void;
 };
 
+const NOT_BUILT: never[] = [];
+
 function initiallyExpanded(root: InventoryTreeNode): Set<string> {
   // The connection and its datacenters start open; folders start closed.
   return new Set([root.key, ...root.children.map((dc) => dc.key)]);
@@ -17,17 +19,23 @@ function initiallyExpanded(root: InventoryTreeNode): Set<string> {
 /** Connection → datacenters → VM folders; choosing a node shows only the VMs beneath it. */
 export const InventoryTree = memo(function InventoryTree({ root, selectedKey, onSelect }: InventoryTreeProps) {
   const [expanded, setExpanded] = useState(() => initiallyExpanded(root));
+  // The nodes whose children are in the DOM: those opened at least once, so closing still
+  // animates. A closed folder's subtree is not built until it is first opened: a vCenter's
+  // folders are most of the page's elements, and most stay closed.
+  const [built, setBuilt] = useState(() => initiallyExpanded(root));
   // Whether the node clicked was already the selected one: a first click on an open folder
   // selects it without closing it; a second click closes it.
   const clickedSelected = useRef(false);
 
-  const setOpen = (key: string, open: boolean) =>
+  const setOpen = (key: string, open: boolean) => {
     setExpanded((current) => {
       const next = new Set(current);
       if (open) next.add(key);
       else next.delete(key);
       return next;
     });
+    if (open) setBuilt((current) => (current.has(key) ? current : new Set(current).add(key)));
+  };
 
   const renderNode = (node: InventoryTreeNode) => {
     const open = expanded.has(node.key);
@@ -65,7 +73,8 @@ export const InventoryTree = memo(function InventoryTree({ root, selectedKey, on
         data-node-kind={node.kind}
         style={{ borderRadius: "var(--mantine-radius-sm)" }}
       >
-        {hasChildren ? node.children.map(renderNode) : undefined}
+        {/* An empty list still makes a NavLink with children: a click opens it, and builds them. */}
+        {hasChildren ? (built.has(node.key) ? node.children.map(renderNode) : NOT_BUILT) : undefined}
       </NavLink>
     );
   };

@@ -209,7 +209,8 @@ export const VmTable = memo(function VmTable({ vms, visibleIds, selection, onSel
     count: rows.length,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
-    getItemKey: (index) => rows[index]?.id ?? index,
+    // Keyed by index (the default), as the rows below: every row is ROW_HEIGHT tall, and a key
+    // function that changes with every list would rebuild the measurements on every render.
     overscan: 10,
   });
 
@@ -370,8 +371,10 @@ export const VmTable = memo(function VmTable({ vms, visibleIds, selection, onSel
               const row = rows[item.index];
               if (!row) return null;
               return (
+                // Keyed by position, not by VM: when the search or a sort changes which VM a
+                // position shows, its row is updated in place instead of unmounted and built again.
                 <VmRow
-                  key={row.id}
+                  key={item.key}
                   row={row}
                   index={item.index}
                   start={item.start}
@@ -454,7 +457,8 @@ const VmRow = memo(function VmRow({ row, index, start, selected, focusable, onRo
         />
       </div>
       {row.getAllCells().map((cell) => (
-        <div key={cell.id} role="gridcell" style={{ minWidth: 0 }}>
+        // Keyed by column: a cell id names the VM too, and the row is reused for other VMs.
+        <div key={cell.column.id} role="gridcell" style={{ minWidth: 0 }}>
           <FlexRender cell={cell} />
         </div>
       ))}
