@@ -135,7 +135,7 @@ export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
         </Box>
         <Stack gap="sm" style={{ flex: 1, minWidth: 0 }}>
           <VmSearch
-            total={vms.length}
+            vms={vms}
             scoped={scoped}
             selection={selection}
             selectedVms={selectedVms}
@@ -162,8 +162,8 @@ export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
 }
 
 type VmSearchProps = {
-  /** How many VMs the connection has. */
-  total: number;
+  /** Every VM of the connection. */
+  vms: readonly VmInfo[];
   /** The VMs under the chosen tree node and facets. */
   scoped: readonly VmInfo[];
   selection: SelectionState;
@@ -178,7 +178,7 @@ type VmSearchProps = {
  * so a keystroke renders only this; the table renders once the (deferred) result is in.
  */
 const VmSearch = memo(function VmSearch({
-  total,
+  vms,
   scoped,
   selection,
   selectedVms,
@@ -192,12 +192,13 @@ const VmSearch = memo(function VmSearch({
   const deferredQuery = useDeferredValue(query);
   const searching = deferredQuery.trim() !== "";
   const shown = useMemo(() => (searching ? searchVms(index, deferredQuery) : scoped), [searching, index, deferredQuery, scoped]);
-  const visibleIds = useMemo(() => (searching ? new Set(shown.map((vm) => vm.id)) : null), [searching, shown]);
-  const hiddenSelected = useMemo(() => {
-    if (shown.length === total) return 0;
-    const visible = visibleIds ?? new Set(shown.map((vm) => vm.id));
-    return selectedVms.filter((vm) => !visible.has(vm.id)).length;
-  }, [shown, total, visibleIds, selectedVms]);
+  // The table sorts every VM once and shows these (null: all), so a keystroke, a folder or a
+  // facet never sorts again.
+  const visibleIds = useMemo(() => (shown.length === vms.length ? null : new Set(shown.map((vm) => vm.id))), [shown, vms.length]);
+  const hiddenSelected = useMemo(
+    () => (visibleIds === null ? 0 : selectedVms.filter((vm) => !visibleIds.has(vm.id)).length),
+    [visibleIds, selectedVms],
+  );
   const noMatch = useMemo(
     () => (
       <Stack align="center" gap="xs" py="xl" data-testid="inventory-no-match">
@@ -221,6 +222,7 @@ const VmSearch = memo(function VmSearch({
     [onClearFilters],
   );
   const selectedCount = selectedVms.length;
+  const total = vms.length;
 
   return (
     <>
@@ -263,7 +265,7 @@ const VmSearch = memo(function VmSearch({
         </Group>
       </Group>
       <VmTable
-        vms={scoped}
+        vms={vms}
         visibleIds={visibleIds}
         selection={selection}
         onSelectionChange={onSelectionChange}

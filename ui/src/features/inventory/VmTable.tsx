@@ -158,11 +158,12 @@ const gridRow: CSSProperties = {
 };
 
 type VmTableProps = {
-  /** The VMs under the chosen tree node and facets; sorted here. */
+  /** Every VM of the connection; sorted here, once per listing and order. */
   vms: readonly VmInfo[];
   /**
-   * The ids the search matches (null: all). Applied after sorting, so typing in the search
-   * box never re-sorts 10,000 rows, it only drops some from the sorted list.
+   * The ids to show (null: all): those under the chosen tree node and facets that the search
+   * matches. Applied after sorting, so neither a keystroke in the search box nor a folder or
+   * a facet re-sorts 10,000 rows; they only drop some from the sorted list.
    */
   visibleIds: ReadonlySet<string> | null;
   selection: SelectionState;
