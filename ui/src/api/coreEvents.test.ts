@@ -2,7 +2,7 @@ import { QueryClient } from "@tanstack/react-query";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Job } from "../bindings";
 import { makeJob } from "../test/fixtures";
-import { WEBHOOK_REFRESH_INTERVAL_MS, handleCoreEvent } from "./coreEvents";
+import { PROGRESS_APPLY_INTERVAL_MS, WEBHOOK_REFRESH_INTERVAL_MS, handleCoreEvent } from "./coreEvents";
 import { queryKeys } from "./queryKeys";
 
 vi.mock("../bindings", () => ({ commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
@@ -46,6 +46,59 @@ describe("handleCoreEvent", () => {
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.settings });
     // update_webhook_settings is announced as a settings change.
     expect(invalidate).toHaveBeenCalledWith({ queryKey: queryKeys.webhookSettings });
+  });
+});
+
+describe("progress batching", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  const sample = (jobId: string, bytes: number) => ({
+    job_id: jobId,
+    bytes_done: bytes,
+    bytes_total: 1000,
+    rate_bps: 1,
+    eta_seconds: null,
+    disks: [],
+  });
+
+  it("applies a burst from many jobs in one cache update per interval, the latest sample per job", () => {
+    vi.useFakeTimers();
+    const client = new QueryClient();
+    const ids = Array.from({ length: 20 }, (_, i) => `j${i}`);
+    client.setQueryData<Job[]>(queryKeys.jobs, [...ids.map((id) => makeJob({ id, state: "running" })), makeJob({ id: "idle" })]);
+    const set = vi.spyOn(client, "setQueryData");
+    const listUpdates = () => set.mock.calls.filter(([key]) => JSON.stringify(key) === JSON.stringify(queryKeys.jobs)).length;
+
+    handleCoreEvent(client, { type: "job_progress", progress: sample("j0", 1) });
+    expect(listUpdates()).toBe(1); // the first sample of a burst at once
+    // Five samples a second from each of 20 jobs, for one interval.
+    for (let round = 1; round <= 5; round++) {
+      for (const id of ids) handleCoreEvent(client, { type: "job_progress", progress: sample(id, round * 10) });
+    }
+    expect(listUpdates()).toBe(1);
+    vi.advanceTimersByTime(PROGRESS_APPLY_INTERVAL_MS);
+    expect(listUpdates()).toBe(2);
+    const jobs = client.getQueryData<Job[]>(queryKeys.jobs) ?? [];
+    expect(jobs.slice(0, 20).map((j) => j.progress?.bytes_done)).toEqual(ids.map(() => 50));
+    expect(jobs[20]?.progress).toBeNull();
+    // Nothing pending: no further update.
+    vi.advanceTimersByTime(PROGRESS_APPLY_INTERVAL_MS * 4);
+    expect(listUpdates()).toBe(2);
+  });
+
+  it("never lets a waiting sample overwrite the job that ended after it", () => {
+    vi.useFakeTimers();
+    const client = new QueryClient();
+    client.setQueryData<Job[]>(queryKeys.jobs, [makeJob({ id: "a", state: "running" })]);
+    handleCoreEvent(client, { type: "job_progress", progress: sample("a", 1) });
+    handleCoreEvent(client, { type: "job_progress", progress: sample("a", 900) }); // waits
+    const done = makeJob({ id: "a", state: "succeeded", progress: sample("a", 1000) });
+    handleCoreEvent(client, { type: "job_updated", job: done });
+    vi.advanceTimersByTime(PROGRESS_APPLY_INTERVAL_MS);
+    const job = client.getQueryData<Job[]>(queryKeys.jobs)?.[0];
+    expect([job?.state, job?.progress?.bytes_done]).toEqual(["succeeded", 1000]);
   });
 });
 

@@ -2,7 +2,7 @@ import { useEffect } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import type { QueryClient } from "@tanstack/react-query";
 import { events } from "../bindings";
-import type { CoreEvent } from "../bindings";
+import type { CoreEvent, JobProgress } from "../bindings";
 import { queryKeys } from "./queryKeys";
 import { applyJobProgress, upsertJob } from "./jobsCache";
 import { upsertScheduleRun } from "./schedulesCache";
@@ -44,6 +44,39 @@ export function refreshWebhooks(queryClient: QueryClient): void {
 }
 import { useLiveMetrics } from "../store/liveMetrics";
 
+/**
+ * Progress samples reach the cache at most this often. The core sends up to five a second per
+ * job, so twenty running exports bring a hundred a second; applied one by one, each would copy the
+ * jobs list and re-render everything that shows it (measured: two thirds of a core in the
+ * webview, bench/webview-cpu.sh). Within an interval the latest sample per job wins; the first
+ * sample after a quiet interval is applied at once.
+ */
+export const PROGRESS_APPLY_INTERVAL_MS = 250;
+
+type ProgressBatch = { last: number; timer: ReturnType<typeof setTimeout> | null; pending: Map<string, JobProgress> };
+const progressBatches = new WeakMap<QueryClient, ProgressBatch>();
+
+function queueJobProgress(queryClient: QueryClient, progress: JobProgress): void {
+  let batch = progressBatches.get(queryClient);
+  if (!batch) {
+    batch = { last: Number.NEGATIVE_INFINITY, timer: null, pending: new Map() };
+    progressBatches.set(queryClient, batch);
+  }
+  batch.pending.set(progress.job_id, progress);
+  if (batch.timer !== null) return; // applied with the rest at the end of this interval
+  const b = batch;
+  const flush = () => {
+    b.timer = null;
+    b.last = Date.now();
+    const samples = [...b.pending.values()];
+    b.pending.clear();
+    applyJobProgress(queryClient, samples);
+  };
+  const wait = b.last + PROGRESS_APPLY_INTERVAL_MS - Date.now();
+  if (wait <= 0) flush();
+  else b.timer = setTimeout(flush, wait);
+}
+
 /** Applies one core event to the query cache. */
 export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): void {
   switch (event.type) {
@@ -64,6 +97,8 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       refreshWebhooks(queryClient);
       break;
     case "job_updated":
+      // The job as it is now: a progress sample still waiting is older than it.
+      progressBatches.get(queryClient)?.pending.delete(event.job.id);
       upsertJob(queryClient, event.job);
       // A job's transition queues its webhook deliveries in the same transaction: the pending
       // counts and delivery logs change with it.
@@ -76,7 +111,7 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
     case "job_progress":
       // Not a webhook refresh: progress samples arrive up to 5 times a second per job, and the
       // rare job.progress delivery they queue is announced by webhooks_changed once attempted.
-      applyJobProgress(queryClient, event.progress);
+      queueJobProgress(queryClient, event.progress);
       break;
     case "schedule_changed":
       if (event.schedule_id === null) {

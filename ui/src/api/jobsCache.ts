@@ -17,18 +17,30 @@ export function upsertJob(queryClient: QueryClient, job: Job): void {
   );
 }
 
-/** Applies a progress sample to the cached job, if that job is cached. */
-export function applyJobProgress(queryClient: QueryClient, progress: JobProgress): void {
+/**
+ * Applies progress samples (at most one per job) to the cached jobs in one pass over the list and
+ * one cache update, however many jobs they are for.
+ */
+export function applyJobProgress(queryClient: QueryClient, samples: JobProgress[]): void {
+  if (samples.length === 0) return;
+  const byJob = new Map(samples.map((p) => [p.job_id, p]));
   queryClient.setQueryData<Job[]>(queryKeys.jobs, (jobs) => {
     if (!jobs) return jobs;
-    const index = jobs.findIndex((j) => j.id === progress.job_id);
-    if (index === -1) return jobs;
-    const next = jobs.slice();
-    const current = jobs[index];
-    if (current) next[index] = { ...current, progress };
-    return next;
+    let next: Job[] | null = null;
+    let left = byJob.size;
+    for (let i = 0; i < jobs.length && left > 0; i++) {
+      const current = jobs[i];
+      const progress = current && byJob.get(current.id);
+      if (!current || !progress) continue;
+      next ??= jobs.slice();
+      next[i] = { ...current, progress };
+      left--;
+    }
+    return next ?? jobs;
   });
-  queryClient.setQueryData<JobDetail>(queryKeys.job(progress.job_id), (detail) =>
-    detail ? { ...detail, job: { ...detail.job, progress } } : detail,
-  );
+  for (const progress of samples) {
+    queryClient.setQueryData<JobDetail>(queryKeys.job(progress.job_id), (detail) =>
+      detail ? { ...detail, job: { ...detail.job, progress } } : detail,
+    );
+  }
 }

@@ -3,9 +3,10 @@ import userEvent from "@testing-library/user-event";
 import { save } from "@tauri-apps/plugin-dialog";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JobStats, MetricSeries, MetricsSample } from "../../bindings";
+import { makeJob } from "../../test/fixtures";
 import { commands } from "../../bindings";
 import { renderWithProviders } from "../../test/render";
-import { heatCells, liveThroughput, providerBars, runPoints, seriesRows } from "./chartData";
+import { heatCells, liveJobNames, liveThroughput, providerBars, runPoints, seriesRows } from "./chartData";
 import { DurationSizeChart } from "./DurationSizeChart";
 import { LiveThroughputChart } from "./LiveThroughputChart";
 import { ProviderOutcomeChart } from "./ProviderOutcomeChart";
@@ -141,6 +142,26 @@ afterAll(() => {
 beforeEach(() => {
   vi.mocked(commands.saveChartExport).mockReset();
   vi.mocked(save).mockReset();
+});
+
+describe("liveJobNames", () => {
+  it("names the jobs with live samples and ignores progress-only changes to the jobs list", () => {
+    const samples = [
+      { t: 1, jobs: [{ job_id: "a", bytes_per_second: 5 }] },
+      { t: 2, jobs: [{ job_id: "b", bytes_per_second: 7 }] },
+    ] as unknown as MetricsSample[];
+    const jobs = [makeJob({ id: "a", name: "Export a" }), makeJob({ id: "b", name: "Export b" }), makeJob({ id: "c" })];
+    const key = liveJobNames(jobs, samples);
+    expect(JSON.parse(key)).toEqual([
+      ["a", "Export a"],
+      ["b", "Export b"],
+    ]);
+    // A progress event replaces the list and the job objects; the key (and so the chart) stays.
+    const progressed = jobs.map((j) => ({ ...j, progress: null }));
+    expect(liveJobNames(progressed, samples)).toBe(key);
+    expect(liveJobNames([{ ...jobs[0]!, name: "Renamed" }, jobs[1]!], samples)).not.toBe(key);
+    expect(liveJobNames(undefined, samples)).toBe("[]");
+  });
 });
 
 describe("LiveThroughputChart", () => {

@@ -45,9 +45,10 @@ export function JobProgressCell({ job }: { job: Job }) {
   ].filter((p): p is string => p !== null);
   return (
     <Stack gap={4} data-testid="job-progress">
+      {/* Unknown total (a vSphere NFC stream): striped, not animated — the byte count and
+          rate below move, and twenty animated bars kept the web process repainting. */}
       <Progress
         value={pct ?? 100}
-        animated={pct === null}
         striped={pct === null}
         aria-label={pct !== null ? `${Math.floor(pct)}% done` : "In progress"}
       />
@@ -78,7 +79,6 @@ function DiskProgressList({ disks }: { disks: readonly DiskProgress[] }) {
             <Progress
               size="xs"
               value={pct ?? 100}
-              animated={pct === null}
               striped={pct === null}
               aria-label={pct !== null ? `${label}: ${Math.floor(pct)}% done` : `${label}: in progress`}
             />

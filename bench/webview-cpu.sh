@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Webview CPU with 20 exports running (issue 7): the real app window under Xvfb on the Dashboard
+# while 20 vSphere exports from vcsim run; see bench/webview-cpu.mjs. Not a test; figures go to
+# docs/PERFORMANCE.md.
+#
+#   bench/webview-cpu.sh [--no-build]
+#     BENCH_WINDOW_S=30     seconds measured while all 20 jobs run
+#     BENCH_RANDOM_MIB=160  random data per VM disk (more keeps the jobs running longer)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
+source "$ROOT/scripts/lib/deps.sh"
+source "$ROOT/scripts/lib/vcsim.sh"
+cd "$ROOT"
+
+build=1
+if [[ "${1:-}" == --no-build ]]; then
+  build=0
+  shift
+fi
+npm_ci_if_needed "$ROOT/tests/e2e" >&2
+ensure_tauri_driver >&2
+ensure_vcsim >&2
+if ((build)); then
+  [[ -f ui/dist/index.html ]] || die "ui/dist missing: run ./scripts/test.sh or (cd ui && npm run build) first"
+  mapfile -t features < <(cargo_feature_args)
+  cargo build --workspace --bins "${features[@]}" >&2
+fi
+export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
+exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- node "$ROOT/bench/webview-cpu.mjs"
