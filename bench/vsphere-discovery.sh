@@ -37,7 +37,9 @@ PER_POOL=$(((VMS + CLUSTERS - 1) / CLUSTERS))
 USER=bench PASS=bench-pass
 echo "starting vcsim with $((PER_POOL * CLUSTERS)) VMs (this can take minutes for 10,000)…" >&2
 t0=$(date +%s.%N)
-"$TOOLS/vcsim" -l 127.0.0.1:0 -username "$USER" -password "$PASS" \
+# vcsim keeps its datastores under TMPDIR and leaves them behind when stopped: keep them in WORK.
+mkdir -p "$WORK/tmp"
+TMPDIR="$WORK/tmp" "$TOOLS/vcsim" -l 127.0.0.1:0 -username "$USER" -password "$PASS" \
   -cluster "$CLUSTERS" -host 1 -vm "$PER_POOL" -standalone-host 0 >"$WORK/vcsim.out" 2>"$WORK/vcsim.err" &
 SIM_PID=$!
 until grep -q GOVC_URL "$WORK/vcsim.out" 2>/dev/null; do

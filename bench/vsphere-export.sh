@@ -81,7 +81,9 @@ DISKS=("$IMAGES/disk1-${DISK_MIB}m.vmdk" "$IMAGES/disk2-${DISK_MIB}m.vmdk")
 BYTES=$(($(stat -c %s "${DISKS[0]}") + $(stat -c %s "${DISKS[1]}")))
 
 # --- vcsim with the VM's two disks ------------------------------------------------------------
-"$TOOLS/vcsim" -l 127.0.0.1:0 -username "$USER" -password "$PASS" >"$WORK/vcsim.out" 2>"$WORK/vcsim.err" &
+# vcsim keeps its datastores under TMPDIR and leaves them behind when stopped: keep them in WORK.
+mkdir -p "$WORK/tmp"
+TMPDIR="$WORK/tmp" "$TOOLS/vcsim" -l 127.0.0.1:0 -username "$USER" -password "$PASS" >"$WORK/vcsim.out" 2>"$WORK/vcsim.err" &
 SIM_PID=$!
 until grep -q GOVC_URL "$WORK/vcsim.out" 2>/dev/null; do
   kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/vcsim.err" >&2; exit 1; }

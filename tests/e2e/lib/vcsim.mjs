@@ -6,6 +6,7 @@
 // over the VM's disk first, through govc datastore.upload (vcsim's /folder PUT).
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { ROOT } from "./app.mjs";
@@ -25,10 +26,13 @@ export const VCSIM_PASSWORD = "e2e-s3cret";
 
 /** Starts vcsim; resolves to { endpoint, sdkUrl, govc(args), fingerprint(), stop() }. */
 export async function startVcsim(args = []) {
+  // vcsim keeps its datastores under TMPDIR and does not remove them when killed: give it its
+  // own directory, removed by stop().
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vcsim-"));
   const child = spawn(
     tool("vcsim"),
     ["-l", "127.0.0.1:0", "-username", VCSIM_USER, "-password", VCSIM_PASSWORD, ...args],
-    { stdio: ["ignore", "pipe", "ignore"] },
+    { stdio: ["ignore", "pipe", "ignore"], env: { ...process.env, TMPDIR: tmp } },
   );
   const line = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("vcsim did not start within 60 s")), 60000);
@@ -68,6 +72,7 @@ export async function startVcsim(args = []) {
     },
     stop() {
       child.kill("SIGKILL");
+      fs.rmSync(tmp, { recursive: true, force: true });
     },
   };
 }

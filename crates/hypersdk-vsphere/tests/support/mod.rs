@@ -37,6 +37,9 @@ fn tool(name: &str) -> PathBuf {
 
 pub struct Vcsim {
     child: Child,
+    /// vcsim's TMPDIR: it keeps its datastores there and does not remove them when killed, so
+    /// every test's vcsim gets its own, removed (after the kill) when this is dropped.
+    _tmp: tempfile::TempDir,
     /// `https://127.0.0.1:PORT` (what a user types as the endpoint).
     pub endpoint: String,
     /// `https://127.0.0.1:PORT/sdk`
@@ -53,7 +56,9 @@ impl Vcsim {
 
     pub fn start_with(args: &[&str], username: &str, password: &str) -> Vcsim {
         let bin = tool("vcsim");
+        let tmp = tempfile::tempdir().expect("a temporary directory for vcsim");
         let mut child = Command::new(&bin)
+            .env("TMPDIR", tmp.path())
             .args([
                 "-l",
                 "127.0.0.1:0",
@@ -101,6 +106,7 @@ impl Vcsim {
         let endpoint = sdk_url.trim_end_matches("/sdk").to_owned();
         let sim = Vcsim {
             child,
+            _tmp: tmp,
             endpoint,
             sdk_url,
             username: username.to_owned(),
