@@ -42,6 +42,11 @@ describe("buildInventoryTree", () => {
       paths: ["DC0/vm/prod//web01"],
       expected: { "Lab (1)": [{ "DC0 (1)": ["prod (1)"] }] },
     },
+    {
+      name: "one folder written several ways, and a trailing slash",
+      paths: ["/DC0/vm/prod/a", "DC0/vm/prod/b", "/DC0/vm//prod/c", "/DC0/vm/prod/", "orphan", "/DC0/vm/prod/d/"],
+      expected: { "Lab (6)": [{ "DC0 (5)": ["prod (4)"] }] },
+    },
   ];
 
   it.each(cases)("$name", ({ paths, expected }) => {
