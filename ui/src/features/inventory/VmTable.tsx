@@ -9,6 +9,7 @@ import type { CSSProperties, KeyboardEvent, MouseEvent, ReactNode } from "react"
 import type { PowerState, VmInfo } from "../../bindings";
 import { formatBytes } from "../jobs/format";
 import { clickRow, modifiersOf, shownSelection, toggleAll, toggleRow } from "./selection";
+import classes from "./VmTable.module.css";
 import type { SelectionState } from "./selection";
 
 const features = tableFeatures({ rowSortingFeature, sortedRowModel: createSortedRowModel() });
@@ -38,51 +39,28 @@ export function toolsLabel(status: string | null): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
-// Cells are plain elements with shared style objects, not Mantine components: rows mount and
-// unmount continuously while scrolling, so each must be cheap to render.
-const ellipsis: CSSProperties = { display: "block", whiteSpace: "nowrap", overflow: "hidden", textOverflow: "ellipsis" };
-const textCell: CSSProperties = { ...ellipsis, fontSize: "var(--mantine-font-size-sm)" };
-const numberCell: CSSProperties = { ...textCell, textAlign: "right", fontVariantNumeric: "tabular-nums" };
-const pathCell: CSSProperties = {
-  ...ellipsis,
-  fontSize: "var(--mantine-font-size-xs)",
-  fontFamily: "var(--mantine-font-family-monospace)",
-  color: "var(--mantine-color-dimmed)",
+// Cells are plain elements styled by classes (VmTable.module.css), not Mantine components nor
+// inline styles: rows mount and unmount continuously while scrolling, so each must be cheap.
+const textCell = classes.text;
+const numberCell = `${classes.text} ${classes.number}`;
+const nameCell = `${classes.text} ${classes.name}`;
+const badgeClasses: Record<(typeof POWER)[PowerState]["color"], string> = {
+  teal: `${classes.badge} ${classes.teal}`,
+  gray: `${classes.badge} ${classes.gray}`,
+  yellow: `${classes.badge} ${classes.yellow}`,
 };
-const nameCell: CSSProperties = { ...textCell, fontWeight: 600 };
-const badgeBase: CSSProperties = {
-  display: "inline-block",
-  padding: "0 8px",
-  borderRadius: 999,
-  fontSize: 11,
-  fontWeight: 600,
-  lineHeight: "18px",
-  whiteSpace: "nowrap",
-};
-const badgeStyles = Object.fromEntries(
-  ["teal", "gray", "yellow"].map((color) => [
-    color,
-    { ...badgeBase, background: `var(--mantine-color-${color}-light)`, color: `var(--mantine-color-${color}-light-color)` },
-  ]),
-) as Record<string, CSSProperties>;
-const templateBadge: CSSProperties = {
-  ...badgeBase,
-  marginLeft: 6,
-  border: "1px solid var(--mantine-color-default-border)",
-  color: "var(--mantine-color-dimmed)",
-  fontWeight: 500,
-};
+const templateBadge = `${classes.badge} ${classes.template}`;
 
 const columns = helper.columns([
   helper.accessor("name", {
     header: "Name",
     sortFn: byText,
     cell: (info) => (
-      <span style={{ display: "flex", alignItems: "center", minWidth: 0 }}>
-        <span style={nameCell} title={info.getValue()}>
+      <span className={classes.nameWithBadge}>
+        <span className={nameCell} title={info.getValue()}>
           {info.getValue()}
         </span>
-        {info.row.original.template && <span style={templateBadge}>Template</span>}
+        {info.row.original.template && <span className={templateBadge}>Template</span>}
       </span>
     ),
   }),
@@ -90,7 +68,7 @@ const columns = helper.columns([
     header: "Path",
     sortFn: byText,
     cell: (info) => (
-      <span style={pathCell} title={info.getValue()}>
+      <span className={classes.path} title={info.getValue()}>
         {info.getValue()}
       </span>
     ),
@@ -100,31 +78,31 @@ const columns = helper.columns([
     sortFn: byText,
     cell: (info) => {
       const p = POWER[info.getValue()];
-      return <span style={badgeStyles[p.color]}>{p.label}</span>;
+      return <span className={badgeClasses[p.color]}>{p.label}</span>;
     },
   }),
   helper.accessor("guest_os", {
     header: "Guest OS",
     sortFn: byText,
     cell: (info) => (
-      <span style={textCell} title={info.getValue()}>
+      <span className={textCell} title={info.getValue()}>
         {info.getValue() || "—"}
       </span>
     ),
   }),
-  helper.accessor("cpus", { header: "CPUs", sortFn: byNumber, cell: (info) => <span style={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("cpus", { header: "CPUs", sortFn: byNumber, cell: (info) => <span className={numberCell}>{info.getValue()}</span> }),
   helper.accessor("memory_mib", {
     header: "Memory",
     sortFn: byNumber,
-    cell: (info) => <span style={numberCell}>{formatBytes(info.getValue() * 1024 * 1024)}</span>,
+    cell: (info) => <span className={numberCell}>{formatBytes(info.getValue() * 1024 * 1024)}</span>,
   }),
-  helper.accessor("disks", { header: "Disks", sortFn: byNumber, cell: (info) => <span style={numberCell}>{info.getValue()}</span> }),
-  helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => <span style={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("disks", { header: "Disks", sortFn: byNumber, cell: (info) => <span className={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => <span className={numberCell}>{info.getValue()}</span> }),
   helper.accessor("tools_status", {
     header: "Tools",
     sortFn: byText,
     cell: (info) => (
-      <span style={textCell} title={info.getValue() ?? undefined}>
+      <span className={textCell} title={info.getValue() ?? undefined}>
         {toolsLabel(info.getValue())}
       </span>
     ),
@@ -156,6 +134,12 @@ const gridRow: CSSProperties = {
   columnGap: 6,
   paddingInline: 8,
 };
+/** The rows' classes read their columns and height from here (VmTable.module.css). */
+const gridStyle = {
+  minWidth: MIN_WIDTH,
+  "--vm-table-columns": GRID_TEMPLATE,
+  "--vm-table-row-height": `${ROW_HEIGHT}px`,
+} as CSSProperties;
 
 type VmTableProps = {
   /** Every VM of the connection; sorted here, once per listing and order. */
@@ -309,7 +293,7 @@ export const VmTable = memo(function VmTable({ vms, visibleIds, selection, onSel
       onKeyDown={onKeyDown}
       data-testid="vm-table"
     >
-      <div role="grid" aria-label="Virtual machines" aria-rowcount={rows.length + 1} aria-multiselectable style={{ minWidth: MIN_WIDTH }}>
+      <div role="grid" aria-label="Virtual machines" aria-rowcount={rows.length + 1} aria-multiselectable style={gridStyle}>
         <div
           role="row"
           aria-rowindex={1}
@@ -393,14 +377,6 @@ export const VmTable = memo(function VmTable({ vms, visibleIds, selection, onSel
   );
 });
 
-const checkboxStyle: CSSProperties = {
-  width: 16,
-  height: 16,
-  margin: 0,
-  cursor: "pointer",
-  accentColor: "var(--mantine-primary-color-filled)",
-};
-
 type VmRowProps = {
   row: VmTableRow;
   index: number;
@@ -427,23 +403,11 @@ const VmRow = memo(function VmRow({ row, index, start, selected, focusable, onRo
       data-vm-name={vm.name}
       {...listeners}
       onClick={(e) => onRowClick(vm.id, index, e)}
-      style={{
-        ...gridRow,
-        position: "absolute",
-        top: 0,
-        left: 0,
-        right: 0,
-        height: ROW_HEIGHT,
-        transform: `translateY(${start}px)`,
-        cursor: "default",
-        userSelect: "none",
-        opacity: isDragging ? 0.5 : 1,
-        borderBottom: "1px solid var(--mantine-color-default-border)",
-        background: selected ? "var(--mantine-primary-color-light)" : undefined,
-        outlineOffset: -2,
-      }}
+      data-dragging={isDragging || undefined}
+      className={classes.row}
+      style={{ transform: `translateY(${start}px)` }}
     >
-      <div role="gridcell" onClick={(e) => e.stopPropagation()} style={{ display: "flex" }}>
+      <div role="gridcell" onClick={(e) => e.stopPropagation()} className={classes.checkboxCell}>
         <input
           type="checkbox"
           tabIndex={-1}
@@ -453,13 +417,13 @@ const VmRow = memo(function VmRow({ row, index, start, selected, focusable, onRo
             const native = e.nativeEvent as Event & { shiftKey?: boolean };
             onCheckbox(vm.id, index, native.shiftKey === true);
           }}
-          style={checkboxStyle}
+          className={classes.checkbox}
           data-testid={`vm-select-${vm.id}`}
         />
       </div>
       {row.getAllCells().map((cell) => (
         // Keyed by column: a cell id names the VM too, and the row is reused for other VMs.
-        <div key={cell.column.id} role="gridcell" style={{ minWidth: 0 }}>
+        <div key={cell.column.id} role="gridcell" className={classes.cell}>
           <FlexRender cell={cell} />
         </div>
       ))}
