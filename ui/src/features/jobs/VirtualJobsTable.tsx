@@ -10,12 +10,15 @@ import { JobProgressCell } from "./JobProgressCell";
 import { isActive } from "./JobStateBadge";
 import { canRetry } from "./retry";
 import type { JobRow, JobSort, JobSortKey } from "./jobFilters";
+import classes from "./VirtualJobsTable.module.css";
 
 /** A row's height before it is measured; most rows are about this tall. */
 export const ROW_ESTIMATE = 64;
 const COLUMNS = "minmax(180px, 2fr) 112px minmax(130px, 1.2fr) minmax(200px, 2fr) 150px minmax(160px, 2fr) 48px";
 
 const gridRow: CSSProperties = { display: "grid", gridTemplateColumns: COLUMNS, columnGap: 12, alignItems: "center" };
+/** The rows' class reads its columns from here (VirtualJobsTable.module.css). */
+const rowsColumns = { "--jobs-table-columns": COLUMNS } as CSSProperties;
 
 type Props = {
   rows: readonly JobRow[];
@@ -51,42 +54,29 @@ function SortHeader({ label, sortKey, sort, onSort }: { label: string; sortKey: 
 
 function Cell({ children }: { children: ReactNode }) {
   return (
-    <div role="cell" style={{ minWidth: 0 }}>
+    <div role="cell" className={classes.cell}>
       {children}
     </div>
   );
 }
 
-// Rows are built from plain elements styled with the theme's CSS variables: a row is rendered
-// for every scroll step, and Mantine's Tooltip, Badge and CopyButton cost several times more per
-// row (measured in bench/ui-scale). The job's page (a click on its name) has the full view.
-const text: CSSProperties = { fontSize: "var(--mantine-font-size-sm)", lineHeight: 1.4, overflow: "hidden", textOverflow: "ellipsis", whiteSpace: "nowrap" };
-const dimmed: CSSProperties = { ...text, fontSize: "var(--mantine-font-size-xs)", color: "var(--mantine-color-dimmed)" };
-const STATE_STYLE: Record<JobState, { color: string; label: string }> = {
-  queued: { color: "gray", label: "Queued" },
-  running: { color: "blue", label: "Running" },
-  succeeded: { color: "teal", label: "Succeeded" },
-  failed: { color: "red", label: "Failed" },
-  cancelled: { color: "yellow", label: "Cancelled" },
-  interrupted: { color: "orange", label: "Interrupted" },
+// Rows are built from plain elements styled by classes (VirtualJobsTable.module.css) with the
+// theme's CSS variables: a row is rendered for every scroll step, and Mantine's Tooltip, Badge
+// and CopyButton cost several times more per row, inline styles about as much again (measured
+// in bench/ui-scale). The job's page (a click on its name) has the full view.
+const STATE_STYLE: Record<JobState, { className: string; label: string }> = {
+  queued: { className: `${classes.state} ${classes.gray}`, label: "Queued" },
+  running: { className: `${classes.state} ${classes.blue}`, label: "Running" },
+  succeeded: { className: `${classes.state} ${classes.teal}`, label: "Succeeded" },
+  failed: { className: `${classes.state} ${classes.red}`, label: "Failed" },
+  cancelled: { className: `${classes.state} ${classes.yellow}`, label: "Cancelled" },
+  interrupted: { className: `${classes.state} ${classes.orange}`, label: "Interrupted" },
 };
 
 function StateLabel({ state }: { state: JobState }) {
-  const { color, label } = STATE_STYLE[state];
+  const { className, label } = STATE_STYLE[state];
   return (
-    <span
-      data-testid="job-state"
-      style={{
-        display: "inline-block",
-        padding: "1px 8px",
-        borderRadius: 999,
-        fontSize: "var(--mantine-font-size-xs)",
-        fontWeight: 700,
-        textTransform: "uppercase",
-        color: `var(--mantine-color-${color}-light-color)`,
-        background: `var(--mantine-color-${color}-light)`,
-      }}
-    >
+    <span data-testid="job-state" className={className}>
       {label}
     </span>
   );
@@ -94,10 +84,10 @@ function StateLabel({ state }: { state: JobState }) {
 
 function ProgressText({ job }: { job: Job }) {
   const p = job.progress;
-  if (job.state === "queued") return <div style={dimmed}>Waiting for a free slot</div>;
-  if (!p || p.bytes_done === 0) return <div style={dimmed}>—</div>;
+  if (job.state === "queued") return <div className={classes.dimmed}>Waiting for a free slot</div>;
+  if (!p || p.bytes_done === 0) return <div className={classes.dimmed}>—</div>;
   return (
-    <div style={dimmed}>
+    <div className={classes.dimmed}>
       {formatBytes(p.bytes_done)}
       {p.bytes_total !== null ? ` of ${formatBytes(p.bytes_total)}` : ""}
     </div>
@@ -128,16 +118,8 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
       data-testid="job-row"
       data-job-state={job.state}
       data-job-id={job.id}
-      style={{
-        ...gridRow,
-        position: "absolute",
-        top: 0,
-        left: 0,
-        right: 0,
-        transform: `translateY(${start}px)`,
-        padding: "8px 12px",
-        borderBottom: "1px solid var(--mantine-color-default-border)",
-      }}
+      className={classes.row}
+      style={{ transform: `translateY(${start}px)` }}
     >
       <Cell>
         <button
@@ -145,33 +127,29 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
           onClick={() => onOpen(job)}
           data-testid="job-open"
           title={`Open ${job.name}`}
-          style={{ all: "unset", cursor: "pointer", display: "block", maxWidth: "100%" }}
+          className={classes.open}
         >
-          <div style={{ ...text, fontWeight: 600 }}>{job.name}</div>
-          <div style={dimmed}>{job.kind}</div>
+          <div className={`${classes.text} ${classes.name}`}>{job.name}</div>
+          <div className={classes.dimmed}>{job.kind}</div>
         </button>
       </Cell>
       <Cell>
         <StateLabel state={job.state} />
       </Cell>
       <Cell>
-        <div style={text} title={row.connection}>
+        <div className={classes.text} title={row.connection}>
           {row.connection || "—"}
         </div>
-        <div style={dimmed}>{row.provider === "none" ? "local" : row.provider}</div>
+        <div className={classes.dimmed}>{row.provider === "none" ? "local" : row.provider}</div>
       </Cell>
       <Cell>{job.state === "running" ? <JobProgressCell job={job} /> : <ProgressText job={job} />}</Cell>
       <Cell>
-        <div style={text}>{formatDateTime(job.created_at)}</div>
+        <div className={classes.text}>{formatDateTime(job.created_at)}</div>
       </Cell>
       <Cell>
         {job.error ? (
-          <div style={{ display: "flex", gap: 4, alignItems: "flex-start" }}>
-            <div
-              data-testid="job-error"
-              title={job.error.message}
-              style={{ ...text, whiteSpace: "normal", color: "var(--mantine-color-error)", display: "-webkit-box", WebkitLineClamp: 2, WebkitBoxOrient: "vertical" }}
-            >
+          <div className={classes.errorLine}>
+            <div data-testid="job-error" title={job.error.message} className={`${classes.text} ${classes.error}`}>
               {job.error.message}
             </div>
             <ActionIcon
@@ -187,21 +165,21 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
           </div>
         ) : job.result ? (
           <div>
-            <div style={{ ...text, fontFamily: "var(--mantine-font-family-monospace)" }} title={job.result.path} data-testid="job-result-path">
+            <div className={`${classes.text} ${classes.mono}`} title={job.result.path} data-testid="job-result-path">
               {job.result.path}
             </div>
             {job.result.verified && (
               <div
                 data-testid={`job-verified-${job.id}`}
                 title="Every file matched the manifest before the package got its final name"
-                style={{ ...dimmed, color: "var(--mantine-color-teal-7)", display: "flex", gap: 4, alignItems: "center" }}
+                className={`${classes.dimmed} ${classes.verified}`}
               >
                 <IconShieldCheck size={14} aria-hidden /> Verified · {formatBytes(job.result.bytes)} · {job.result.manifest_algorithm.toUpperCase()}
               </div>
             )}
           </div>
         ) : (
-          <div style={dimmed}>—</div>
+          <div className={classes.dimmed}>—</div>
         )}
       </Cell>
       <Cell>
@@ -320,7 +298,7 @@ export const VirtualJobsTable = memo(function VirtualJobsTable({
     >
       <TableHeader sort={sort} onSort={onSort} />
       <div ref={scrollRef} role="rowgroup" data-testid="jobs-scroll" style={{ height, minHeight: 240, overflow: "auto", position: "relative" }}>
-        <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: 980 }}>
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: 980, ...rowsColumns }}>
           {items.map((item) => {
             const row = rows[item.index];
             if (!row) return null;
