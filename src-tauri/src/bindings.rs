@@ -63,6 +63,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::quit_app,
         ])
         .events(collect_events![CoreEvent])
+        // How many jobs `list_jobs` returns at most (the newest), so the
+        // window can say when the list is cut.
+        .constant("JOB_LIST_LIMIT", hypersdk_core::JOB_LIST_LIMIT)
         // Byte counts are u64 in Rust; as JS numbers they are exact up to
         // 8 PiB, far beyond any disk, so `number` is safe and simpler than
         // `bigint` for the UI.

@@ -7,7 +7,8 @@ import { appInfo, kinds, webhookEvents } from "./test/fixtures";
 import { renderWithProviders } from "./test/render";
 import { useNavigation } from "./store/navigation";
 
-vi.mock("./bindings", () => ({
+vi.mock("./bindings", async (importOriginal) => ({
+  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
   commands: {
     appInfo: vi.fn(),
     listProviderKinds: vi.fn(),

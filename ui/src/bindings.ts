@@ -97,6 +97,9 @@ export const events = {
 	coreEvent: makeEvent<CoreEvent, CoreEvent>("core-event"),
 };
 
+/* Constants */
+export const JOB_LIST_LIMIT = 10000 as const;
+
 /* Types */
 /**
  *  What crosses a process boundary (IPC, `--json`, webhooks): never a Rust type

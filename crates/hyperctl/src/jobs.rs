@@ -43,6 +43,13 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
     match cmd {
         JobsCommand::List { state } => {
             let mut jobs = core.list_jobs().await?;
+            if jobs.len() >= hypersdk_core::JOB_LIST_LIMIT as usize {
+                // stderr, so a script reading the list (or its JSON) is not disturbed.
+                eprintln!(
+                    "note: only the newest {} jobs are listed; older ones are kept but not listed",
+                    hypersdk_core::JOB_LIST_LIMIT
+                );
+            }
             if let Some(state) = state {
                 let want = hypersdk_core::model::JobState::parse(&state.to_lowercase()).ok_or_else(|| {
                     ApiError::from(CoreError::invalid(

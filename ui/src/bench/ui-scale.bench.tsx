@@ -19,7 +19,8 @@ import { vsphereKind } from "../test/fixtures";
 import { makeConnections, makeJobs, makeVms } from "../test/generate";
 import { theme } from "../theme";
 
-vi.mock("../bindings", () => ({ commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
+vi.mock("../bindings", async (importOriginal) => ({
+  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT, commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 100_000);
 const VMS = Number(process.env.BENCH_VMS ?? 10_000);

@@ -8,7 +8,8 @@ import { JobProgressCell } from "./JobProgressCell";
 import { JobResultView } from "./JobResultView";
 import { JobsBrowser } from "./JobsBrowser";
 
-vi.mock("../../bindings", () => ({
+vi.mock("../../bindings", async (importOriginal) => ({
+  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
   commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));

@@ -1,12 +1,14 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { commands } from "../../bindings";
+import { JOB_LIST_LIMIT, commands } from "../../bindings";
 import { makeConnections, makeJobs } from "../../test/generate";
 import { renderWithProviders } from "../../test/render";
 import { JobsBrowser } from "./JobsBrowser";
 
-vi.mock("../../bindings", () => ({
+vi.mock("../../bindings", async (importOriginal) => ({
+  // The generated constant, as the core sets it.
+  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
   commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
@@ -46,6 +48,15 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
       expect(screen.getAllByTestId("job-row").some((r) => r.getAttribute("data-job-id") === jobs[5_000]!.id)).toBe(true),
     );
     expect(screen.getAllByTestId("job-row").length).toBeLessThan(40);
+  });
+
+  it("says when the core's list is cut at its limit", () => {
+    expect(jobs.length).toBe(JOB_LIST_LIMIT);
+    const { unmount } = renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
+    expect(screen.getByTestId("jobs-list-cut")).toHaveTextContent("Only the newest 10,000 jobs are listed");
+    unmount();
+    renderWithProviders(<JobsBrowser jobs={jobs.slice(1)} connections={connections} onCancel={() => {}} />);
+    expect(screen.queryByTestId("jobs-list-cut")).toBeNull();
   });
 
   it("filters by text and state and sorts by a column", async () => {

@@ -1,5 +1,6 @@
 import { Stack, Text } from "@mantine/core";
 import { lazy, Suspense, useCallback, useDeferredValue, useMemo, useState } from "react";
+import { JOB_LIST_LIMIT } from "../../bindings";
 import type { Connection, Job } from "../../bindings";
 import { useConnections } from "../../api/hooks";
 import { JobsFilterBar } from "./JobsFilterBar";
@@ -61,6 +62,12 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, onRetry, retr
         shown={shown.length}
         total={jobs.length}
       />
+      {jobs.length >= JOB_LIST_LIMIT && (
+        <Text size="sm" c="dimmed" data-testid="jobs-list-cut">
+          Only the newest {JOB_LIST_LIMIT.toLocaleString()} jobs are listed and searched here; older jobs are kept but not
+          listed.
+        </Text>
+      )}
       {shown.length === 0 ? (
         <Text size="sm" c="dimmed" ta="center" py="xl" data-testid="jobs-none-match">
           No job matches these filters. Clear them to see all {jobs.length.toLocaleString()} jobs.

@@ -6,7 +6,8 @@ import { makeJob } from "../../test/fixtures";
 import { renderWithProviders } from "../../test/render";
 import { JobsPage } from "./JobsPage";
 
-vi.mock("../../bindings", () => ({
+vi.mock("../../bindings", async (importOriginal) => ({
+  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
   commands: { listJobs: vi.fn(), retryJob: vi.fn(), cancelJob: vi.fn(), getJob: vi.fn(), listConnections: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
