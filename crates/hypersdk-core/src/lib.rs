@@ -206,7 +206,7 @@ impl Core {
         // Applied before the event, so a window that re-reads the endpoint
         // status on `SettingsChanged` sees the new state.
         if self.manages_endpoint.load(Ordering::SeqCst) {
-            self.endpoint.apply(&settings, &self.store).await;
+            self.endpoint.sync(&self.store).await;
         }
         self.bus.publish(CoreEvent::SettingsChanged);
         Ok(settings)
@@ -302,10 +302,7 @@ impl Core {
     async fn manage_metrics_endpoint(self: &Arc<Self>) {
         self.manages_endpoint.store(true, Ordering::SeqCst);
         let mut events = self.bus.subscribe();
-        match self.settings().await {
-            Ok(settings) => self.endpoint.apply(&settings, &self.store).await,
-            Err(e) => tracing::warn!(error = %e, "cannot read the metrics settings"),
-        }
+        self.endpoint.sync(&self.store).await;
         let core = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -313,13 +310,9 @@ impl Core {
                     // Changes made by `hyperctl settings set` arrive this way.
                     // Lagged: a change may be among the lost events.
                     Ok(CoreEvent::SettingsChanged)
-                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => match core
-                        .settings()
-                        .await
-                    {
-                        Ok(settings) => core.endpoint.apply(&settings, &core.store).await,
-                        Err(e) => tracing::warn!(error = %e, "cannot read the metrics settings"),
-                    },
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        core.endpoint.sync(&core.store).await
+                    }
                     Ok(_) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }

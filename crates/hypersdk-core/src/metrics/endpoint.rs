@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use super::{exposition, unix_now};
 use crate::error::{ApiError, CoreError, Result};
 use crate::jobs::blocking;
-use crate::model::Settings;
 use crate::store::Store;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
@@ -192,8 +191,23 @@ pub struct EndpointController {
 
 impl EndpointController {
     /// Idempotent: the same settings leave a running server alone.
-    pub async fn apply(&self, settings: &Settings, store: &Arc<Store>) {
+    /// The settings are read from the store *under the lock*: callers that
+    /// read them first and applied them after could interleave (start-up
+    /// and a change at the same moment) and leave an older state running.
+    pub async fn sync(&self, store: &Arc<Store>) {
         let mut running = self.running.lock().await;
+        let s = Arc::clone(store);
+        let settings = match tokio::task::spawn_blocking(move || s.settings()).await {
+            Ok(Ok(settings)) => settings,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the metrics settings");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the metrics settings failed");
+                return;
+            }
+        };
         let listen = settings.metrics_listen.trim().to_owned();
         if settings.metrics_enabled && running.as_ref().is_some_and(|(l, _)| *l == listen) {
             return;
