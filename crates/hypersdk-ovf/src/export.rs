@@ -45,7 +45,7 @@ use crate::fsutil::{publish, remove_if_exists, sync_dir, with_suffix};
 use crate::manifest::{DigestAlgorithm, Hasher, Manifest};
 use crate::model::{Controller, DiskFormat, DiskSpec, VmSpec};
 use crate::names::{NameSet, join_inside, sanitize_component};
-use crate::pipeline::{CopyJob, ProgressFn, copy};
+use crate::pipeline::{CopyJob, ProgressFn, copy, join_err};
 use crate::qemu::{QemuImg, VhdKind};
 use crate::source::DiskSource;
 use crate::tarfmt;
@@ -301,10 +301,6 @@ async fn cancellable<T>(
         _ = cancel.cancelled() => Err(Error::Cancelled),
         r = fut => r,
     }
-}
-
-fn join_err(e: tokio::task::JoinError) -> Error {
-    Error::Internal(format!("staging task failed: {e}"))
 }
 
 fn check_cancel(cancel: &CancellationToken) -> Result<()> {

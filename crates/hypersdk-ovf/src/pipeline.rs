@@ -75,7 +75,7 @@ pub(crate) struct CopyDone<W> {
     pub bytes: u64,
 }
 
-fn join_err(e: tokio::task::JoinError) -> Error {
+pub(crate) fn join_err(e: tokio::task::JoinError) -> Error {
     Error::Internal(format!("worker thread failed: {e}"))
 }
 

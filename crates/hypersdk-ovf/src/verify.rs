@@ -108,6 +108,15 @@ fn archive_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::ArchiveMalformed(format!("{}: {e}", path.display()))
 }
 
+/// An error from [`hash_reader`]: `Interrupted` is its cancellation.
+fn read_err(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::Interrupted {
+        Error::Cancelled
+    } else {
+        archive_err(path, e)
+    }
+}
+
 fn member_name(raw: &[u8]) -> String {
     let s = String::from_utf8_lossy(raw);
     s.strip_prefix("./").unwrap_or(&s).to_string()
@@ -340,13 +349,8 @@ fn hash_ranges(
         let mut f = File::open(&job.file).ctx(|| format!("opening {}", job.file.display()))?;
         f.seek(SeekFrom::Start(job.offset))
             .ctx(|| format!("seeking in {}", job.file.display()))?;
-        let (digest, n) = hash_reader(&mut f.take(job.len), alg, cancel).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                Error::Cancelled
-            } else {
-                archive_err(&job.file, e)
-            }
-        })?;
+        let (digest, n) =
+            hash_reader(&mut f.take(job.len), alg, cancel).map_err(|e| read_err(&job.file, e))?;
         if n != job.len {
             return Err(archive_err(
                 &job.file,
@@ -423,13 +427,7 @@ pub fn verify_blocking(path: &Path, cancel: Option<&CancellationToken>) -> Resul
         let Some(expected) = manifest.get(name) else {
             return Ok(());
         };
-        let (actual, _) = hash_reader(r, alg, cancel).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                Error::Cancelled
-            } else {
-                archive_err(path, e)
-            }
-        })?;
+        let (actual, _) = hash_reader(r, alg, cancel).map_err(|e| read_err(path, e))?;
         if actual != expected {
             return Err(Error::DigestMismatch {
                 file: name.to_string(),
