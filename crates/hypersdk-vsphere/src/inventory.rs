@@ -785,19 +785,12 @@ fn folder_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::soap::RetrieveResult;
-    use crate::xml::{self, NS_SOAP_ENV};
+    use crate::soap::{RetrieveResult, parse_retrieve_answer};
 
     fn page(name: &str) -> RetrieveResult {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        let doc = xml::parse(&std::fs::read(&path).expect("fixture")).expect("parses");
-        let resp = doc
-            .children
-            .iter()
-            .find(|c| c.is(NS_SOAP_ENV, "Body"))
-            .and_then(|b| b.children.first())
-            .expect("response");
-        RetrieveResult::from_response(resp.clone()).expect("page")
+        let answer = std::fs::read(&path).expect("fixture");
+        parse_retrieve_answer("RetrievePropertiesEx", &answer).expect("page")
     }
 
     #[test]

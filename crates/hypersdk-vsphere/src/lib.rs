@@ -5,6 +5,7 @@
 //! ```text
 //! provider.rs   VsphereFactory / VsphereProvider: the core's Provider trait
 //! inventory.rs  discovery → Inventory (tree for the UI + VM rows → VmInfo)
+//! page.rs       retrieval pages read in one pass into RetrieveResult
 //! session.rs    SessionPool: max size, idle timeout, health check, re-login
 //! soap.rs       SoapClient: envelopes, faults, ServiceContent, Login/Logout,
 //!               SessionIsActive, ContainerView, RetrievePropertiesEx paging
@@ -47,6 +48,7 @@
 pub mod error;
 pub mod export;
 pub mod inventory;
+mod page;
 pub mod provider;
 pub mod session;
 pub mod soap;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::error::{Result, VsphereError};
+use crate::page;
 use crate::tls::{self, Fingerprint, Rejection, RejectionSlot};
 use crate::xml::{self, Element, NS_SOAP_ENV, NS_XSI, esc};
 
@@ -180,45 +181,6 @@ impl ObjectContent {
     pub fn moref(&self, path: &str) -> Option<MoRef> {
         self.prop(path).and_then(|v| MoRef::from_element(v).ok())
     }
-
-    fn from_element(el: Element) -> Result<ObjectContent> {
-        let mut obj = None;
-        let mut props = Vec::new();
-        let mut missing = Vec::new();
-        for child in el.children {
-            if child.is_vim("obj") {
-                obj = Some(MoRef::from_element(&child)?);
-            } else if child.is_vim("propSet") {
-                let mut name = None;
-                let mut val = None;
-                for part in child.children {
-                    if part.is_vim("name") {
-                        name = Some(part.text.trim().to_owned());
-                    } else if part.is_vim("val") {
-                        val = Some(part);
-                    }
-                }
-                let name = name.ok_or_else(|| protocol("DynamicProperty has no name"))?;
-                // A property with no value at all (unset) comes without <val>.
-                if let Some(val) = val {
-                    props.push((name, val));
-                }
-            } else if child.is_vim("missingSet") {
-                let path = child.child_text("path").unwrap_or_default().to_owned();
-                let fault = child
-                    .child("fault")
-                    .and_then(|f| f.child("fault"))
-                    .and_then(|f| f.xsi_type.clone())
-                    .unwrap_or_else(|| "unknown".into());
-                missing.push((path, fault));
-            }
-        }
-        Ok(ObjectContent {
-            obj: obj.ok_or_else(|| protocol("ObjectContent has no obj"))?,
-            props,
-            missing,
-        })
-    }
 }
 
 /// One page of `RetrievePropertiesEx`; `token` asks for the next.
@@ -226,27 +188,6 @@ impl ObjectContent {
 pub struct RetrieveResult {
     pub token: Option<String>,
     pub objects: Vec<ObjectContent>,
-}
-
-impl RetrieveResult {
-    pub(crate) fn from_response(resp: Element) -> Result<RetrieveResult> {
-        // An empty result is an empty response element (no returnval).
-        let Some(rv) = resp.children.into_iter().find(|c| c.is_vim("returnval")) else {
-            return Ok(RetrieveResult::default());
-        };
-        let mut result = RetrieveResult::default();
-        for child in rv.children {
-            if child.is_vim("token") {
-                let token = child.text.trim();
-                if !token.is_empty() {
-                    result.token = Some(token.to_owned());
-                }
-            } else if child.is_vim("objects") {
-                result.objects.push(ObjectContent::from_element(child)?);
-            }
-        }
-        Ok(result)
-    }
 }
 
 /// Which properties of which type to collect.
@@ -695,15 +636,11 @@ impl SoapClient {
         max_objects: u32,
     ) -> Result<RetrieveResult> {
         let args = format!("{spec_set}<options><maxObjects>{max_objects}</maxObjects></options>");
-        let (resp, _) = self
-            .invoke(
-                Some(cookie),
-                "RetrievePropertiesEx",
-                &sc.property_collector,
-                &args,
-            )
+        let method = "RetrievePropertiesEx";
+        let fetched = self
+            .fetch(Some(cookie), method, &sc.property_collector, &args)
             .await?;
-        RetrieveResult::from_response(resp)
+        decode_retrieve(&self.endpoint, method, fetched)
     }
 
     pub async fn continue_retrieve_properties_ex(
@@ -713,16 +650,12 @@ impl SoapClient {
         token: &str,
     ) -> Result<RetrieveResult> {
         let args = format!("<token>{}</token>", esc(token));
-        let (resp, _) = self
-            .invoke(
-                Some(cookie),
-                "ContinueRetrievePropertiesEx",
-                &sc.property_collector,
-                &args,
-            )
+        let method = "ContinueRetrievePropertiesEx";
+        let fetched = self
+            .fetch(Some(cookie), method, &sc.property_collector, &args)
             .await?;
         // The continuation's returnval *is* the RetrieveResult.
-        RetrieveResult::from_response(resp)
+        decode_retrieve(&self.endpoint, method, fetched)
     }
 
     /// All pages of a retrieval, in order.
@@ -754,13 +687,24 @@ pub(crate) struct Fetched {
     bytes: bytes::Bytes,
 }
 
+#[cfg(test)]
+impl Fetched {
+    /// A recorded answer, as if just read from the server.
+    pub(crate) fn recorded(status: u16, answer: &[u8]) -> Fetched {
+        Fetched {
+            status,
+            set_cookie: None,
+            bytes: bytes::Bytes::copy_from_slice(answer),
+        }
+    }
+}
+
 pub(crate) fn fetched_bytes(f: &Fetched) -> &[u8] {
     &f.bytes
 }
 
-/// Parses an answer: the `<methodResponse>` element, or the fault as a typed
-/// error. CPU work only (pages of a large retrieval are parsed off the
-/// async threads, see `SessionCtx::retrieve_all`).
+/// Parses a small answer: the `<methodResponse>` element, or the fault as a
+/// typed error. Retrieval pages go through [`decode_retrieve`] instead.
 pub(crate) fn decode(
     endpoint: &str,
     method: &str,
@@ -818,14 +762,57 @@ pub(crate) fn decode(
     Ok((response, set_cookie))
 }
 
-/// A `RetrievePropertiesEx` / `ContinueRetrievePropertiesEx` answer as a page.
+/// A `RetrievePropertiesEx` / `ContinueRetrievePropertiesEx` answer as a
+/// page, read in one pass (`page.rs`). CPU work only: discovery parses its
+/// pages off the async threads (`SessionCtx::retrieve_all`).
 pub(crate) fn decode_retrieve(
     endpoint: &str,
     method: &str,
     fetched: Fetched,
 ) -> Result<RetrieveResult> {
-    let (resp, _) = decode(endpoint, method, fetched)?;
-    RetrieveResult::from_response(resp)
+    decode_retrieve_answer(endpoint, method, fetched.status, &fetched.bytes)
+}
+
+pub(crate) fn decode_retrieve_answer(
+    endpoint: &str,
+    method: &str,
+    status: u16,
+    bytes: &[u8],
+) -> Result<RetrieveResult> {
+    let success = (200..300).contains(&status);
+    let http = || VsphereError::Http {
+        endpoint: endpoint.to_owned(),
+        status,
+        detail: snippet(bytes),
+    };
+    // The same precedence as `decode`: malformed, no body, fault, HTTP
+    // status, no response element, then the page's own problems.
+    let body = match page::read_answer(bytes, method) {
+        Ok(Some(body)) => body,
+        Ok(None) if success => {
+            return Err(protocol(format!(
+                "{method}: the answer is not a SOAP envelope"
+            )));
+        }
+        Ok(None) => return Err(http()),
+        Err(_) if !success => return Err(http()),
+        Err(e) => return Err(e),
+    };
+    if let Some(fault) = &body.fault {
+        return Err(fault_error(endpoint, method, fault));
+    }
+    if !success {
+        return Err(http());
+    }
+    body.response
+        .ok_or_else(|| protocol(format!("{method}: no <{method}Response> in the answer")))?
+}
+
+/// Parses a successful (HTTP 200) `method` answer as a retrieval page, as
+/// discovery does; for `examples/page_parse_bench.rs`.
+#[doc(hidden)]
+pub fn parse_retrieve_answer(method: &str, answer: &[u8]) -> Result<RetrieveResult> {
+    decode_retrieve_answer("bench", method, 200, answer)
 }
 
 /// The continuation token of an unparsed retrieval page, found cheaply so
@@ -923,6 +910,12 @@ mod tests {
         xml::parse(&std::fs::read(&path).expect("fixture")).expect("parses")
     }
 
+    fn retrieve_fixture(name: &str) -> RetrieveResult {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let answer = std::fs::read(&path).expect("fixture");
+        parse_retrieve_answer("RetrievePropertiesEx", &answer).expect("page")
+    }
+
     fn body_child(doc: &Element) -> &Element {
         doc.children
             .iter()
@@ -960,8 +953,7 @@ mod tests {
     #[test]
     fn recorded_retrieve_pages_parse_in_both_xsi_spellings() {
         // vcsim: `_XMLSchema-instance:type`, declared per element, with a token.
-        let doc = fixture("vcsim_retrieve_page.xml");
-        let page = RetrieveResult::from_response(body_child(&doc).clone()).expect("page");
+        let page = retrieve_fixture("vcsim_retrieve_page.xml");
         assert_eq!(
             page.token.as_deref(),
             Some("ff8ee3d2-6fac-4e42-a537-13778f58323e")
@@ -984,8 +976,7 @@ mod tests {
 
         // vCenter's shape: `xsi:` from the envelope, no token, a missingSet,
         // escaped characters in a name.
-        let doc = fixture("vcenter_shape_retrieve_page.xml");
-        let page = RetrieveResult::from_response(body_child(&doc).clone()).expect("page");
+        let page = retrieve_fixture("vcenter_shape_retrieve_page.xml");
         assert_eq!(page.token, None);
         let vm = &page.objects[0];
         assert_eq!(vm.text("name"), Some("db & cache <prod> %2f x"));
