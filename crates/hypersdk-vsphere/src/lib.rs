@@ -10,7 +10,7 @@
 //! soap.rs       SoapClient: envelopes, faults, ServiceContent, Login/Logout,
 //!               SessionIsActive, ContainerView, RetrievePropertiesEx paging
 //! tls.rs        pinned-fingerprint verifier / WebPKI, fingerprint capture
-//! xml.rs        namespace-aware XML tree (quick-xml); vcsim's xsi prefix
+//! xml.rs        namespace-aware XML events and tree (quick-xml); vcsim's xsi prefix
 //! ```
 //!
 //! Discovery reads disk and NIC counts from the VM summary by default

@@ -1,4 +1,6 @@
-//! A small namespace-aware XML tree for SOAP responses, and the escaping used
+//! Namespace-aware reading of SOAP responses — a stream of events
+//! (`Events`, which `page.rs` reads retrieval pages from) and a small tree
+//! built from it ([`parse`], for the other answers) — and the escaping used
 //! to write requests.
 //!
 //! Elements are matched by (namespace URI, local name), never by prefix:
@@ -123,7 +125,7 @@ impl Element {
 }
 
 /// Parses a whole document into its root element (small answers; retrieval
-/// pages are read with [`Events`] without building the envelope's tree).
+/// pages are read with `Events` without building the envelope's tree).
 pub fn parse(input: &[u8]) -> Result<Element> {
     let mut events = Events::new(input);
     loop {
