@@ -241,6 +241,24 @@ export function byTestId(browser, id) {
   return browser.$(`[data-testid="${id}"]`);
 }
 
+/**
+ * Clicks what the selector names, finding it again when WebKitWebDriver calls it stale: a re-render
+ * that lands between the driver's find and its handle ("Stale element found when trying to create
+ * the node handle") is a race in the driver, not a fault of the page, so only that error is retried.
+ */
+export async function clickFresh(browser, selector, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      await browser.$(selector).click();
+      return;
+    } catch (e) {
+      if (!/stale/i.test(String(e?.message ?? e)) || Date.now() > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 export async function openSection(browser, section) {
   await byTestId(browser, `nav-${section}`).click();
   await byTestId(browser, `page-${section}`).waitForDisplayed({ timeout: 10000 });

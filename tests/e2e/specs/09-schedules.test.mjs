@@ -11,13 +11,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { byTestId, fill, hyperctl, keyringClear, makeTestDirs, openSection, withApp } from "../lib/app.mjs";
+import { byTestId, clickFresh, fill, hyperctl, keyringClear, makeTestDirs, openSection, withApp } from "../lib/app.mjs";
 import { giveVmARealDisk, startVcsim, VCSIM_PASSWORD, VCSIM_USER } from "../lib/vcsim.mjs";
 
 const VM = "DC0_H0_VM0";
 const VM_PATH = `/DC0/vm/${VM}`;
 const NAME = "nightly-e2e";
 
+/** A schedule's row, looked up afresh on every call: the list re-renders while details open. */
 function scheduleRow(browser, name) {
   return browser.$(`[data-testid="schedule-row"][data-schedule-name="${name}"]`);
 }
@@ -82,7 +83,7 @@ test("schedule in the window → Run now → history shows it succeeded → the 
       assert.equal(await row.getAttribute("data-schedule-status"), "never");
       assert.match(await row.getText(), /At 02:00, every day/);
 
-      await row.$('[data-testid="schedule-run-now"]').click();
+      await clickFresh(browser, `[data-testid="schedule-row"][data-schedule-name="${NAME}"] [data-testid="schedule-run-now"]`);
       const history = byTestId(browser, "schedule-history");
       await history.waitForDisplayed({ timeout: 10000, timeoutMsg: "the schedule's history is not shown" });
       const run = history.$('[data-testid="history-row"]');
@@ -94,7 +95,7 @@ test("schedule in the window → Run now → history shows it succeeded → the 
       );
       assert.equal(await run.getAttribute("data-status"), "succeeded", await run.getText());
       assert.match(await run.getText(), new RegExp(`${VM}\\.ova`));
-      await browser.waitUntil(async () => (await row.getAttribute("data-schedule-status")) === "succeeded", {
+      await browser.waitUntil(async () => (await scheduleRow(browser, NAME).getAttribute("data-schedule-status")) === "succeeded", {
         timeout: 10000,
         timeoutMsg: "the list does not show the run's outcome",
       });
