@@ -21,7 +21,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::list_vms,
             commands::start_export,
             commands::retry_job,
-            commands::list_jobs,
+            commands::query_jobs,
             commands::get_job,
             commands::cancel_job,
             commands::get_settings,
@@ -63,9 +63,9 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::quit_app,
         ])
         .events(collect_events![CoreEvent])
-        // How many jobs `list_jobs` returns at most (the newest), so the
-        // window can say when the list is cut.
-        .constant("JOB_LIST_LIMIT", hypersdk_core::JOB_LIST_LIMIT)
+        // The most jobs one `query_jobs` page holds, so the window never
+        // asks for more.
+        .constant("JOB_PAGE_MAX", hypersdk_core::JOB_PAGE_MAX)
         // Byte counts are u64 in Rust; as JS numbers they are exact up to
         // 8 PiB, far beyond any disk, so `number` is safe and simpler than
         // `bigint` for the UI.

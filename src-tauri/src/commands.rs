@@ -7,8 +7,8 @@ use hypersdk_core::exports::ExportSpec;
 use hypersdk_core::metrics::endpoint::EndpointStatus;
 use hypersdk_core::metrics::{JobStats, MetricSeries, SeriesQuery, TimeRange};
 use hypersdk_core::model::{
-    Connection, ConnectionInput, ConnectionTestResult, DesktopSettings, Job, JobDetail,
-    ProviderKindInfo, Settings, VmFilter, VmInfo,
+    Connection, ConnectionInput, ConnectionTestResult, DesktopSettings, Job, JobDetail, JobPage,
+    JobQuery, ProviderKindInfo, Settings, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::Diagnostic;
 use hypersdk_core::schedules::{
@@ -137,8 +137,8 @@ pub async fn retry_job(state: State<'_, AppState>, id: String) -> CmdResult<Job>
 
 #[tauri::command]
 #[specta::specta]
-pub async fn list_jobs(state: State<'_, AppState>) -> CmdResult<Vec<Job>> {
-    Ok(state.core()?.list_jobs().await?)
+pub async fn query_jobs(state: State<'_, AppState>, query: JobQuery) -> CmdResult<JobPage> {
+    Ok(state.core()?.query_jobs(query).await?)
 }
 
 #[tauri::command]

@@ -8,12 +8,12 @@ import { renderWithProviders } from "./test/render";
 import { useNavigation } from "./store/navigation";
 
 vi.mock("./bindings", async (importOriginal) => ({
-  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
+  JOB_PAGE_MAX: (await importOriginal<{ JOB_PAGE_MAX: number }>()).JOB_PAGE_MAX,
   commands: {
     appInfo: vi.fn(),
     listProviderKinds: vi.fn(),
     listConnections: vi.fn(),
-    listJobs: vi.fn(),
+    queryJobs: vi.fn(),
     getSettings: vi.fn(),
     listWebhooks: vi.fn(),
     listWebhookEvents: vi.fn(),
@@ -36,7 +36,7 @@ beforeEach(() => {
   useNavigation.setState({ section: "inventory" });
   mocked.listProviderKinds.mockResolvedValue(kinds);
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
-  mocked.listJobs.mockResolvedValue({ status: "ok", data: [] });
+  mocked.queryJobs.mockResolvedValue({ status: "ok", data: { jobs: [], matched: 0, total: 0 } });
   mocked.getSettings.mockResolvedValue({ status: "ok", data: { max_concurrent_jobs: 4, max_jobs_per_connection: 2, disks_per_export: 4, metrics_enabled: false, metrics_listen: "127.0.0.1:9464" } });
   mocked.listWebhooks.mockResolvedValue({ status: "ok", data: [] });
   mocked.listWebhookEvents.mockResolvedValue(webhookEvents);

@@ -20,7 +20,7 @@ export const commands = {
 	/**  One job per VM; see `hypersdk_core::exports`. */
 	startExport: (spec: ExportSpec) => typedError<Job[], ApiError>(__TAURI_INVOKE("start_export", { spec })),
 	retryJob: (id: string) => typedError<Job, ApiError>(__TAURI_INVOKE("retry_job", { id })),
-	listJobs: () => typedError<Job[], ApiError>(__TAURI_INVOKE("list_jobs")),
+	queryJobs: (query: JobQuery) => typedError<JobPage, ApiError>(__TAURI_INVOKE("query_jobs", { query })),
 	getJob: (id: string) => typedError<JobDetail, ApiError>(__TAURI_INVOKE("get_job", { id })),
 	cancelJob: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("cancel_job", { id })),
 	getSettings: () => typedError<Settings, ApiError>(__TAURI_INVOKE("get_settings")),
@@ -98,7 +98,7 @@ export const events = {
 };
 
 /* Constants */
-export const JOB_LIST_LIMIT = 10000 as const;
+export const JOB_PAGE_MAX = 1000 as const;
 
 /* Types */
 /**
@@ -326,6 +326,15 @@ export type JobEvent = {
 
 export type JobKind = "export" | "ova_package";
 
+/**  One page of a [`JobQuery`]. */
+export type JobPage = {
+	jobs: Job[],
+	/**  How many jobs match the filters (all pages). */
+	matched: number,
+	/**  How many jobs there are. */
+	total: number,
+};
+
 export type JobProgress = {
 	job_id: string,
 	bytes_done: number,
@@ -334,6 +343,26 @@ export type JobProgress = {
 	rate_bps: number | null,
 	eta_seconds: number | null,
 	disks: DiskProgress[],
+};
+
+/**  Which jobs to list, in what order, and which page of them. Filters combine with AND. */
+export type JobQuery = {
+	/**  Empty: every state. */
+	states: JobState[],
+	/**  A provider kind (`vsphere`, …), or `none` for jobs without a connection. */
+	provider: string | null,
+	connection_id: string | null,
+	/**
+	 *  Words, all of which must appear (any case) in the job's name, id, connection name or
+	 *  error message.
+	 */
+	text: string,
+	sort: JobSortKey,
+	/**  Descending; the default (newest first) is `sort: created_at, desc: true`. */
+	desc: boolean,
+	offset: number,
+	/**  At most [`JOB_PAGE_MAX`]. */
+	limit: number,
 };
 
 export type JobRate = {
@@ -372,6 +401,11 @@ export type JobRun = {
 	duration_seconds: number | null,
 	bytes: number,
 };
+
+/**  How the jobs list is ordered; ties are broken newest first. */
+export type JobSortKey = "created_at" | "name" | 
+/**  Running, queued, failed, interrupted, cancelled, succeeded: what needs attention first. */
+"state" | "provider" | "connection";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | 
 /**

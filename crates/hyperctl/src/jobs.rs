@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Subcommand;
-use hypersdk_core::model::Job;
+use hypersdk_core::model::{Job, JobQuery, JobSortKey, JobState};
 use hypersdk_core::{ApiError, Core, CoreError};
 
 use crate::output;
@@ -14,12 +14,38 @@ const CANCEL_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// List jobs, newest first.
+    /// List jobs, newest first (one page; `--offset` for the next), with filters and sort.
     #[command(alias = "ls")]
     List {
-        /// Only jobs in this state (queued, running, succeeded, failed, cancelled, interrupted).
+        /// Only jobs in this state (queued, running, succeeded, failed, cancelled,
+        /// interrupted); repeat or separate with commas for several.
+        #[arg(long, value_delimiter = ',')]
+        state: Vec<String>,
+        /// Only jobs of this provider kind (vsphere, aws, …), or `none` for jobs without one.
         #[arg(long)]
-        state: Option<String>,
+        provider: Option<String>,
+        /// Only jobs of this connection (name or id).
+        #[arg(long)]
+        connection: Option<String>,
+        /// Only jobs whose name, id, connection name or error message contain every word
+        /// (any case).
+        #[arg(long)]
+        search: Option<String>,
+        /// Order by created (default), name, state, provider or connection.
+        #[arg(long, default_value = "created")]
+        sort: String,
+        /// Ascending (oldest first for `created`); descending is the default for `created`.
+        #[arg(long, conflicts_with = "desc")]
+        asc: bool,
+        /// Descending (the default for `created`, ascending for the others).
+        #[arg(long)]
+        desc: bool,
+        /// How many jobs to show (at most 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Skip this many matching jobs (the next page: `--offset 100`).
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
     },
     /// Show one job and its event log.
     Show {
@@ -41,34 +67,68 @@ pub enum JobsCommand {
 
 pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), ApiError> {
     match cmd {
-        JobsCommand::List { state } => {
-            let mut jobs = core.list_jobs().await?;
-            if jobs.len() >= hypersdk_core::JOB_LIST_LIMIT as usize {
+        JobsCommand::List {
+            state,
+            provider,
+            connection,
+            search,
+            sort,
+            asc,
+            desc,
+            limit,
+            offset,
+        } => {
+            let states = state
+                .iter()
+                .map(|s| parse_state(s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sort = parse_sort(&sort)?;
+            let connection_id = match connection {
+                Some(c) => Some(core.connection(&c).await?.id),
+                None => None,
+            };
+            let query = JobQuery {
+                states,
+                provider: provider.map(|p| p.to_lowercase()),
+                connection_id,
+                text: search.unwrap_or_default(),
+                sort,
+                desc: if asc || desc {
+                    desc
+                } else {
+                    sort == JobSortKey::CreatedAt
+                },
+                offset,
+                limit,
+            };
+            let page = core.query_jobs(query).await?;
+            let shown = page.jobs.len() as u32;
+            if shown < page.matched {
                 // stderr, so a script reading the list (or its JSON) is not disturbed.
+                let first = if shown == 0 { offset } else { offset + 1 };
                 eprintln!(
-                    "note: only the newest {} jobs are listed; older ones are kept but not listed",
-                    hypersdk_core::JOB_LIST_LIMIT
+                    "jobs {first}–{} of {} matching ({} in all); --offset {} for more",
+                    offset + shown,
+                    page.matched,
+                    page.total,
+                    offset + shown
                 );
             }
-            if let Some(state) = state {
-                let want = hypersdk_core::model::JobState::parse(&state.to_lowercase()).ok_or_else(|| {
-                    ApiError::from(CoreError::invalid(
-                        "state",
-                        format!(
-                            "unknown state \"{state}\" (expected queued, running, succeeded, failed, cancelled or interrupted)"
-                        ),
-                    ))
-                })?;
-                jobs.retain(|j| j.state == want);
-            }
             if json {
-                return output::json(&jobs);
+                return output::json(&page.jobs);
             }
-            if jobs.is_empty() {
-                println!("No jobs.");
+            if page.jobs.is_empty() {
+                println!(
+                    "{}",
+                    if page.total == 0 {
+                        "No jobs."
+                    } else {
+                        "No job matches."
+                    }
+                );
                 return Ok(());
             }
-            let rows: Vec<Vec<String>> = jobs.iter().map(row).collect();
+            let rows: Vec<Vec<String>> = page.jobs.iter().map(row).collect();
             output::table(
                 &["ID", "NAME", "KIND", "STATE", "PROGRESS", "CREATED"],
                 &rows,
@@ -143,24 +203,38 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
 /// Accepts a full id or an unambiguous prefix, as people copy short ids
 /// from the table.
 async fn resolve(core: &Core, id: &str) -> Result<String, ApiError> {
-    let jobs = core.list_jobs().await?;
-    if jobs.iter().any(|j| j.id == id) {
-        return Ok(id.to_owned());
-    }
-    let matches: Vec<&Job> = jobs.iter().filter(|j| j.id.starts_with(id)).collect();
-    match matches.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] => Err(CoreError::NotFound {
-            what: "job",
-            id: id.to_owned(),
-        }
-        .into()),
-        many => Err(CoreError::invalid(
-            "id",
-            format!("\"{id}\" matches {} jobs; give more of the id", many.len()),
+    Ok(core.resolve_job_id(id).await?)
+}
+
+fn parse_state(state: &str) -> Result<JobState, ApiError> {
+    JobState::parse(&state.trim().to_lowercase()).ok_or_else(|| {
+        CoreError::invalid(
+            "state",
+            format!(
+                "unknown state \"{state}\" (expected queued, running, succeeded, failed, cancelled or interrupted)"
+            ),
         )
-        .into()),
-    }
+        .into()
+    })
+}
+
+fn parse_sort(sort: &str) -> Result<JobSortKey, ApiError> {
+    Ok(match sort.trim().to_lowercase().as_str() {
+        "created" | "created_at" | "time" => JobSortKey::CreatedAt,
+        "name" => JobSortKey::Name,
+        "state" => JobSortKey::State,
+        "provider" => JobSortKey::Provider,
+        "connection" => JobSortKey::Connection,
+        _ => {
+            return Err(CoreError::invalid(
+                "sort",
+                format!(
+                    "unknown sort \"{sort}\" (expected created, name, state, provider or connection)"
+                ),
+            )
+            .into());
+        }
+    })
 }
 
 fn row(j: &Job) -> Vec<String> {

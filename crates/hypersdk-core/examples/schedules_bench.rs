@@ -424,7 +424,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     runner.abort();
-    for job in core.list_jobs().await? {
+    for job in core.newest_jobs(hypersdk_core::JOB_PAGE_MAX).await? {
         if let Some(started) = job.started_at {
             job_lateness.push((started - due_at).num_microseconds().unwrap_or(0) as f64 / 1000.0);
         }

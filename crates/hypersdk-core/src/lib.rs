@@ -32,7 +32,7 @@ use jobs::{JobEngine, JobWork, NewJob, blocking};
 use metrics::endpoint::{EndpointController, EndpointStatus};
 use metrics::recorder::RecorderHandle;
 use metrics::{JobStats, MetricKind, MetricSeries, SeriesQuery, TimeRange};
-use model::{Job, JobDetail, ProviderKindInfo, Settings};
+use model::{Job, JobDetail, JobPage, JobQuery, ProviderKind, ProviderKindInfo, Settings};
 use providers::ProviderRegistry;
 use schedules::{Clock, SchedulerState, SystemClock};
 use secrets::Keyring;
@@ -41,8 +41,7 @@ use store::Store;
 const DESKTOP_SETTINGS_KEY: &str = "desktop";
 const CLOSE_HINT_KEY: &str = "desktop.close_hint_shown";
 
-/// How many jobs the lists show; the rest stay in the database.
-pub const JOB_LIST_LIMIT: u32 = 10_000;
+pub use model::JOB_PAGE_MAX;
 const MAX_CONCURRENT_JOBS: u32 = 32;
 const MAX_JOBS_PER_CONNECTION: u32 = 16;
 const MAX_DISKS_PER_EXPORT: u32 = 16;
@@ -320,8 +319,46 @@ impl Core {
         });
     }
 
-    pub async fn list_jobs(&self) -> Result<Vec<Job>> {
-        self.with_store(move |store| store.list_jobs(JOB_LIST_LIMIT))
+    /// One page of the jobs a query selects (filters, sort, offset and limit), with how many
+    /// match. The window asks for the rows in view; `hyperctl jobs list` for one page.
+    pub async fn query_jobs(&self, query: JobQuery) -> Result<JobPage> {
+        if query.limit > JOB_PAGE_MAX {
+            return Err(CoreError::invalid(
+                "limit",
+                format!("at most {JOB_PAGE_MAX} jobs per page"),
+            ));
+        }
+        if let Some(provider) = query.provider.as_deref()
+            && provider != "none"
+            && provider.parse::<ProviderKind>().is_err()
+        {
+            return Err(CoreError::invalid(
+                "provider",
+                format!(
+                    "unknown provider \"{provider}\" (expected none, {})",
+                    ProviderKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        self.with_store(move |store| store.query_jobs(&query)).await
+    }
+
+    /// The newest jobs, newest first (at most [`JOB_PAGE_MAX`]).
+    pub async fn newest_jobs(&self, limit: u32) -> Result<Vec<Job>> {
+        Ok(self
+            .query_jobs(JobQuery::newest(limit.min(JOB_PAGE_MAX)))
+            .await?
+            .jobs)
+    }
+
+    /// The full id of the job whose id is or starts with `prefix`.
+    pub async fn resolve_job_id(&self, prefix: &str) -> Result<String> {
+        let prefix = prefix.to_owned();
+        self.with_store(move |store| store.resolve_job_id(&prefix))
             .await
     }
 
@@ -423,9 +460,9 @@ impl Core {
 
     async fn announce_external_job_changes(&self) {
         // Another process wrote; re-announce recent jobs so views refresh.
-        match self.list_jobs().await {
+        match self.newest_jobs(50).await {
             Ok(jobs) => {
-                for job in jobs.into_iter().take(50) {
+                for job in jobs {
                     self.bus
                         .publish(CoreEvent::JobUpdated { job: Box::new(job) });
                 }

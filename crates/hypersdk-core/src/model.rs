@@ -273,6 +273,68 @@ pub struct Job {
     pub result: Option<JobResult>,
 }
 
+/// The most jobs one [`JobQuery`] returns: the window asks for the rows in view (a few pages of
+/// 100 while scrolling), `hyperctl jobs list` for one page.
+pub const JOB_PAGE_MAX: u32 = 1000;
+
+/// How the jobs list is ordered; ties are broken newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum JobSortKey {
+    #[default]
+    CreatedAt,
+    Name,
+    /// Running, queued, failed, interrupted, cancelled, succeeded: what needs attention first.
+    State,
+    Provider,
+    Connection,
+}
+
+/// Which jobs to list, in what order, and which page of them. Filters combine with AND.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct JobQuery {
+    /// Empty: every state.
+    pub states: Vec<JobState>,
+    /// A provider kind (`vsphere`, …), or `none` for jobs without a connection.
+    pub provider: Option<String>,
+    pub connection_id: Option<String>,
+    /// Words, all of which must appear (any case) in the job's name, id, connection name or
+    /// error message.
+    pub text: String,
+    pub sort: JobSortKey,
+    /// Descending; the default (newest first) is `sort: created_at, desc: true`.
+    pub desc: bool,
+    pub offset: u32,
+    /// At most [`JOB_PAGE_MAX`].
+    pub limit: u32,
+}
+
+impl JobQuery {
+    /// Every job, newest first.
+    pub fn newest(limit: u32) -> JobQuery {
+        JobQuery {
+            states: Vec::new(),
+            provider: None,
+            connection_id: None,
+            text: String::new(),
+            sort: JobSortKey::CreatedAt,
+            desc: true,
+            offset: 0,
+            limit,
+        }
+    }
+}
+
+/// One page of a [`JobQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct JobPage {
+    pub jobs: Vec<Job>,
+    /// How many jobs match the filters (all pages).
+    pub matched: u32,
+    /// How many jobs there are.
+    pub total: u32,
+}
+
 /// When the desktop says how a scheduled run went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]

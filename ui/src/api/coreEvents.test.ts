@@ -1,39 +1,61 @@
 import { QueryClient } from "@tanstack/react-query";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Job } from "../bindings";
+import type { Job, JobPage } from "../bindings";
 import { makeJob } from "../test/fixtures";
 import { PROGRESS_APPLY_INTERVAL_MS, WEBHOOK_REFRESH_INTERVAL_MS, handleCoreEvent } from "./coreEvents";
 import { queryKeys } from "./queryKeys";
+import { newestJobs } from "./hooks";
+import { PAGE_REFRESH_INTERVAL_MS } from "./jobsCache";
 
-vi.mock("../bindings", () => ({ commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
+vi.mock("../bindings", () => ({ JOB_PAGE_MAX: 1000, commands: {}, events: { coreEvent: { listen: vi.fn() } } }));
 
 describe("handleCoreEvent", () => {
-  it("updates job progress in the cache in place, without refetching", () => {
+  const page = (jobs: Job[]): JobPage => ({ jobs, matched: jobs.length, total: jobs.length });
+  const pageKey = queryKeys.jobPage({ ...newestJobs(100) });
+
+  it("updates job progress in every cached copy in place, without refetching", () => {
     const client = new QueryClient();
     const invalidate = vi.spyOn(client, "invalidateQueries");
-    client.setQueryData<Job[]>(queryKeys.jobs, [makeJob({ id: "a", state: "running" }), makeJob({ id: "b" })]);
+    client.setQueryData<Job[]>(queryKeys.activeJobs, [makeJob({ id: "a", state: "running" })]);
+    client.setQueryData<JobPage>(pageKey, page([makeJob({ id: "a", state: "running" }), makeJob({ id: "b" })]));
     const progress = { job_id: "a", bytes_done: 10, bytes_total: 100, rate_bps: 5, eta_seconds: 18, disks: [] };
 
     handleCoreEvent(client, { type: "job_progress", progress });
 
-    const jobs = client.getQueryData<Job[]>(queryKeys.jobs);
+    expect(client.getQueryData<Job[]>(queryKeys.activeJobs)?.[0]?.progress).toEqual(progress);
+    const jobs = client.getQueryData<JobPage>(pageKey)?.jobs;
     expect(jobs?.[0]?.progress).toEqual(progress);
     expect(jobs?.[1]?.progress).toBeNull();
     expect(invalidate).not.toHaveBeenCalled();
   });
 
-  it("replaces an updated job and prepends a new one", () => {
-    const client = new QueryClient();
-    client.setQueryData<Job[]>(queryKeys.jobs, [makeJob({ id: "a" })]);
+  it("keeps the active list true to job changes and re-reads the table's pages once per burst", () => {
+    vi.useFakeTimers();
+    try {
+      const client = new QueryClient();
+      const invalidate = vi.spyOn(client, "invalidateQueries");
+      client.setQueryData<Job[]>(queryKeys.activeJobs, [makeJob({ id: "a", state: "running" }), makeJob({ id: "b", state: "queued" })]);
+      client.setQueryData<JobPage>(pageKey, page([makeJob({ id: "a", state: "running" })]));
 
-    handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: "a", state: "succeeded" }) });
-    handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: "n", state: "queued" }) });
+      handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: "a", state: "succeeded" }) });
+      handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: "b", state: "running" }) });
+      handleCoreEvent(client, { type: "job_updated", job: makeJob({ id: "n", state: "queued" }) });
 
-    const jobs = client.getQueryData<Job[]>(queryKeys.jobs);
-    expect(jobs?.map((j) => [j.id, j.state])).toEqual([
-      ["n", "queued"],
-      ["a", "succeeded"],
-    ]);
+      expect(client.getQueryData<Job[]>(queryKeys.activeJobs)?.map((j) => [j.id, j.state])).toEqual([
+        ["n", "queued"],
+        ["b", "running"],
+      ]);
+      // Patched in place at once; its page is re-read (a new job moves every row down).
+      expect(client.getQueryData<JobPage>(pageKey)?.jobs[0]?.state).toBe("succeeded");
+      const pageRefreshes = () => invalidate.mock.calls.filter(([f]) => JSON.stringify(f?.queryKey) === JSON.stringify(queryKeys.jobPages)).length;
+      expect(pageRefreshes()).toBe(0);
+      vi.advanceTimersByTime(PAGE_REFRESH_INTERVAL_MS);
+      expect(pageRefreshes()).toBe(1);
+      vi.advanceTimersByTime(PAGE_REFRESH_INTERVAL_MS * 4);
+      expect(pageRefreshes()).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("invalidates connections and settings on their change events", () => {
@@ -67,9 +89,9 @@ describe("progress batching", () => {
     vi.useFakeTimers();
     const client = new QueryClient();
     const ids = Array.from({ length: 20 }, (_, i) => `j${i}`);
-    client.setQueryData<Job[]>(queryKeys.jobs, [...ids.map((id) => makeJob({ id, state: "running" })), makeJob({ id: "idle" })]);
+    client.setQueryData<Job[]>(queryKeys.activeJobs, [...ids.map((id) => makeJob({ id, state: "running" })), makeJob({ id: "idle" })]);
     const set = vi.spyOn(client, "setQueryData");
-    const listUpdates = () => set.mock.calls.filter(([key]) => JSON.stringify(key) === JSON.stringify(queryKeys.jobs)).length;
+    const listUpdates = () => set.mock.calls.filter(([key]) => JSON.stringify(key) === JSON.stringify(queryKeys.activeJobs)).length;
 
     handleCoreEvent(client, { type: "job_progress", progress: sample("j0", 1) });
     expect(listUpdates()).toBe(1); // the first sample of a burst at once
@@ -80,7 +102,7 @@ describe("progress batching", () => {
     expect(listUpdates()).toBe(1);
     vi.advanceTimersByTime(PROGRESS_APPLY_INTERVAL_MS);
     expect(listUpdates()).toBe(2);
-    const jobs = client.getQueryData<Job[]>(queryKeys.jobs) ?? [];
+    const jobs = client.getQueryData<Job[]>(queryKeys.activeJobs) ?? [];
     expect(jobs.slice(0, 20).map((j) => j.progress?.bytes_done)).toEqual(ids.map(() => 50));
     expect(jobs[20]?.progress).toBeNull();
     // Nothing pending: no further update.
@@ -91,13 +113,14 @@ describe("progress batching", () => {
   it("never lets a waiting sample overwrite the job that ended after it", () => {
     vi.useFakeTimers();
     const client = new QueryClient();
-    client.setQueryData<Job[]>(queryKeys.jobs, [makeJob({ id: "a", state: "running" })]);
+    const key = queryKeys.jobPage(newestJobs(100));
+    client.setQueryData<JobPage>(key, { jobs: [makeJob({ id: "a", state: "running" })], matched: 1, total: 1 });
     handleCoreEvent(client, { type: "job_progress", progress: sample("a", 1) });
     handleCoreEvent(client, { type: "job_progress", progress: sample("a", 900) }); // waits
     const done = makeJob({ id: "a", state: "succeeded", progress: sample("a", 1000) });
     handleCoreEvent(client, { type: "job_updated", job: done });
     vi.advanceTimersByTime(PROGRESS_APPLY_INTERVAL_MS);
-    const job = client.getQueryData<Job[]>(queryKeys.jobs)?.[0];
+    const job = client.getQueryData<JobPage>(key)?.jobs[0];
     expect([job?.state, job?.progress?.bytes_done]).toEqual(["succeeded", 1000]);
   });
 });

@@ -1,4 +1,5 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
+import { JOB_PAGE_MAX } from "../bindings";
 import type {
   Connection,
   ConnectionInput,
@@ -7,6 +8,8 @@ import type {
   Diagnostic,
   ExportSpec,
   Job,
+  JobPage,
+  JobQuery,
   Settings,
   VmInfo,
   Webhook,
@@ -18,7 +21,7 @@ import type {
 import { api } from "./client";
 import type { CoreError } from "./errors";
 import { queryKeys } from "./queryKeys";
-import { upsertJob } from "./jobsCache";
+import { rememberJobNames, upsertJob } from "./jobsCache";
 import type {
   DesktopSettings,
   RetentionItem,
@@ -129,10 +132,64 @@ export function useRetryJob() {
   });
 }
 
-export function useJobs() {
+/** The queued and running jobs, newest first (up to JOB_PAGE_MAX of them). */
+export function useActiveJobs() {
   return useQuery<Job[], CoreError>({
-    queryKey: queryKeys.jobs,
-    queryFn: api.listJobs,
+    queryKey: queryKeys.activeJobs,
+    queryFn: async () => {
+      const page = await api.queryJobs({ ...newestJobs(JOB_PAGE_MAX), states: ["running", "queued"] });
+      rememberJobNames(page.jobs);
+      return page.jobs;
+    },
+  });
+}
+
+/** A query for every job, newest first. */
+export function newestJobs(limit: number): JobQuery {
+  return { states: [], provider: null, connection_id: null, text: "", sort: "created_at", desc: true, offset: 0, limit };
+}
+
+/** Rows the Jobs table fetches at a time. */
+export const JOB_BLOCK = 100;
+
+/**
+ * The jobs a query selects, fetched from the core a block of {@link JOB_BLOCK} rows at a time
+ * as they come into view (`first`..`last` are row indexes). While a new query (a keystroke, a
+ * filter) is answered, the previous answer's first block and counts stay on screen.
+ */
+export function useJobPages(query: Omit<JobQuery, "offset" | "limit">, first: number, last: number) {
+  const block = (b: number): JobQuery => ({ ...query, offset: b * JOB_BLOCK, limit: JOB_BLOCK });
+  const fetchBlock = (q: JobQuery) => async () => {
+    const page = await api.queryJobs(q);
+    rememberJobNames(page.jobs);
+    return page;
+  };
+  // Block 0 says how many jobs match. It has an observer of its own because only a single
+  // query's observer keeps the previous key's data while the next loads (useQueries does not).
+  const head = useQuery<JobPage, CoreError>({
+    queryKey: queryKeys.jobPage(block(0)),
+    queryFn: fetchBlock(block(0)),
+    placeholderData: keepPreviousData,
+  });
+  const from = Math.max(1, Math.floor(Math.max(0, first) / JOB_BLOCK));
+  const to = Math.floor(Math.max(0, last) / JOB_BLOCK);
+  const rest: number[] = [];
+  for (let b = from; b <= to; b++) rest.push(b);
+  return useQueries({
+    queries: rest.map((b) => ({ queryKey: queryKeys.jobPage(block(b)), queryFn: fetchBlock(block(b)) })),
+    combine: (results) => {
+      const pages = new Map<number, JobPage>();
+      if (head.data) pages.set(0, head.data);
+      results.forEach((r, i) => {
+        if (r.data) pages.set(rest[i]!, r.data);
+      });
+      return {
+        pages,
+        matched: head.data?.matched ?? null,
+        total: head.data?.total ?? null,
+        error: head.error ?? results.find((r) => r.error)?.error ?? null,
+      };
+    },
   });
 }
 

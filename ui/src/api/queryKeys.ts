@@ -1,4 +1,4 @@
-import type { DeliveryFilter } from "../bindings";
+import type { DeliveryFilter, JobQuery } from "../bindings";
 
 export const queryKeys = {
   appInfo: ["app-info"] as const,
@@ -8,7 +8,13 @@ export const queryKeys = {
   connectionDiagnostics: (id: string) => ["connections", "diagnostics", id] as const,
   vmsAll: ["vms"] as const,
   vms: (connectionId: string) => ["vms", connectionId] as const,
+  /** Every job query (active list, table pages, one job) starts with this. */
   jobs: ["jobs"] as const,
+  /** Queued and running jobs. */
+  activeJobs: ["jobs", "active"] as const,
+  /** Pages of the Jobs table, whatever their filters. */
+  jobPages: ["jobs", "pages"] as const,
+  jobPage: (query: JobQuery) => ["jobs", "pages", query] as const,
   job: (id: string) => ["jobs", "detail", id] as const,
   settings: ["settings"] as const,
   /** Every webhook query (list, delivery logs) starts with this. */

@@ -9,6 +9,7 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { SECTIONS, useNavigation } from "../store/navigation";
 import type { Section } from "../store/navigation";
 import { createScheduleMock, NOT_MINE } from "./mockSchedules";
+import { queryJobsLocally } from "../features/jobs/jobFilters";
 import type {
   ApiError,
   Connection,
@@ -20,6 +21,7 @@ import type {
   ExportSpec,
   Job,
   JobProgress,
+  JobQuery,
   PowerState,
   ProviderKindInfo,
   Settings,
@@ -525,9 +527,11 @@ export function installMockIpc(): void {
           const request = requests.get(job.id) ?? { connectionId: job.connection_id ?? "c-1", vmId: job.id, vmName: job.name.replace(/^Export /, ""), destination_dir: "/home/ada/Exports", suffix: ".ova", manifest: "sha256" };
           return { ...newJob(`Export ${request.vmName} (retry)`, request.connectionId, request) };
         }
-        case "list_jobs":
+        case "query_jobs": {
+          const page = queryJobsLocally(jobs, connections, a.query as JobQuery);
           // Copies: the mock changes its jobs in place, and the query cache must not share them.
-          return jobs.map((j) => ({ ...j }));
+          return { ...page, jobs: page.jobs.map((j) => ({ ...j })) };
+        }
         case "get_job": {
           const job = jobs.find((j) => j.id === a.id);
           if (!job) fail("not_found", `job "${String(a.id)}" was not found`);

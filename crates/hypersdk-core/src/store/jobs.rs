@@ -6,11 +6,188 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::Store;
 use super::webhooks::enqueue_job_event;
 use crate::error::{ApiError, CoreError, Result};
-use crate::model::{Job, JobEvent, JobKind, JobProgress, JobResult, JobState, Timestamp};
+use crate::model::{
+    Job, JobEvent, JobKind, JobPage, JobProgress, JobQuery, JobResult, JobSortKey, JobState,
+    Timestamp,
+};
 use crate::webhooks::WebhookEvent;
 
 const COLUMNS: &str = "id, name, kind, connection_id, state, created_at, started_at, finished_at, \
                        progress_json, error_json, result_json";
+/// [`COLUMNS`] of the jobs table when it is joined (as `j`) with its connection (as `c`).
+const J_COLUMNS: &str = "j.id, j.name, j.kind, j.connection_id, j.state, j.created_at, \
+                         j.started_at, j.finished_at, j.progress_json, j.error_json, j.result_json";
+
+/// The tie-breaker after any other sort key.
+const NEWEST: &str = "j.created_at DESC, j.rowid DESC";
+
+/// The `State` sort: what needs attention first.
+const STATE_RANK: &str = "CASE j.state WHEN 'running' THEN 0 WHEN 'queued' THEN 1 \
+                          WHEN 'failed' THEN 2 WHEN 'interrupted' THEN 3 WHEN 'cancelled' THEN 4 \
+                          ELSE 5 END";
+
+/// What `jobs_search` holds for a job (the migration's triggers write the same): name, id,
+/// connection name and error message, one per line so a word never spans two of them, in
+/// lower case so words too short for the index are found by a plain `instr`.
+const JOB_SEARCH_TEXT: &str = "lower(j.name || char(10) || j.id || char(10) || COALESCE(c.name, '') \
+    || char(10) || COALESCE(CASE WHEN json_valid(j.error_json) \
+    THEN json_extract(j.error_json, '$.message') END, ''))";
+
+/// Words shorter than this cannot use the trigram index (it indexes 3-character sequences).
+const TRIGRAM: usize = 3;
+
+/// From how many matches on a page in creation order walks the creation index (see
+/// [`Store::query_jobs`]); below, at least 1 % of 100,000 jobs match, so the walk is short.
+const WALK_AT_MATCHES: u32 = 1000;
+
+/// Some SQL and the values of its `?`s.
+struct Sql {
+    sql: String,
+    params: Vec<rusqlite::types::Value>,
+}
+
+/// A query's filters as SQL over `jobs j`: those on the job's own columns, and the words, which
+/// select rows of `jobs_search` (keyed by the jobs' rowids).
+struct JobFilterSql {
+    rows: Option<Sql>,
+    /// Words the trigram index finds.
+    indexed: Option<Sql>,
+    /// Words too short for it.
+    short: Option<Sql>,
+}
+
+impl JobFilterSql {
+    fn new(q: &JobQuery) -> JobFilterSql {
+        use rusqlite::types::Value;
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<Value> = Vec::new();
+        if !q.states.is_empty() {
+            let marks = vec!["?"; q.states.len()].join(", ");
+            clauses.push(format!("j.state IN ({marks})"));
+            params.extend(q.states.iter().map(|s| Value::Text(s.as_str().to_owned())));
+        }
+        match q.provider.as_deref() {
+            None => {}
+            Some("none") => clauses.push("j.connection_id IS NULL".into()),
+            Some(kind) => {
+                clauses
+                    .push("j.connection_id IN (SELECT id FROM connections WHERE kind = ?)".into());
+                params.push(Value::Text(kind.to_owned()));
+            }
+        }
+        if let Some(id) = &q.connection_id {
+            clauses.push("j.connection_id = ?".into());
+            params.push(Value::Text(id.clone()));
+        }
+        let rows = (!clauses.is_empty()).then(|| Sql {
+            sql: clauses.join(" AND "),
+            params,
+        });
+
+        // Words of three characters or more are looked up in the trigram index. Shorter ones
+        // cannot be, and are looked for in the text itself, which is stored lower-cased (ASCII;
+        // SQLite's lower()), so they match ASCII letters in any case.
+        let words: Vec<&str> = q.text.split_whitespace().collect();
+        let indexed: Vec<String> = words
+            .iter()
+            .filter(|w| w.chars().count() >= TRIGRAM)
+            .map(|w| format!("\"{}\"", w.to_lowercase().replace('"', "\"\"")))
+            .collect();
+        let indexed = (!indexed.is_empty()).then(|| Sql {
+            sql: "jobs_search MATCH ?".to_owned(),
+            params: vec![Value::Text(indexed.join(" AND "))],
+        });
+        let short: Vec<Value> = words
+            .iter()
+            .filter(|w| w.chars().count() < TRIGRAM)
+            .map(|w| Value::Text(w.to_ascii_lowercase()))
+            .collect();
+        let short = (!short.is_empty()).then(|| Sql {
+            sql: vec!["instr(text, ?) > 0"; short.len()].join(" AND "),
+            params: short,
+        });
+        JobFilterSql {
+            rows,
+            indexed,
+            short,
+        }
+    }
+
+    /// The words, as a condition on `jobs_search` rows; None without words.
+    fn search_sql(&self) -> Option<String> {
+        let parts: Vec<&str> = [&self.indexed, &self.short]
+            .into_iter()
+            .flatten()
+            .map(|s| s.sql.as_str())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" AND "))
+    }
+
+    /// Every filter, as a condition on `jobs j`. When `walking` the creation index, words too
+    /// short for the trigram index are tested row by row as they are reached (the walk stops
+    /// after a page) instead of being gathered first from all 100,000 rows.
+    fn where_sql(&self, walking: bool) -> String {
+        let mut parts = Vec::new();
+        if let Some(rows) = &self.rows {
+            parts.push(rows.sql.clone());
+        }
+        match (&self.indexed, &self.short) {
+            (None, Some(short)) if walking => parts.push(format!(
+                "EXISTS (SELECT 1 FROM jobs_search WHERE rowid = j.rowid AND {})",
+                short.sql
+            )),
+            _ => {
+                if let Some(search) = self.search_sql() {
+                    parts.push(format!(
+                        "j.rowid IN (SELECT rowid FROM jobs_search WHERE {search})"
+                    ));
+                }
+            }
+        }
+        if parts.is_empty() {
+            "1".to_owned()
+        } else {
+            parts.join(" AND ")
+        }
+    }
+
+    /// The values for [`JobFilterSql::where_sql`] and [`JobFilterSql::search_sql`], in order.
+    fn params(&self) -> impl Iterator<Item = &rusqlite::types::Value> {
+        [&self.rows, &self.indexed, &self.short]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s.params.iter())
+    }
+}
+
+/// Rebuilds `jobs_search` when it no longer matches the jobs table: a restored or hand-edited
+/// database, or a `VACUUM` that renumbered the jobs' rowids (the index is keyed by them). The
+/// check reads two counts and the newest job's entry, so it costs nothing at start-up.
+pub(super) fn repair_search_index(conn: &Connection) -> Result<()> {
+    let consistent: bool = conn.query_row(
+        // jobs_search_docsize has a row per entry: counting it reads no text.
+        "SELECT (SELECT count(*) FROM jobs) = (SELECT count(*) FROM jobs_search_docsize) \
+           AND COALESCE((SELECT instr(s.text, j.id) > 0 FROM jobs j \
+                JOIN jobs_search s ON s.rowid = j.rowid ORDER BY j.rowid DESC LIMIT 1), \
+                NOT EXISTS (SELECT 1 FROM jobs))",
+        [],
+        |r| r.get(0),
+    )?;
+    if !consistent {
+        tracing::warn!("the jobs search index does not match the jobs; rebuilding it");
+        let tx = conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM jobs_search", [])?;
+        tx.execute(
+            &format!(
+                "INSERT INTO jobs_search (rowid, text) SELECT j.rowid, {JOB_SEARCH_TEXT} \
+                 FROM jobs j LEFT JOIN connections c ON c.id = j.connection_id"
+            ),
+            [],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
 
 pub struct NewJobRow<'a> {
     pub id: &'a str,
@@ -126,14 +303,97 @@ impl Store {
         Ok(())
     }
 
-    /// Newest first.
-    pub fn list_jobs(&self, limit: u32) -> Result<Vec<Job>> {
+    /// One page of the jobs a query selects, in its order, with how many match and how many
+    /// there are. The query is validated by the caller ([`crate::Core::query_jobs`]).
+    pub fn query_jobs(&self, q: &JobQuery) -> Result<JobPage> {
+        let filter = JobFilterSql::new(q);
+        let dir = if q.desc { "DESC" } else { "ASC" };
+        let order = match q.sort {
+            JobSortKey::CreatedAt => format!("j.created_at {dir}, j.rowid {dir}"),
+            JobSortKey::Name => format!("j.name COLLATE NOCASE {dir}, {NEWEST}"),
+            JobSortKey::State => format!("{STATE_RANK} {dir}, {NEWEST}"),
+            JobSortKey::Provider => format!("COALESCE(c.kind, 'none') {dir}, {NEWEST}"),
+            JobSortKey::Connection => {
+                format!("COALESCE(c.name, '') COLLATE NOCASE {dir}, {NEWEST}")
+            }
+        };
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1"
-        ))?;
-        let rows = stmt.query_map([limit], from_row)?;
-        rows.map(|r| r?).collect()
+        let total: u32 = conn.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+        let matched: u32 = match (&filter.rows, filter.search_sql()) {
+            (None, None) => total,
+            // Only words: the search table alone knows how many jobs have them.
+            (None, Some(search)) => conn.query_row(
+                &format!("SELECT count(*) FROM jobs_search WHERE {search}"),
+                rusqlite::params_from_iter(filter.params()),
+                |r| r.get(0),
+            )?,
+            _ => conn.query_row(
+                &format!(
+                    "SELECT count(*) FROM jobs j WHERE {}",
+                    filter.where_sql(false)
+                ),
+                rusqlite::params_from_iter(filter.params()),
+                |r| r.get(0),
+            )?,
+        };
+        let mut jobs = Vec::new();
+        if q.limit > 0 && q.offset < matched {
+            // Many matches in creation order: walk the creation index from the end and stop
+            // after the page (a row is tested as it is reached). SQLite's own choice, gathering
+            // every match and then sorting them, costs ~3 µs a match: 300 ms when a search
+            // matches all of 100,000 jobs. Few matches: that choice is the fast one.
+            let walk = q.sort == JobSortKey::CreatedAt && matched >= WALK_AT_MATCHES;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {J_COLUMNS} FROM jobs j {} LEFT JOIN connections c ON c.id = j.connection_id \
+                 WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
+                if walk { "INDEXED BY jobs_by_created" } else { "" },
+                filter.where_sql(walk),
+                q.limit,
+                q.offset
+            ))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(filter.params()), from_row)?;
+            for row in rows {
+                jobs.push(row??);
+            }
+        }
+        Ok(JobPage {
+            jobs,
+            matched,
+            total,
+        })
+    }
+
+    /// The id of the one job whose id starts with `prefix` (people copy short ids from tables).
+    pub fn resolve_job_id(&self, prefix: &str) -> Result<String> {
+        let not_found = || CoreError::NotFound {
+            what: "job",
+            id: prefix.to_owned(),
+        };
+        // Ids are UUIDs: anything else cannot match, and keeps GLOB's wildcards out.
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(not_found());
+        }
+        let conn = self.lock()?;
+        // GLOB on the primary key is a range scan of its index (LIKE would not be: NOCASE).
+        let mut stmt = conn.prepare("SELECT id FROM jobs WHERE id GLOB ?1 || '*' LIMIT 2")?;
+        let ids: Vec<String> = stmt
+            .query_map([prefix.to_ascii_lowercase()], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        match ids.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(not_found()),
+            _ => {
+                let n: u32 = conn.query_row(
+                    "SELECT count(*) FROM jobs WHERE id GLOB ?1 || '*'",
+                    [prefix.to_ascii_lowercase()],
+                    |r| r.get(0),
+                )?;
+                Err(CoreError::invalid(
+                    "id",
+                    format!("\"{prefix}\" matches {n} jobs; give more of the id"),
+                ))
+            }
+        }
     }
 
     pub fn get_job(&self, id: &str) -> Result<Option<Job>> {
@@ -341,4 +601,350 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Job>> {
         error,
         result,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::model::{Connection as Conn, ProviderKind};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("hypersdk.db")).expect("open");
+        (dir, store)
+    }
+
+    fn connection(store: &Store, name: &str, kind: ProviderKind) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = Utc::now();
+        store
+            .insert_connection(
+                &Conn {
+                    id: id.clone(),
+                    kind,
+                    name: name.into(),
+                    endpoint: "https://example.test".into(),
+                    username: "u".into(),
+                    options: BTreeMap::new(),
+                    has_secret: false,
+                    tls_fingerprint: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+                None,
+                || Ok(()),
+            )
+            .expect("insert connection");
+        id
+    }
+
+    fn job(store: &Store, name: &str, connection: Option<&str>) -> Job {
+        let id = uuid::Uuid::new_v4().to_string();
+        store
+            .insert_job(&NewJobRow {
+                id: &id,
+                name,
+                kind: JobKind::Export,
+                connection_id: connection,
+                request_json: "{}",
+                runner_id: "test",
+            })
+            .expect("insert job")
+    }
+
+    fn fail(store: &Store, id: &str, message: &str) {
+        let error = ApiError {
+            code: "source_unreachable".into(),
+            message: message.into(),
+            retryable: true,
+        };
+        store
+            .transition_job(id, JobState::Failed, "failed", Some(&error))
+            .expect("fail job");
+    }
+
+    fn names(store: &Store, q: &JobQuery) -> Vec<String> {
+        store
+            .query_jobs(q)
+            .expect("query")
+            .jobs
+            .into_iter()
+            .map(|j| j.name)
+            .collect()
+    }
+
+    fn text(t: &str) -> JobQuery {
+        JobQuery {
+            text: t.into(),
+            ..JobQuery::newest(100)
+        }
+    }
+
+    #[test]
+    fn pages_count_what_matches_and_what_exists() {
+        let (_dir, store) = store();
+        for i in 0..25 {
+            job(&store, &format!("Export vm-{i:02}"), None);
+        }
+        let page = store
+            .query_jobs(&JobQuery {
+                offset: 10,
+                ..JobQuery::newest(10)
+            })
+            .expect("query");
+        assert_eq!((page.matched, page.total), (25, 25));
+        let got: Vec<_> = page.jobs.iter().map(|j| j.name.as_str()).collect();
+        // Newest first, created in the same millisecond or not: rowid breaks the tie.
+        let want: Vec<String> = (5..15).rev().map(|i| format!("Export vm-{i:02}")).collect();
+        assert_eq!(got, want);
+
+        let past_the_end = store
+            .query_jobs(&JobQuery {
+                offset: 30,
+                ..JobQuery::newest(10)
+            })
+            .expect("query");
+        assert!(past_the_end.jobs.is_empty());
+        assert_eq!(past_the_end.matched, 25);
+
+        let counted_only = store.query_jobs(&JobQuery::newest(0)).expect("query");
+        assert!(counted_only.jobs.is_empty());
+        assert_eq!(counted_only.matched, 25);
+    }
+
+    #[test]
+    fn text_matches_name_id_connection_and_error_in_any_case() {
+        let (_dir, store) = store();
+        let prod = connection(&store, "Prod-vCenter", ProviderKind::Vsphere);
+        let web = job(&store, "Export web-01", Some(&prod));
+        let db = job(&store, "Export DB-Primary", None);
+        fail(&store, &db.id, "Connection refused by ESXi host esx-07");
+        job(&store, "Export mail", None);
+
+        assert_eq!(names(&store, &text("WEB")), ["Export web-01"]);
+        assert_eq!(names(&store, &text("db-prim")), ["Export DB-Primary"]);
+        // The connection's name, and the error message.
+        assert_eq!(names(&store, &text("prod-vcenter")), ["Export web-01"]);
+        assert_eq!(names(&store, &text("esx-07")), ["Export DB-Primary"]);
+        // The id, or a part of it.
+        assert_eq!(names(&store, &text(&web.id[..13])), ["Export web-01"]);
+        // Every word must match, wherever each is.
+        assert_eq!(
+            names(&store, &text("export refused")),
+            ["Export DB-Primary"]
+        );
+        assert!(names(&store, &text("web refused")).is_empty());
+        // Words too short for the trigram index are matched too.
+        assert_eq!(names(&store, &text("ai")), ["Export mail"]);
+        assert_eq!(names(&store, &text("x")).len(), 3);
+        // Quotes and FTS operators are plain text, not query syntax.
+        assert!(names(&store, &text("\"web OR mail\"")).is_empty());
+        assert!(names(&store, &text("NEAR(web")).is_empty());
+        assert!(names(&store, &text("%")).is_empty());
+    }
+
+    #[test]
+    fn the_index_follows_renamed_and_removed_connections() {
+        let (_dir, store) = store();
+        let id = connection(&store, "old-name", ProviderKind::Vsphere);
+        job(&store, "Export a", Some(&id));
+        assert_eq!(names(&store, &text("old-name")), ["Export a"]);
+
+        store
+            .lock()
+            .expect("lock")
+            .execute(
+                "UPDATE connections SET name = 'new-name' WHERE id = ?1",
+                [&id],
+            )
+            .expect("rename");
+        assert!(names(&store, &text("old-name")).is_empty());
+        assert_eq!(names(&store, &text("new-name")), ["Export a"]);
+
+        // Removing the connection keeps the job (without a connection) and forgets the name.
+        store.delete_connection(&id, || Ok(())).expect("delete");
+        assert!(names(&store, &text("new-name")).is_empty());
+        assert_eq!(names(&store, &text("export")), ["Export a"]);
+        let none = JobQuery {
+            provider: Some("none".into()),
+            ..JobQuery::newest(10)
+        };
+        assert_eq!(names(&store, &none), ["Export a"]);
+    }
+
+    #[test]
+    fn filters_combine_and_sorts_break_ties_newest_first() {
+        let (_dir, store) = store();
+        let vc = connection(&store, "b-vcenter", ProviderKind::Vsphere);
+        let aws = connection(&store, "a-aws", ProviderKind::Aws);
+        let j1 = job(&store, "charlie", Some(&vc));
+        let j2 = job(&store, "Alpha", Some(&aws));
+        job(&store, "bravo", None);
+        let j4 = job(&store, "delta", Some(&vc));
+        fail(&store, &j1.id, "boom");
+        store
+            .transition_job(&j4.id, JobState::Running, "started", None)
+            .expect("start");
+        store
+            .transition_job(&j2.id, JobState::Running, "started", None)
+            .expect("start");
+        store
+            .finish_job(&j2.id, JobState::Succeeded, "done", None, None)
+            .expect("finish");
+
+        let by = |sort, desc| JobQuery {
+            sort,
+            desc,
+            ..JobQuery::newest(10)
+        };
+        assert_eq!(
+            names(&store, &by(JobSortKey::Name, false)),
+            ["Alpha", "bravo", "charlie", "delta"]
+        );
+        assert_eq!(
+            names(&store, &by(JobSortKey::State, false)),
+            ["delta", "bravo", "charlie", "Alpha"],
+            "running, queued, failed, …, succeeded"
+        );
+        assert_eq!(
+            names(&store, &by(JobSortKey::Connection, false)),
+            ["bravo", "Alpha", "delta", "charlie"],
+            "no connection first, then by name; ties newest first"
+        );
+        assert_eq!(
+            names(&store, &by(JobSortKey::Provider, true)),
+            ["delta", "charlie", "bravo", "Alpha"],
+            "vsphere, none, aws (descending by kind); ties newest first"
+        );
+
+        let vsphere_failed = JobQuery {
+            states: vec![JobState::Failed, JobState::Succeeded],
+            provider: Some("vsphere".into()),
+            ..JobQuery::newest(10)
+        };
+        assert_eq!(names(&store, &vsphere_failed), ["charlie"]);
+        let of_connection = JobQuery {
+            connection_id: Some(vc.clone()),
+            text: "del".into(),
+            ..JobQuery::newest(10)
+        };
+        let page = store.query_jobs(&of_connection).expect("query");
+        assert_eq!((page.matched, page.total), (1, 4));
+        assert_eq!(page.jobs[0].name, "delta");
+    }
+
+    #[test]
+    fn short_ids_resolve_when_unambiguous() {
+        let (_dir, store) = store();
+        let a = job(&store, "a", None);
+        assert_eq!(store.resolve_job_id(&a.id).expect("full id"), a.id);
+        assert_eq!(store.resolve_job_id(&a.id[..8]).expect("prefix"), a.id);
+        assert_eq!(
+            store
+                .resolve_job_id(&a.id[..8].to_uppercase())
+                .expect("any case"),
+            a.id
+        );
+        for bad in ["", "*", "zz", "0000000-not-there"] {
+            assert!(
+                matches!(store.resolve_job_id(bad), Err(CoreError::NotFound { .. })),
+                "{bad}"
+            );
+        }
+        // Two jobs whose ids share the first character (likely with 40 jobs).
+        let ids: Vec<String> = (0..40)
+            .map(|i| job(&store, &format!("j{i}"), None).id)
+            .collect();
+        let shared = ids
+            .iter()
+            .chain([&a.id])
+            .find_map(|x| {
+                let first = &x[..1];
+                (ids.iter()
+                    .chain([&a.id])
+                    .filter(|y| y.starts_with(first))
+                    .count()
+                    > 1)
+                .then(|| first.to_owned())
+            })
+            .expect("41 random ids share a first hex digit");
+        assert!(matches!(
+            store.resolve_job_id(&shared),
+            Err(CoreError::InvalidInput { field: "id", .. })
+        ));
+    }
+
+    #[test]
+    fn walking_the_creation_index_gives_the_same_pages() {
+        let (_dir, store) = store();
+        let n = WALK_AT_MATCHES as usize + 300;
+        let mut names_newest_first: Vec<String> = Vec::new();
+        for i in 0..n {
+            let j = job(&store, &format!("Export vm-{i:04}"), None);
+            if i % 3 == 0 {
+                fail(&store, &j.id, "refused");
+            }
+            names_newest_first.insert(0, j.name);
+        }
+        let failed_newest_first: Vec<String> = (0..n)
+            .rev()
+            .filter(|i| i % 3 == 0)
+            .map(|i| format!("Export vm-{i:04}"))
+            .collect();
+        // Everything matches (the walk); a third matches (gathered, then sorted); both by words
+        // and by state, and pages far down.
+        for (q, want) in [
+            (text("export"), &names_newest_first),
+            (text("ex"), &names_newest_first),
+            (
+                JobQuery {
+                    states: vec![JobState::Failed],
+                    ..JobQuery::newest(100)
+                },
+                &failed_newest_first,
+            ),
+            (
+                JobQuery {
+                    states: vec![JobState::Failed],
+                    text: "refused vm".into(),
+                    ..JobQuery::newest(100)
+                },
+                &failed_newest_first,
+            ),
+        ] {
+            for offset in [0, 380, want.len() as u32 - 30] {
+                let page = store
+                    .query_jobs(&JobQuery {
+                        offset,
+                        ..q.clone()
+                    })
+                    .expect("query");
+                assert_eq!(page.matched as usize, want.len(), "{q:?}");
+                let got: Vec<&str> = page.jobs.iter().map(|j| j.name.as_str()).collect();
+                let end = (offset as usize + 100).min(want.len());
+                assert_eq!(got, want[offset as usize..end], "{q:?} at {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_search_index_out_of_step_is_rebuilt_on_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hypersdk.db");
+        {
+            let store = Store::open(&path).expect("open");
+            job(&store, "Export kept", None);
+            // What a restore of an older copy, or a VACUUM renumbering rowids, could leave.
+            store
+                .lock()
+                .expect("lock")
+                .execute("DELETE FROM jobs_search", [])
+                .expect("clear index");
+            assert!(names(&store, &text("kept")).is_empty());
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(names(&store, &text("kept")), ["Export kept"]);
+    }
 }

@@ -228,6 +228,47 @@ CREATE INDEX job_metrics_by_finished ON job_metrics(finished_at);
 CREATE INDEX jobs_by_finished ON jobs(finished_at);
 "#,
     ),
+    // Text search of the jobs list (see jobs::JOB_SEARCH_TEXT, which the triggers repeat): a
+    // trigram index answers "which jobs contain this substring" without reading 100,000 rows
+    // per keystroke. Kept by triggers,
+    // so every writer (the app, hyperctl, an older build's connection rename) keeps it right.
+    M::up(
+        r#"
+CREATE VIRTUAL TABLE jobs_search USING fts5(text, tokenize = 'trigram');
+
+CREATE TRIGGER jobs_search_insert AFTER INSERT ON jobs BEGIN
+    INSERT INTO jobs_search (rowid, text) VALUES (new.rowid, lower(
+        new.name || char(10) || new.id || char(10)
+        || COALESCE((SELECT name FROM connections WHERE id = new.connection_id), '') || char(10)
+        || COALESCE(CASE WHEN json_valid(new.error_json) THEN json_extract(new.error_json, '$.message') END, '')));
+END;
+
+CREATE TRIGGER jobs_search_update AFTER UPDATE OF name, connection_id, error_json ON jobs BEGIN
+    UPDATE jobs_search SET text = lower(
+        new.name || char(10) || new.id || char(10)
+        || COALESCE((SELECT name FROM connections WHERE id = new.connection_id), '') || char(10)
+        || COALESCE(CASE WHEN json_valid(new.error_json) THEN json_extract(new.error_json, '$.message') END, ''))
+    WHERE rowid = new.rowid;
+END;
+
+CREATE TRIGGER jobs_search_delete AFTER DELETE ON jobs BEGIN
+    DELETE FROM jobs_search WHERE rowid = old.rowid;
+END;
+
+CREATE TRIGGER jobs_search_connection_renamed AFTER UPDATE OF name ON connections BEGIN
+    UPDATE jobs_search SET text = (
+        SELECT lower(j.name || char(10) || j.id || char(10) || new.name || char(10)
+            || COALESCE(CASE WHEN json_valid(j.error_json) THEN json_extract(j.error_json, '$.message') END, ''))
+        FROM jobs j WHERE j.rowid = jobs_search.rowid)
+    WHERE rowid IN (SELECT rowid FROM jobs WHERE connection_id = new.id);
+END;
+
+INSERT INTO jobs_search (rowid, text)
+SELECT j.rowid, lower(j.name || char(10) || j.id || char(10) || COALESCE(c.name, '') || char(10)
+    || COALESCE(CASE WHEN json_valid(j.error_json) THEN json_extract(j.error_json, '$.message') END, ''))
+FROM jobs j LEFT JOIN connections c ON c.id = j.connection_id;
+"#,
+    ),
 ];
 
 pub struct Store {
@@ -300,6 +341,8 @@ impl Store {
                 path: path.to_path_buf(),
                 detail: format!("schema migration failed: {e}"),
             })?;
+
+        jobs::repair_search_index(&conn)?;
 
         Ok(Store {
             conn: Mutex::new(conn),

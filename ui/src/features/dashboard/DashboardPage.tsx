@@ -1,7 +1,8 @@
 import { SimpleGrid, Stack } from "@mantine/core";
 import { memo, useCallback, useMemo, useState } from "react";
 import type { MetricSeries, TimeRange } from "../../bindings";
-import { useJobs, useSchedulerStatus } from "../../api/hooks";
+import { useActiveJobs, useSchedulerStatus } from "../../api/hooks";
+import { knownJobName } from "../../api/jobsCache";
 import { useJobStats, useResourceSeries } from "../../api/metricsHooks";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { PageHeader } from "../../components/PageHeader";
@@ -40,11 +41,11 @@ export function DashboardPage() {
   const stats = useJobStats(range);
   const resources = useResourceSeries(range);
   const samples = useLiveMetrics((s) => s.samples);
-  const jobs = useJobs();
-  const nameKey = liveJobNames(jobs.data, samples);
+  const jobs = useActiveJobs();
+  const nameKey = liveJobNames(knownJobName, samples);
   const names = useMemo(() => new Map(JSON.parse(nameKey) as [string, string][]), [nameKey]);
   const jobName = useCallback((id: string) => names.get(id) ?? id.slice(0, 8), [names]);
-  // Job events patch the jobs list in place, so these follow every start and end at once.
+  // Job events patch the active list in place, so these follow every start and end at once.
   let running = 0;
   let queued = 0;
   for (const j of jobs.data ?? []) {

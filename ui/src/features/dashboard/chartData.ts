@@ -1,6 +1,6 @@
 // Pure functions from core data to the points each chart plots, and from those points to the
 // table "Export data" saves — so the file holds exactly what the chart shows.
-import type { HeatCell, Job, JobStats, MetricSeries, MetricsSample, ProviderOutcomes } from "../../bindings";
+import type { HeatCell, JobStats, MetricSeries, MetricsSample, ProviderOutcomes } from "../../bindings";
 import type { ChartTable } from "./exportData";
 
 export const isoTime = (t: number) => new Date(t * 1000).toISOString();
@@ -124,10 +124,13 @@ export function heatTable(cells: readonly HeatCell[]): ChartTable {
  * The names of the jobs that have live samples, as a string that changes only when one of them
  * does (not on every progress event, which replaces the jobs list).
  */
-export function liveJobNames(jobs: readonly Job[] | undefined, samples: readonly MetricsSample[]): string {
+export function liveJobNames(nameOf: (id: string) => string | undefined, samples: readonly MetricsSample[]): string {
   const wanted = new Set<string>();
   for (const s of samples) for (const j of s.jobs) wanted.add(j.job_id);
   const pairs: [string, string][] = [];
-  for (const j of jobs ?? []) if (wanted.has(j.id)) pairs.push([j.id, j.name]);
+  for (const id of wanted) {
+    const name = nameOf(id);
+    if (name !== undefined) pairs.push([id, name]);
+  }
   return JSON.stringify(pairs);
 }

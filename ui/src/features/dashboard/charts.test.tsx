@@ -3,7 +3,6 @@ import userEvent from "@testing-library/user-event";
 import { save } from "@tauri-apps/plugin-dialog";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { JobStats, MetricSeries, MetricsSample } from "../../bindings";
-import { makeJob } from "../../test/fixtures";
 import { commands } from "../../bindings";
 import { renderWithProviders } from "../../test/render";
 import { heatCells, liveJobNames, liveThroughput, providerBars, runPoints, seriesRows } from "./chartData";
@@ -145,22 +144,27 @@ beforeEach(() => {
 });
 
 describe("liveJobNames", () => {
-  it("names the jobs with live samples and ignores progress-only changes to the jobs list", () => {
+  it("names the jobs with live samples and changes only when one of those names does", () => {
     const samples = [
       { t: 1, jobs: [{ job_id: "a", bytes_per_second: 5 }] },
       { t: 2, jobs: [{ job_id: "b", bytes_per_second: 7 }] },
     ] as unknown as MetricsSample[];
-    const jobs = [makeJob({ id: "a", name: "Export a" }), makeJob({ id: "b", name: "Export b" }), makeJob({ id: "c" })];
-    const key = liveJobNames(jobs, samples);
+    const names = new Map([
+      ["a", "Export a"],
+      ["b", "Export b"],
+      ["c", "Export c"],
+    ]);
+    const key = liveJobNames((id) => names.get(id), samples);
     expect(JSON.parse(key)).toEqual([
       ["a", "Export a"],
       ["b", "Export b"],
     ]);
-    // A progress event replaces the list and the job objects; the key (and so the chart) stays.
-    const progressed = jobs.map((j) => ({ ...j, progress: null }));
-    expect(liveJobNames(progressed, samples)).toBe(key);
-    expect(liveJobNames([{ ...jobs[0]!, name: "Renamed" }, jobs[1]!], samples)).not.toBe(key);
-    expect(liveJobNames(undefined, samples)).toBe("[]");
+    // A job without samples changing its name leaves the key (and so the chart) alone.
+    names.set("c", "Renamed c");
+    expect(liveJobNames((id) => names.get(id), samples)).toBe(key);
+    names.set("a", "Renamed");
+    expect(liveJobNames((id) => names.get(id), samples)).not.toBe(key);
+    expect(liveJobNames(() => undefined, samples)).toBe("[]");
   });
 });
 

@@ -7,10 +7,18 @@ import { formatBytes, formatEta } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
 import { JobResultView } from "./JobResultView";
 import { JobsBrowser } from "./JobsBrowser";
+import { queryJobsLocally } from "./jobFilters";
+import { commands } from "../../bindings";
+import type { Job } from "../../bindings";
+
+/** Makes the mocked core hold these jobs. */
+function serve(jobs: Job[]) {
+  vi.mocked(commands.queryJobs).mockImplementation((query) => Promise.resolve({ status: "ok", data: queryJobsLocally(jobs, [], query) }));
+}
 
 vi.mock("../../bindings", async (importOriginal) => ({
-  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
-  commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn() },
+  JOB_PAGE_MAX: (await importOriginal<{ JOB_PAGE_MAX: number }>()).JOB_PAGE_MAX,
+  commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn(), queryJobs: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
@@ -52,14 +60,11 @@ describe("Jobs list results and retry", () => {
   it("shows what a finished export produced, with the Verified badge only when verified", async () => {
     const rawResult = { ...result, path: "/srv/exports/db.ova", files: ["db.ovf"], verified: false, manifest_algorithm: "sha1" };
     // The list row: the path, and the Verified mark only for a verified package.
+    serve([makeJob({ id: "ok", state: "succeeded", result }), makeJob({ id: "raw", state: "succeeded", result: rawResult })]);
     const { unmount } = renderWithProviders(
-      <JobsBrowser
-        connections={[]}
-        jobs={[makeJob({ id: "ok", state: "succeeded", result }), makeJob({ id: "raw", state: "succeeded", result: rawResult })]}
-        onCancel={() => {}}
-      />,
+      <JobsBrowser connections={[]} onCancel={() => {}} />,
     );
-    expect(screen.getByTestId("job-verified-ok")).toHaveTextContent("Verified · 2.5 GiB · SHA256");
+    expect(await screen.findByTestId("job-verified-ok")).toHaveTextContent("Verified · 2.5 GiB · SHA256");
     expect(screen.queryByTestId("job-verified-raw")).not.toBeInTheDocument();
     unmount();
     // The job's page: the full result.
@@ -93,8 +98,10 @@ describe("Jobs list results and retry", () => {
     ["cancelled", "export", true],
     ["interrupted", "export", true],
     ["failed", "ova_package", false],
-  ] as const)("a %s %s job %s a Retry button", (state, kind, shown) => {
-    renderWithProviders(<JobsBrowser connections={[]} jobs={[makeJob({ id: "x", state, kind })]} onCancel={() => {}} onRetry={() => {}} />);
+  ] as const)("a %s %s job %s a Retry button", async (state, kind, shown) => {
+    serve([makeJob({ id: "x", state, kind })]);
+    renderWithProviders(<JobsBrowser connections={[]} onCancel={() => {}} onRetry={() => {}} />);
+    await screen.findByTestId("job-row");
     if (shown) expect(screen.getByTestId("job-retry")).toBeInTheDocument();
     else expect(screen.queryByTestId("job-retry")).not.toBeInTheDocument();
   });
@@ -102,11 +109,13 @@ describe("Jobs list results and retry", () => {
   it("calls onRetry with the job, and shows no Retry without a handler", async () => {
     const onRetry = vi.fn();
     const failed = makeJob({ id: "f", name: "Export db", state: "failed" });
-    const { unmount } = renderWithProviders(<JobsBrowser connections={[]} jobs={[failed]} onCancel={() => {}} onRetry={onRetry} />);
-    await userEvent.setup().click(screen.getByRole("button", { name: "Retry Export db" }));
+    serve([failed]);
+    const { unmount } = renderWithProviders(<JobsBrowser connections={[]} onCancel={() => {}} onRetry={onRetry} />);
+    await userEvent.setup().click(await screen.findByRole("button", { name: "Retry Export db" }));
     expect(onRetry).toHaveBeenCalledWith(failed);
     unmount();
-    renderWithProviders(<JobsBrowser connections={[]} jobs={[failed]} onCancel={() => {}} />);
+    renderWithProviders(<JobsBrowser connections={[]} onCancel={() => {}} />);
+    await screen.findByTestId("job-row");
     expect(screen.queryByTestId("job-retry")).not.toBeInTheDocument();
   });
 

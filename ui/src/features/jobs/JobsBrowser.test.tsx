@@ -1,15 +1,16 @@
 import { fireEvent, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { JOB_LIST_LIMIT, commands } from "../../bindings";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { commands } from "../../bindings";
 import { makeConnections, makeJobs } from "../../test/generate";
 import { renderWithProviders } from "../../test/render";
 import { JobsBrowser } from "./JobsBrowser";
+import { queryJobsLocally } from "./jobFilters";
 
 vi.mock("../../bindings", async (importOriginal) => ({
   // The generated constant, as the core sets it.
-  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
-  commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn() },
+  JOB_PAGE_MAX: (await importOriginal<{ JOB_PAGE_MAX: number }>()).JOB_PAGE_MAX,
+  commands: { listConnections: vi.fn(), getJob: vi.fn(), metricSeries: vi.fn(), queryJobs: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
@@ -30,16 +31,26 @@ afterAll(() => {
 const connections = makeConnections(12);
 const jobs = makeJobs(10_000, connections);
 
+// The core, as far as the table sees it: it filters, sorts and pages (the same rules, in JS).
+beforeEach(() => {
+  vi.mocked(commands.queryJobs).mockReset();
+  vi.mocked(commands.queryJobs).mockImplementation((query) =>
+    Promise.resolve({ status: "ok", data: queryJobsLocally(jobs, connections, query) }),
+  );
+});
+
 // 10,000 jobs through user-event: slower than the default 5 s on a loaded 2-core machine.
 describe("JobsBrowser", { timeout: 30_000 }, () => {
-  it("renders only the rows in view of 10,000 jobs, and scrolls to later ones", async () => {
-    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
-    const rows = screen.getAllByTestId("job-row");
+  it("renders only the rows in view of 10,000 jobs, and fetches later ones as they scroll into view", async () => {
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={() => {}} />);
+    const rows = await screen.findAllByTestId("job-row");
     expect(rows.length).toBeGreaterThan(5);
     expect(rows.length).toBeLessThan(40);
     expect(rows[0]).toHaveAttribute("data-job-id", jobs[0]!.id);
     expect(screen.getByRole("table", { name: "Jobs" })).toHaveAttribute("aria-rowcount", "10001");
     expect(screen.getByTestId("jobs-count")).toHaveTextContent("10,000 jobs");
+    // The core was asked for the first block only, not for 10,000 jobs.
+    expect(vi.mocked(commands.queryJobs).mock.calls.map(([q]) => [q.offset, q.limit])).toEqual([[0, 100]]);
 
     const scroller = screen.getByTestId("jobs-scroll");
     scroller.scrollTop = 64 * 5_000;
@@ -48,21 +59,15 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
       expect(screen.getAllByTestId("job-row").some((r) => r.getAttribute("data-job-id") === jobs[5_000]!.id)).toBe(true),
     );
     expect(screen.getAllByTestId("job-row").length).toBeLessThan(40);
-  });
-
-  it("says when the core's list is cut at its limit", () => {
-    expect(jobs.length).toBe(JOB_LIST_LIMIT);
-    const { unmount } = renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
-    expect(screen.getByTestId("jobs-list-cut")).toHaveTextContent("Only the newest 10,000 jobs are listed");
-    unmount();
-    renderWithProviders(<JobsBrowser jobs={jobs.slice(1)} connections={connections} onCancel={() => {}} />);
-    expect(screen.queryByTestId("jobs-list-cut")).toBeNull();
+    const asked = vi.mocked(commands.queryJobs).mock.calls.map(([q]) => q.offset);
+    expect(asked).toContain(5_000 - (5_000 % 100));
+    expect(asked.every((offset) => offset === 0 || Math.abs(offset - 5_000) <= 200)).toBe(true);
   });
 
   it("filters by text and state and sorts by a column", async () => {
     const user = userEvent.setup();
-    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
-    await user.type(screen.getByTestId("jobs-filter-text"), "vm-00042");
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={() => {}} />);
+    await user.type(await screen.findByTestId("jobs-filter-text"), "vm-00042");
     await waitFor(() => expect(screen.getByTestId("jobs-count")).toHaveTextContent("1 of 10,000 jobs"));
     expect(screen.getAllByTestId("job-row")).toHaveLength(1);
     expect(screen.getByTestId("job-row")).toHaveTextContent("Export vm-00042");
@@ -93,8 +98,8 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
   it("says when nothing matches, and cancels an active job", async () => {
     const onCancel = vi.fn();
     const user = userEvent.setup();
-    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={onCancel} />);
-    await user.click(within(screen.getAllByTestId("job-row")[0]!).getByTestId("job-cancel"));
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={onCancel} />);
+    await user.click(within((await screen.findAllByTestId("job-row"))[0]!).getByTestId("job-cancel"));
     expect(onCancel).toHaveBeenCalledWith(jobs[0]);
     await user.type(screen.getByTestId("jobs-filter-text"), "zzz-nothing");
     expect(await screen.findByTestId("jobs-none-match")).toHaveTextContent("Clear them to see all 10,000 jobs");
@@ -103,8 +108,8 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
   it("offers Retry on exports that ended without a result, when a handler is given", async () => {
     const onRetry = vi.fn();
     const user = userEvent.setup();
-    const { unmount } = renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} onRetry={onRetry} />);
-    const rows = screen.getAllByTestId("job-row");
+    const { unmount } = renderWithProviders(<JobsBrowser connections={connections} onCancel={() => {}} onRetry={onRetry} />);
+    const rows = await screen.findAllByTestId("job-row");
     for (const row of rows) {
       const job = jobs.find((j) => j.id === row.getAttribute("data-job-id"))!;
       const shown = job.kind === "export" && ["failed", "cancelled", "interrupted"].includes(job.state);
@@ -114,7 +119,8 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     await user.click(within(failed).getByTestId("job-retry"));
     expect(onRetry).toHaveBeenCalledWith(jobs.find((j) => j.id === failed.getAttribute("data-job-id")));
     unmount();
-    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={() => {}} />);
+    await screen.findAllByTestId("job-row");
     expect(screen.queryAllByTestId("job-retry")).toHaveLength(0);
   });
 
@@ -124,7 +130,8 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     const byId = new Map(jobs.map((j) => [j.id, j]));
     const jobOf = (row: HTMLElement) => byId.get(row.getAttribute("data-job-id")!)!;
     const user = userEvent.setup();
-    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={onCancel} onRetry={onRetry} />);
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={onCancel} onRetry={onRetry} />);
+    await screen.findAllByTestId("job-row");
     // Rows are reused in place: everything a row shows and does must follow its new job.
     const expectRowsTrue = () => {
       for (const row of screen.getAllByTestId("job-row")) {
@@ -171,8 +178,8 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
       }),
     );
     const user = userEvent.setup();
-    renderWithProviders(<JobsBrowser jobs={jobs} connections={connections} onCancel={() => {}} />);
-    const row = screen.getAllByTestId("job-row").find((r) => r.getAttribute("data-job-id") === job.id)!;
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={() => {}} />);
+    const row = (await screen.findAllByTestId("job-row")).find((r) => r.getAttribute("data-job-id") === job.id)!;
     await user.click(within(row).getByTestId("job-open"));
     // The job's page is loaded on first use (with the charts library): allow for the import.
     expect(await screen.findAllByTestId("job-event", {}, { timeout: 10_000 })).toHaveLength(3);

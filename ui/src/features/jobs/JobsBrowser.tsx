@@ -1,20 +1,23 @@
 import { Stack, Text } from "@mantine/core";
 import { lazy, Suspense, useCallback, useDeferredValue, useMemo, useState } from "react";
-import { JOB_LIST_LIMIT } from "../../bindings";
+import type { ReactNode } from "react";
 import type { Connection, Job } from "../../bindings";
-import { useConnections } from "../../api/hooks";
+import { JOB_BLOCK, useConnections, useJobPages } from "../../api/hooks";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { LoadingBlock } from "../../components/LoadingBlock";
 import { JobsFilterBar } from "./JobsFilterBar";
-import { DEFAULT_SORT, JobListCache, NO_FILTERS, jobRow } from "./jobFilters";
+import { DEFAULT_SORT, NO_FILTERS, jobRow, toJobQuery } from "./jobFilters";
 import type { JobFilters, JobSort } from "./jobFilters";
 import { VirtualJobsTable } from "./VirtualJobsTable";
 
 type Props = {
-  jobs: readonly Job[];
   onCancel: (job: Job) => void;
   cancellingId?: string | null;
   /** Absent: no retry buttons. */
   onRetry?: (job: Job) => void;
   retryingId?: string | null;
+  /** Shown instead of the table while there are no jobs at all. */
+  empty?: ReactNode;
   /** Connections by id; read from the query cache when not given. */
   connections?: readonly Connection[];
   height?: number | string;
@@ -23,34 +26,42 @@ type Props = {
 // A job's page draws a chart: loaded (with the charts library) when a job is first opened.
 const JobDetailDrawer = lazy(() => import("./JobDetailDrawer").then((m) => ({ default: m.JobDetailDrawer })));
 
-/** Filters, sort and a virtualised table: the jobs list at any size (100,000 jobs and more). */
-export function JobsBrowser({ jobs, onCancel, cancellingId = null, onRetry, retryingId = null, connections, height }: Props) {
+/**
+ * Filters, sort and a virtualised table over every job the core holds (100,000 and more): the
+ * core filters, sorts and counts, and the table fetches the rows in view a block at a time.
+ */
+export function JobsBrowser({ onCancel, cancellingId = null, onRetry, retryingId = null, empty, connections, height }: Props) {
   const connectionsQuery = useConnections();
   const connectionList = useMemo(() => connections ?? connectionsQuery.data ?? [], [connections, connectionsQuery.data]);
   const byId = useMemo(() => new Map(connectionList.map((c) => [c.id, c])), [connectionList]);
   const [filters, setFilters] = useState<JobFilters>(NO_FILTERS);
   const [sort, setSort] = useState<JobSort>(DEFAULT_SORT);
+  const [range, setRange] = useState<[number, number]>([0, JOB_BLOCK - 1]);
   const [openId, setOpenId] = useState<string | null>(null);
-  // Typing stays responsive: the input updates at once, the list right after.
+  // Typing stays responsive: the input updates at once, the query right after.
   const text = useDeferredValue(filters.text);
+  const query = useMemo(() => toJobQuery({ ...filters, text }, sort), [filters, text, sort]);
+  const { pages, matched, total, error } = useJobPages(query, range[0], range[1]);
 
-  const [cache] = useState(() => new JobListCache());
-  const rows = useMemo(() => jobs.map((j) => jobRow(j, byId)), [jobs, byId]);
-  // The core lists jobs newest first and new ones are prepended, so the default order needs no
-  // sort at all; other orders are kept across progress events (see JobListCache).
-  const sorted = useMemo(
-    () => (sort.key === DEFAULT_SORT.key && sort.desc === DEFAULT_SORT.desc ? rows : cache.sort(rows, sort)),
-    [cache, rows, sort],
+  const rowAt = useCallback(
+    (index: number) => {
+      const job = pages.get(Math.floor(index / JOB_BLOCK))?.jobs[index % JOB_BLOCK];
+      return job ? jobRow(job, byId) : undefined;
+    },
+    [pages, byId],
   );
-  const { states, provider, connectionId } = filters;
-  const shown = useMemo(
-    () => cache.filter(sorted, { states, provider, connectionId, text }),
-    [cache, sorted, states, provider, connectionId, text],
-  );
-  const providers = useMemo(() => [...new Set(rows.map((r) => r.provider))].sort(), [rows]);
+  const onRange = useCallback((first: number, last: number) => {
+    setRange((r) => (r[0] === first && r[1] === last ? r : [first, last]));
+  }, []);
+  // The provider filter offers the kinds of the connections there are, and "no connection".
+  const providers = useMemo(() => [...new Set(connectionList.map((c) => c.kind as string)), "none"].sort(), [connectionList]);
   // Stable, so the (memoised) table skips the keystroke's first render, which changes only the
   // search box.
   const open = useCallback((job: Job) => setOpenId(job.id), []);
+
+  if (error && matched === null) return <ErrorAlert error={error} title="Could not load jobs" />;
+  if (matched === null || total === null) return <LoadingBlock label="Loading jobs" />;
+  if (total === 0 && empty) return <>{empty}</>;
 
   return (
     <Stack gap="sm">
@@ -59,22 +70,19 @@ export function JobsBrowser({ jobs, onCancel, cancellingId = null, onRetry, retr
         onChange={setFilters}
         connections={connectionList}
         providers={providers}
-        shown={shown.length}
-        total={jobs.length}
+        shown={matched}
+        total={total}
       />
-      {jobs.length >= JOB_LIST_LIMIT && (
-        <Text size="sm" c="dimmed" data-testid="jobs-list-cut">
-          Only the newest {JOB_LIST_LIMIT.toLocaleString()} jobs are listed and searched here; older jobs are kept but not
-          listed.
-        </Text>
-      )}
-      {shown.length === 0 ? (
+      {error && <ErrorAlert error={error} title="Could not load some of the jobs" />}
+      {matched === 0 ? (
         <Text size="sm" c="dimmed" ta="center" py="xl" data-testid="jobs-none-match">
-          No job matches these filters. Clear them to see all {jobs.length.toLocaleString()} jobs.
+          No job matches these filters. Clear them to see all {total.toLocaleString()} jobs.
         </Text>
       ) : (
         <VirtualJobsTable
-          rows={shown}
+          count={matched}
+          rowAt={rowAt}
+          onRange={onRange}
           sort={sort}
           onSort={setSort}
           onCancel={onCancel}

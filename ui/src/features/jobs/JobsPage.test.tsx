@@ -5,10 +5,12 @@ import { commands } from "../../bindings";
 import { makeJob } from "../../test/fixtures";
 import { renderWithProviders } from "../../test/render";
 import { JobsPage } from "./JobsPage";
+import { queryJobsLocally } from "./jobFilters";
+import type { Job } from "../../bindings";
 
 vi.mock("../../bindings", async (importOriginal) => ({
-  JOB_LIST_LIMIT: (await importOriginal<{ JOB_LIST_LIMIT: number }>()).JOB_LIST_LIMIT,
-  commands: { listJobs: vi.fn(), retryJob: vi.fn(), cancelJob: vi.fn(), getJob: vi.fn(), listConnections: vi.fn() },
+  JOB_PAGE_MAX: (await importOriginal<{ JOB_PAGE_MAX: number }>()).JOB_PAGE_MAX,
+  commands: { queryJobs: vi.fn(), retryJob: vi.fn(), cancelJob: vi.fn(), getJob: vi.fn(), listConnections: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 
@@ -28,16 +30,25 @@ afterAll(() => {
   if (clientHeight) Object.defineProperty(Element.prototype, "clientHeight", clientHeight);
 });
 
+/** The jobs the mocked core holds, newest first. */
+let coreJobs: Job[] = [];
+
 beforeEach(() => {
   vi.clearAllMocks();
+  coreJobs = [];
   mocked.listConnections.mockResolvedValue({ status: "ok", data: [] });
+  mocked.queryJobs.mockImplementation((query) => Promise.resolve({ status: "ok", data: queryJobsLocally(coreJobs, [], query) }));
 });
 
 describe("JobsPage", () => {
-  it("retries a failed export and shows the new job at once", async () => {
+  it("retries a failed export and shows the new job first", async () => {
     const failed = makeJob({ id: "old", name: "Export db", state: "failed", error: { code: "unreachable", message: "cannot reach vc", retryable: true } });
-    mocked.listJobs.mockResolvedValue({ status: "ok", data: [failed] });
-    mocked.retryJob.mockResolvedValue({ status: "ok", data: makeJob({ id: "new", name: "Export db (retry)", state: "queued" }) });
+    coreJobs = [failed];
+    mocked.retryJob.mockImplementation(() => {
+      const queued = makeJob({ id: "new", name: "Export db (retry)", state: "queued" });
+      coreJobs = [queued, ...coreJobs];
+      return Promise.resolve({ status: "ok", data: queued });
+    });
     const user = userEvent.setup();
     renderWithProviders(<JobsPage />);
 
@@ -49,7 +60,7 @@ describe("JobsPage", () => {
   });
 
   it("shows the core's message when a retry is refused", async () => {
-    mocked.listJobs.mockResolvedValue({ status: "ok", data: [makeJob({ id: "old", state: "interrupted" })] });
+    coreJobs = [makeJob({ id: "old", state: "interrupted" })];
     mocked.retryJob.mockResolvedValue({ status: "error", error: { code: "not_found", message: "connection \"c-1\" was not found", retryable: false } });
     const user = userEvent.setup();
     renderWithProviders(<JobsPage />);
@@ -59,7 +70,7 @@ describe("JobsPage", () => {
 
   it("cancels a running job", async () => {
     const running = makeJob({ id: "r", state: "running" });
-    mocked.listJobs.mockResolvedValue({ status: "ok", data: [running] });
+    coreJobs = [running];
     mocked.cancelJob.mockResolvedValue({ status: "ok", data: null });
     mocked.getJob.mockResolvedValue({ status: "ok", data: { job: { ...running, state: "cancelled" }, events: [] } });
     const user = userEvent.setup();
@@ -69,5 +80,12 @@ describe("JobsPage", () => {
     await waitFor(() => expect(screen.getByTestId("job-row")).toHaveAttribute("data-job-state", "cancelled"));
     expect(screen.queryByTestId("job-cancel")).not.toBeInTheDocument();
     expect(screen.getByTestId("job-retry")).toBeInTheDocument();
+  });
+});
+
+describe("JobsPage without jobs", () => {
+  it("says how jobs come to be", async () => {
+    renderWithProviders(<JobsPage />);
+    expect(await screen.findByTestId("jobs-empty")).toHaveTextContent("No jobs yet");
   });
 });

@@ -1,7 +1,7 @@
 import { ActionIcon, Box, Group, Text, UnstyledButton, VisuallyHidden } from "@mantine/core";
 import { IconArrowDown, IconArrowUp, IconCopy, IconPlayerStop, IconRefresh, IconShieldCheck } from "@tabler/icons-react";
 import { measureElement, useVirtualizer } from "@tanstack/react-virtual";
-import { memo, useCallback, useLayoutEffect, useRef } from "react";
+import { memo, useCallback, useEffect, useLayoutEffect, useRef } from "react";
 import type { CSSProperties, ReactNode } from "react";
 import type { Job, JobState } from "../../bindings";
 import { errorDetails } from "../../api/errors";
@@ -21,7 +21,12 @@ const gridRow: CSSProperties = { display: "grid", gridTemplateColumns: COLUMNS, 
 const rowsColumns = { "--jobs-table-columns": COLUMNS } as CSSProperties;
 
 type Props = {
-  rows: readonly JobRow[];
+  /** How many rows the table has (the jobs that match), loaded or not. */
+  count: number;
+  /** The row at an index, or undefined while its block is being fetched. */
+  rowAt: (index: number) => JobRow | undefined;
+  /** Told which rows are in view (with overscan), so their blocks are fetched. */
+  onRange: (first: number, last: number) => void;
   sort: JobSort;
   onSort: (sort: JobSort) => void;
   onCancel: (job: Job) => void;
@@ -215,6 +220,26 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
   );
 });
 
+/** A row whose job is still on its way from the core (scrolled to, or a new query). */
+function PendingRow({ start, index, measure }: { start: number; index: number; measure: (el: HTMLElement | null) => void }) {
+  return (
+    <div
+      role="row"
+      ref={measure}
+      data-index={index}
+      aria-rowindex={index + 2}
+      aria-busy
+      data-testid="job-row-pending"
+      className={classes.row}
+      style={{ transform: `translateY(${start}px)`, height: ROW_ESTIMATE }}
+    >
+      <Cell>
+        <div className={classes.dimmed}>Loading…</div>
+      </Cell>
+    </div>
+  );
+}
+
 /** The column titles; memoised, so a new list of rows does not render them again. */
 const TableHeader = memo(function TableHeader({ sort, onSort }: { sort: JobSort; onSort: (sort: JobSort) => void }) {
   return (
@@ -255,7 +280,9 @@ const TableHeader = memo(function TableHeader({ sort, onSort }: { sort: JobSort;
  * each measured as it renders so taller rows (errors, several disks) take their room.
  */
 export const VirtualJobsTable = memo(function VirtualJobsTable({
-  rows,
+  count,
+  rowAt,
+  onRange,
   sort,
   onSort,
   onCancel,
@@ -279,7 +306,7 @@ export const VirtualJobsTable = memo(function VirtualJobsTable({
   // Compiler, which is what this rule guards against.
   // eslint-disable-next-line react-hooks/incompatible-library
   const virtualizer = useVirtualizer({
-    count: rows.length,
+    count,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_ESTIMATE,
     overscan: 8,
@@ -289,19 +316,22 @@ export const VirtualJobsTable = memo(function VirtualJobsTable({
     measureElement: (el, entry, instance) => measureElement(el, entry, instance) || ROW_ESTIMATE,
   });
   const items = virtualizer.getVirtualItems();
+  const first = items[0]?.index ?? 0;
+  const last = items[items.length - 1]?.index ?? 0;
+  useEffect(() => onRange(first, last), [onRange, first, last]);
   return (
     <Box
       role="table"
       aria-label="Jobs"
-      aria-rowcount={rows.length + 1}
+      aria-rowcount={count + 1}
       style={{ border: "1px solid var(--mantine-color-default-border)", borderRadius: "var(--mantine-radius-sm)" }}
     >
       <TableHeader sort={sort} onSort={onSort} />
       <div ref={scrollRef} role="rowgroup" data-testid="jobs-scroll" style={{ height, minHeight: 240, overflow: "auto", position: "relative" }}>
         <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: 980, ...rowsColumns }}>
           {items.map((item) => {
-            const row = rows[item.index];
-            if (!row) return null;
+            const row = rowAt(item.index);
+            if (!row) return <PendingRow key={item.key} start={item.start} index={item.index} measure={virtualizer.measureElement} />;
             return (
               // Keyed by position, not by job: when a filter or a new job changes which job a
               // position shows, its row is updated in place instead of unmounted and built

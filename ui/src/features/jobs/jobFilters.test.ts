@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { makeConnections, makeJobs } from "../../test/generate";
-import { filterRows, JobListCache, jobRow, NO_FILTERS, sortRows } from "./jobFilters";
+import { filterRows, jobRow, NO_FILTERS, queryJobsLocally, sortRows } from "./jobFilters";
 
 const connections = makeConnections(12);
 const byId = new Map(connections.map((c) => [c.id, c]));
@@ -57,61 +57,13 @@ describe("job filters", () => {
   });
 });
 
-describe("JobListCache", () => {
-  it("gives what a full sort and filter give, across updates, narrowing and widening", () => {
-    const cache = new JobListCache();
-    const sort = { key: "name" as const, desc: false };
-    let current = rows;
-    expect(cache.sort(current, sort)).toEqual(sortRows(current, sort));
-    // A progress event: one job replaced, no sort key changed.
-    current = current.map((r, i) => (i === 3 ? jobRow({ ...r.job, progress: null }, byId) : r));
-    const again = cache.sort(current, sort);
-    expect(again).toEqual(sortRows(current, sort));
-    expect(again).toContain(current[3]);
-    // A renamed job moves.
-    current = current.map((r, i) => (i === 4 ? jobRow({ ...r.job, name: "AAA first" }, byId) : r));
-    expect(cache.sort(current, sort)[0]?.job.name).toBe("AAA first");
-
-    const sorted = cache.sort(current, sort);
-    for (const text of ["v", "vm", "vm-0", "vm-00", "vm-0", "", "REFUSED", "refused site-1"]) {
-      const f = { ...NO_FILTERS, states: ["failed" as const, "succeeded" as const], text };
-      expect(cache.filter(sorted, f)).toEqual(filterRows(sorted, f));
-    }
-  });
-
-  it("answers a search seen before from its cache, the same as a fresh filter", () => {
-    const cache = new JobListCache();
-    const f = (text: string) => ({ ...NO_FILTERS, text });
-    const typed = ["v", "vm", "vm-", "vm-0", "vm-00", "vm-004", "vm-0042"];
-    const first = new Map(typed.map((text) => [text, cache.filter(rows, f(text))]));
-    for (const text of typed) expect(first.get(text)).toEqual(filterRows(rows, f(text)));
-    // Deleting back and typing it again: lookups, the very arrays of the first time.
-    for (const text of [...typed].reverse().concat(typed)) {
-      expect(cache.filter(rows, f(text))).toBe(first.get(text));
-    }
-    // Another ending after deleting back: narrowed from its prefix, still right.
-    expect(cache.filter(rows, f("vm-004"))).toBe(first.get("vm-004"));
-    expect(cache.filter(rows, f("vm-0045"))).toEqual(filterRows(rows, f("vm-0045")));
-    expect(cache.filter(rows, f("vm-004"))).toBe(first.get("vm-004"));
-    // Case does not matter; a pasted text, words in any order, and deleting it back.
-    expect(cache.filter(rows, f("VM-004"))).toBe(first.get("vm-004"));
-    expect(cache.filter(rows, f("VM-0042"))).toEqual(first.get("vm-0042"));
-    for (const text of ["refused site-1 ", "refused site-1 job", "refused site-1 jo", "refused site-", "", "SITE AWS"]) {
-      expect(cache.filter(rows, f(text))).toEqual(filterRows(rows, f(text)));
-    }
-  });
-
-  it("leaves nothing out: everything matching gives the rows back, and a new scope starts afresh", () => {
-    const cache = new JobListCache();
-    // "v" matches every job (its name has "vm"): the rows themselves, not a copy.
-    expect(cache.filter(rows, { ...NO_FILTERS, text: "v" })).toBe(rows);
-    const failed = { ...NO_FILTERS, states: ["failed" as const], text: "vm-00" };
-    expect(cache.filter(rows, failed)).toEqual(filterRows(rows, failed));
-    // Other states, another list (a job changed): the earlier matches are not reused.
-    const cancelled = { ...failed, states: ["cancelled" as const] };
-    expect(cache.filter(rows, cancelled)).toEqual(filterRows(rows, cancelled));
-    const changed = rows.map((r, i) => (i === 0 ? jobRow({ ...r.job, name: "Export other" }, byId) : r));
-    expect(cache.filter(changed, { ...NO_FILTERS, text: "vm-00000" })).toEqual(filterRows(changed, { ...NO_FILTERS, text: "vm-00000" }));
-    expect(cache.filter(changed, { ...NO_FILTERS, text: "other" }).map((r) => r.job.id)).toEqual([jobs[0]!.id]);
+describe("queryJobsLocally (the preview build's core)", () => {
+  it("pages what the filters keep, in the query's order, with the counts", () => {
+    const query = { states: [], provider: null, connection_id: null, text: "vm-00", sort: "name" as const, desc: false, offset: 10, limit: 5 };
+    const page = queryJobsLocally(jobs, connections, query);
+    const all = sortRows(filterRows(rows, { ...NO_FILTERS, text: "vm-00" }), { key: "name", desc: false });
+    expect(page.matched).toBe(all.length);
+    expect(page.total).toBe(jobs.length);
+    expect(page.jobs.map((j) => j.id)).toEqual(all.slice(10, 15).map((r) => r.job.id));
   });
 });

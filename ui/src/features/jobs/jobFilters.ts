@@ -1,5 +1,7 @@
-// Filtering and sorting of the jobs list, pure so it can be measured and tested on 100,000 jobs.
-import type { Connection, Job, JobState } from "../../bindings";
+// The Jobs table's filters and sort as the core's JobQuery, and what a row shows of its job.
+// The core filters, sorts and pages (it holds every job; the window only the rows in view);
+// `sortRows` and `filterRows` do the same in the browser for the preview build's mock core.
+import type { Connection, Job, JobPage, JobQuery, JobSortKey, JobState } from "../../bindings";
 
 export type JobFilters = {
   /** Empty: every state. */
@@ -13,7 +15,7 @@ export type JobFilters = {
 
 export const NO_FILTERS: JobFilters = { states: [], provider: null, connectionId: null, text: "" };
 
-export type JobSortKey = "created_at" | "name" | "state" | "provider" | "connection";
+export type { JobSortKey };
 export type JobSort = { key: JobSortKey; desc: boolean };
 export const DEFAULT_SORT: JobSort = { key: "created_at", desc: true };
 
@@ -83,104 +85,39 @@ export function filterRows(rows: readonly JobRow[], filters: JobFilters): JobRow
   );
 }
 
-function sortValue(r: JobRow, key: JobSortKey): string {
-  switch (key) {
-    case "created_at":
-      return r.job.created_at;
-    case "name":
-      return r.job.name;
-    case "state":
-      return r.job.state;
-    case "provider":
-      return r.provider;
-    case "connection":
-      return r.connection;
-  }
-}
-
-/** How many searches besides the current one's prefixes a {@link JobListCache} keeps. */
-const MAX_EXTENSIONS = 32;
-
-/**
- * Sort and filter that reuse their earlier results when they can. A progress event replaces
- * one job object and changes no sort key, so the previous order is reapplied instead of
- * sorting 100,000 jobs again. Searches are kept per text for the same rows and other filters:
- * a text seen before (deleting back, typing it again) is a lookup, and a new one narrows the
- * matches of its longest known prefix (`vm-00` looks only among the matches of `vm-0`).
- * Results are the same as `sortRows` / `filterRows` on the same input.
- */
-export class JobListCache {
-  private sorted: { rows: readonly JobRow[]; sort: JobSort; order: number[] } | null = null;
-  private searches: { source: readonly JobRow[]; filters: JobFilters; byText: Map<string, readonly JobRow[]> } | null = null;
-
-  sort(rows: readonly JobRow[], sort: JobSort): JobRow[] {
-    const prev = this.sorted;
-    const reusable =
-      prev !== null &&
-      prev.sort.key === sort.key &&
-      prev.sort.desc === sort.desc &&
-      prev.rows.length === rows.length &&
-      rows.every((r, i) => {
-        const p = prev.rows[i]!;
-        return p === r || (p.job.id === r.job.id && sortValue(p, sort.key) === sortValue(r, sort.key));
-      });
-    let order: number[];
-    if (reusable) {
-      order = prev.order;
-    } else {
-      const dir = sort.desc ? -1 : 1;
-      order = rows.map((_, i) => i);
-      order.sort((a, b) => dir * compare(rows[a]!, rows[b]!, sort.key) || a - b);
-    }
-    this.sorted = { rows, sort, order };
-    return order.map((i) => rows[i]!);
-  }
-
-  /**
-   * The rows of `source` that match `filters`; the same array for the same source, filters and
-   * (case-insensitive) text, and `source` itself when nothing is filtered out.
-   */
-  filter(source: readonly JobRow[], filters: JobFilters): readonly JobRow[] {
-    const prev = this.searches;
-    const sameScope =
-      prev !== null &&
-      prev.source === source &&
-      prev.filters.provider === filters.provider &&
-      prev.filters.connectionId === filters.connectionId &&
-      prev.filters.states.length === filters.states.length &&
-      prev.filters.states.every((s, i) => filters.states[i] === s);
-    const byText = sameScope ? prev.byText : new Map<string, readonly JobRow[]>();
-    this.searches = { source, filters, byText };
-
-    const text = filters.text.toLowerCase();
-    let result = byText.get(text);
-    if (result === undefined) {
-      // Every word of a prefix is part of a word of the longer text, so the longer text's
-      // matches are among the prefix's.
-      let base: readonly JobRow[] = source;
-      let baseLength = -1;
-      for (const [known, rows] of byText) {
-        if (known.length > baseLength && text.startsWith(known)) {
-          base = rows;
-          baseLength = known.length;
-        }
-      }
-      const kept = filterRows(base, filters);
-      result = kept.length === base.length ? base : kept;
-    }
-    // Kept: the prefixes of this text (deleting back) and, up to a limit, the longer texts it
-    // is a prefix of (typing it again); the rest no longer lie on the way.
-    let extensions = 0;
-    for (const known of [...byText.keys()].sort((a, b) => a.length - b.length)) {
-      if (text.startsWith(known)) continue;
-      if (known.startsWith(text) && extensions < MAX_EXTENSIONS) extensions += 1;
-      else byText.delete(known);
-    }
-    byText.set(text, result);
-    return result;
-  }
-}
-
 export function isFiltered(filters: JobFilters): boolean {
   return filters.states.length > 0 || filters.provider !== null || filters.connectionId !== null || filters.text.trim() !== "";
+}
+
+/** The query for the table's filters and sort (without its page). */
+export function toJobQuery(filters: JobFilters, sort: JobSort): Omit<JobQuery, "offset" | "limit"> {
+  return {
+    states: filters.states,
+    provider: filters.provider,
+    connection_id: filters.connectionId,
+    text: filters.text.trim(),
+    sort: sort.key,
+    desc: sort.desc,
+  };
+}
+
+/**
+ * What the core's `query_jobs` answers, computed in the browser over a list of jobs (newest
+ * first): for the preview build's mock core and for tests.
+ */
+export function queryJobsLocally(jobs: readonly Job[], connections: readonly Connection[], query: JobQuery): JobPage {
+  const byId = new Map(connections.map((c) => [c.id, c]));
+  const rows = jobs.map((j) => jobRow(j, byId));
+  const filters: JobFilters = {
+    states: query.states,
+    provider: query.provider,
+    connectionId: query.connection_id,
+    text: query.text,
+  };
+  const matched = sortRows(filterRows(rows, filters), { key: query.sort, desc: query.desc });
+  return {
+    jobs: matched.slice(query.offset, query.offset + query.limit).map((r) => r.job),
+    matched: matched.length,
+    total: jobs.length,
+  };
 }
