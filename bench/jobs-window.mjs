@@ -3,8 +3,9 @@
 // same jobs its SQLite timings use); then, RUNS times, the app starts on it and, inside the page:
 // - first render: from the click on "Jobs" until the first job row is in the DOM;
 // - keystrokes: "vm-50017" typed one character at a time, then deleted back, each from the input
-//   event until the count line shows the number of jobs the core says match (worked out with
-//   `hyperctl jobs list --search … --limit 0` before any timing).
+//   event until the count line says it answers that text (data-answers; not while it still shows
+//   an earlier query's answer) and shows the number of jobs the core says match (worked out with `hyperctl jobs list
+//   --search … --limit 0` before any timing).
 // Timings are taken in the page (performance.now() and a MutationObserver), so WebDriver's round
 // trips are not in them. Run through bench/jobs-window.sh (Xvfb + D-Bus + keyring).
 import { spawnSync } from "node:child_process";
@@ -72,14 +73,17 @@ async function main() {
           // As typing does: React listens for input events and reads the native value.
           Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(input, value);
           input.dispatchEvent(new Event("input", { bubbles: true }));
-          const check = () => input.value === value && shown() === expected;
+          // The count line says which search text it answers (none while it still shows an
+          // earlier query's answer): a count that happens to be the same is not the answer.
+          const answers = () => document.querySelector('[data-testid="jobs-count"]')?.getAttribute("data-answers");
+          const check = () => input.value === value && answers() === value && shown() === expected;
           if (check()) return done(performance.now() - t0);
           const obs = new MutationObserver(() => {
             if (!check()) return;
             obs.disconnect();
             done(performance.now() - t0);
           });
-          obs.observe(document.body, { subtree: true, childList: true, characterData: true });
+          obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributeFilter: ["data-answers"] });
           setTimeout(() => done(-1), 10000);
         }, text, want.get(text));
         if (ms < 0) throw new Error(`after typing "${text}" the count never showed ${want.get(text)}`);

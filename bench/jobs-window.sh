@@ -5,6 +5,9 @@
 # Not a test; figures go to docs/PERFORMANCE.md.
 #
 #   bench/jobs-window.sh [--no-build] [RUNS=5]     BENCH_JOBS=100000
+#     BENCH_PROFILE=release  run target/release's app and hyperctl (build them first with
+#                            cargo build --release -p hypersdk-desktop -p hyperctl); the default
+#                            is the debug build the tests use
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/deps.sh"
@@ -25,6 +28,11 @@ if ((build)); then
 fi
 # The seeding tool writes the jobs the way the bench of the core's queries does.
 cargo build --release -q -p hypersdk-core --example job_query_bench >&2
+if [[ "${BENCH_PROFILE:-debug}" == release ]]; then
+  APP_BIN="$TARGET_DIR/release/hypersdk-desktop" HYPERCTL_BIN="$TARGET_DIR/release/hyperctl"
+  [[ -x "$APP_BIN" && -x "$HYPERCTL_BIN" ]] || die "no release build in $TARGET_DIR/release"
+fi
+echo "app: $APP_BIN" >&2
 export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
 export BENCH_SEED="$TARGET_DIR/release/examples/job_query_bench"
 exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- node "$ROOT/bench/jobs-window.mjs"

@@ -188,6 +188,8 @@ export function useJobPages(query: Omit<JobQuery, "offset" | "limit">, first: nu
         matched: head.data?.matched ?? null,
         total: head.data?.total ?? null,
         error: head.error ?? results.find((r) => r.error)?.error ?? null,
+        /** The counts and first rows shown answer an earlier query; this one's is on its way. */
+        settling: head.isPlaceholderData,
       };
     },
   });

@@ -95,6 +95,28 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     expect(screen.getByTestId("jobs-sort-name")).toHaveAttribute("aria-sort", "ascending");
   });
 
+  it("marks the count busy while it shows the previous query's answer", async () => {
+    const user = userEvent.setup();
+    renderWithProviders(<JobsBrowser connections={connections} onCancel={() => {}} />);
+    const count = await screen.findByTestId("jobs-count");
+    expect(count).toHaveAttribute("aria-busy", "false");
+    expect(count).toHaveAttribute("data-answers", "");
+    let answer: () => void = () => {};
+    vi.mocked(commands.queryJobs).mockImplementation(
+      (query) =>
+        new Promise((resolve) => {
+          answer = () => resolve({ status: "ok", data: queryJobsLocally(jobs, connections, query) });
+        }),
+    );
+    await user.type(screen.getByTestId("jobs-filter-text"), "x");
+    await waitFor(() => expect(count).toHaveAttribute("aria-busy", "true"));
+    expect(count).toHaveTextContent("10,000 jobs");
+    expect(count).not.toHaveAttribute("data-answers");
+    answer();
+    await waitFor(() => expect(count).toHaveAttribute("aria-busy", "false"));
+    expect(count).toHaveAttribute("data-answers", "x");
+  });
+
   it("says when nothing matches, and cancels an active job", async () => {
     const onCancel = vi.fn();
     const user = userEvent.setup();

@@ -41,7 +41,7 @@ export function JobsBrowser({ onCancel, cancellingId = null, onRetry, retryingId
   // Typing stays responsive: the input updates at once, the query right after.
   const text = useDeferredValue(filters.text);
   const query = useMemo(() => toJobQuery({ ...filters, text }, sort), [filters, text, sort]);
-  const { pages, matched, total, error } = useJobPages(query, range[0], range[1]);
+  const { pages, matched, total, error, settling } = useJobPages(query, range[0], range[1]);
 
   const rowAt = useCallback(
     (index: number) => {
@@ -72,6 +72,8 @@ export function JobsBrowser({ onCancel, cancellingId = null, onRetry, retryingId
         providers={providers}
         shown={matched}
         total={total}
+        busy={settling}
+        answers={settling ? null : query.text}
       />
       {error && <ErrorAlert error={error} title="Could not load some of the jobs" />}
       {matched === 0 ? (

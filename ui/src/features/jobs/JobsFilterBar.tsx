@@ -24,6 +24,10 @@ type Props = {
   providers: readonly string[];
   shown: number;
   total: number;
+  /** The count is an earlier query's, while the core answers this one. */
+  busy?: boolean;
+  /** The search text the count answers (null while busy): lets tests and benchmarks wait for it. */
+  answers?: string | null;
 };
 
 type SelectsProps = {
@@ -85,7 +89,7 @@ const StateProviderConnection = memo(function StateProviderConnection(p: Selects
   );
 });
 
-export function JobsFilterBar({ filters, onChange, connections, providers, shown, total }: Props) {
+export function JobsFilterBar({ filters, onChange, connections, providers, shown, total, busy = false, answers = null }: Props) {
   return (
     <Group gap="sm" align="flex-end" wrap="wrap" data-testid="jobs-filters">
       <SearchBox text={filters.text} onChange={onChange} />
@@ -96,7 +100,7 @@ export function JobsFilterBar({ filters, onChange, connections, providers, shown
         providers={providers}
       />
       {isFiltered(filters) && <ClearFilters onChange={onChange} />}
-      <Text size="sm" c="dimmed" ml="auto" data-testid="jobs-count" aria-live="polite">
+      <Text size="sm" c="dimmed" ml="auto" data-testid="jobs-count" aria-live="polite" aria-busy={busy} data-answers={answers ?? undefined}>
         {shown === total ? `${total.toLocaleString()} jobs` : `${shown.toLocaleString()} of ${total.toLocaleString()} jobs`}
       </Text>
     </Group>
