@@ -318,16 +318,18 @@ impl Store {
             }
         };
         let conn = self.lock()?;
-        let total: u32 = conn.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
+        // One snapshot for the counts and the page, though another process may be writing.
+        let tx = conn.unchecked_transaction()?;
+        let total: u32 = tx.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
         let matched: u32 = match (&filter.rows, filter.search_sql()) {
             (None, None) => total,
             // Only words: the search table alone knows how many jobs have them.
-            (None, Some(search)) => conn.query_row(
+            (None, Some(search)) => tx.query_row(
                 &format!("SELECT count(*) FROM jobs_search WHERE {search}"),
                 rusqlite::params_from_iter(filter.params()),
                 |r| r.get(0),
             )?,
-            _ => conn.query_row(
+            _ => tx.query_row(
                 &format!(
                     "SELECT count(*) FROM jobs j WHERE {}",
                     filter.where_sql(false)
@@ -343,19 +345,28 @@ impl Store {
             // every match and then sorting them, costs ~3 µs a match: 300 ms when a search
             // matches all of 100,000 jobs. Few matches: that choice is the fast one.
             let walk = q.sort == JobSortKey::CreatedAt && matched >= WALK_AT_MATCHES;
-            let mut stmt = conn.prepare(&format!(
+            // Every job matches (the first letters of a search): the filters leave the page as
+            // it is, and testing them row by row would cost more than the page.
+            let unfiltered = matched == total;
+            let mut stmt = tx.prepare(&format!(
                 "SELECT {J_COLUMNS} FROM jobs j {} LEFT JOIN connections c ON c.id = j.connection_id \
                  WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
                 if walk { "INDEXED BY jobs_by_created" } else { "" },
-                filter.where_sql(walk),
+                if unfiltered { "1".to_owned() } else { filter.where_sql(walk) },
                 q.limit,
                 q.offset
             ))?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(filter.params()), from_row)?;
+            let params: Vec<&rusqlite::types::Value> = if unfiltered {
+                Vec::new()
+            } else {
+                filter.params().collect()
+            };
+            let rows = stmt.query_map(rusqlite::params_from_iter(params), from_row)?;
             for row in rows {
                 jobs.push(row??);
             }
         }
+        tx.commit()?;
         Ok(JobPage {
             jobs,
             matched,
