@@ -9,6 +9,7 @@
 // Timings are taken in the page (performance.now() and a MutationObserver), so WebDriver's round
 // trips are not in them. Run through bench/jobs-window.sh (Xvfb + D-Bus + keyring).
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { byTestId, hyperctl, makeTestDirs, withApp } from "../tests/e2e/lib/app.mjs";
 
@@ -34,6 +35,14 @@ function matching(dataDir, text) {
 
 async function main() {
   const dirs = makeTestDirs("jobs-window");
+  try {
+    await measure(dirs);
+  } finally {
+    fs.rmSync(dirs.root, { recursive: true, force: true });
+  }
+}
+
+async function measure(dirs) {
   const seeded = spawnSync(process.env.BENCH_SEED, ["seed", path.join(dirs.dataDir, "hypersdk.db"), String(JOBS)], { encoding: "utf8" });
   if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
   const texts = [...[...FRAGMENT].map((_, i) => FRAGMENT.slice(0, i + 1)), ...[...FRAGMENT].map((_, i) => FRAGMENT.slice(0, FRAGMENT.length - 1 - i))];

@@ -1,10 +1,12 @@
 // (a) The app starts and every section of the frame opens.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { test } from "node:test";
 import { SECTIONS, byTestId, makeTestDirs, openSection, withApp } from "../lib/app.mjs";
 
-test("app starts and all six sections open", async () => {
+test("app starts and all six sections open", async (t) => {
   const dirs = makeTestDirs("sections");
+  t.after(() => fs.rmSync(dirs.root, { recursive: true, force: true }));
   await withApp("sections", dirs, async ({ browser }) => {
     for (const section of SECTIONS) {
       await openSection(browser, section);

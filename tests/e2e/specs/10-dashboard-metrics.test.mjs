@@ -51,8 +51,9 @@ async function jsClick(browser, selector) {
   await browser.execute((sel) => document.querySelector(sel)?.click(), selector);
 }
 
-test("dashboard charts history and live samples; the metrics endpoint follows Settings", async () => {
+test("dashboard charts history and live samples; the metrics endpoint follows Settings", async (t) => {
   const dirs = makeTestDirs("dashboard");
+  t.after(() => fs.rmSync(dirs.root, { recursive: true, force: true }));
   const port = await freePort();
   // The database with its schema, the endpoint's address chosen, still off.
   const set = hyperctl(dirs.dataDir, ["settings", "set", "--metrics-listen", `127.0.0.1:${port}`]);

@@ -90,5 +90,7 @@ test("a running export draws a live line that advances; the finished run is in t
     });
   } finally {
     sim.stop();
+    // The run's 1 GB of exports and disks, left behind by every run until now.
+    fs.rmSync(dirs.root, { recursive: true, force: true });
   }
 });
