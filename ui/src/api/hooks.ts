@@ -116,8 +116,8 @@ export function useStartExport() {
   const queryClient = useQueryClient();
   return useMutation<Job[], CoreError, ExportSpec>({
     mutationFn: (spec) => api.startExport(spec),
-    // The core announces each job with job_updated too; adding them here means the Jobs page
-    // shows them at once even if it has not loaded yet.
+    // The core announces each job with job_updated too; applying them here as well puts them in
+    // the active list and has the Jobs table re-read its rows without waiting for the events.
     onSuccess: (jobs) => {
       for (const job of jobs) upsertJob(queryClient, job);
     },

@@ -36,8 +36,9 @@ const JOB_SEARCH_TEXT: &str = "lower(j.name || char(10) || j.id || char(10) || C
 /// Words shorter than this cannot use the trigram index (it indexes 3-character sequences).
 const TRIGRAM: usize = 3;
 
-/// From how many matches on a page in creation order walks the creation index (see
-/// [`Store::query_jobs`]); below, at least 1 % of 100,000 jobs match, so the walk is short.
+/// From this many matches, a page in creation order walks the creation index (see
+/// [`Store::query_jobs`]): then at least 1 % of 100,000 jobs match, so a page is found within a
+/// few thousand index entries. Fewer matches are gathered and sorted, which is then cheaper.
 const WALK_AT_MATCHES: u32 = 1000;
 
 /// Some SQL and the values of its `?`s.
