@@ -26,15 +26,7 @@ APP_BIN="$TARGET_DIR/$profile/hypersdk-desktop"
 
 npm_ci_if_needed "$ROOT/tests/e2e" >&2
 ensure_tauri_driver >&2
-if ((build)); then
-  [[ -f ui/dist/index.html ]] || die "ui/dist missing: run ./scripts/test.sh or (cd ui && npm run build) first"
-  mapfile -t features < <(cargo_feature_args)
-  if [[ $profile == release ]]; then
-    cargo build --release -p hypersdk-desktop "${features[@]}" >&2
-  else
-    cargo build --workspace --bins "${features[@]}" >&2
-  fi
-fi
+((build)) && build_window_bins "$profile" >&2
 [[ -x "$APP_BIN" ]] || die "$APP_BIN missing"
 
 export HYPERSDK_E2E_APP="$APP_BIN"

@@ -20,10 +20,6 @@ fi
 npm_ci_if_needed "$ROOT/tests/e2e" >&2
 ensure_tauri_driver >&2
 ensure_vcsim >&2
-if ((build)); then
-  [[ -f ui/dist/index.html ]] || die "ui/dist missing: run ./scripts/test.sh or (cd ui && npm run build) first"
-  mapfile -t features < <(cargo_feature_args)
-  cargo build --workspace --bins "${features[@]}" >&2
-fi
+((build)) && build_window_bins debug >&2
 export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
 exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- node "$ROOT/bench/webview-cpu.mjs"

@@ -101,3 +101,16 @@ ensure_tauri_driver() {
   log "tauri-driver: cargo install tauri-driver --locked --root .tools"
   cargo install tauri-driver --locked --root "$ROOT/.tools" </dev/null
 }
+
+# build_window_bins [debug|release]: the app and hyperctl the window benchmarks run, built from the
+# committed ui/dist (one build of the UI, by ./scripts/test.sh or `npm run build`, serves both).
+build_window_bins() {
+  local profile="${1:-debug}" features
+  [[ -f "$ROOT/ui/dist/index.html" ]] || die "ui/dist missing: run ./scripts/test.sh or (cd ui && npm run build) first"
+  mapfile -t features < <(cargo_feature_args)
+  if [[ $profile == release ]]; then
+    (cd "$ROOT" && cargo build --release -p hypersdk-desktop -p hyperctl "${features[@]}")
+  else
+    (cd "$ROOT" && cargo build --workspace --bins "${features[@]}")
+  fi
+}

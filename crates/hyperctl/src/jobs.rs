@@ -136,7 +136,7 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
             Ok(())
         }
         JobsCommand::Show { id } => {
-            let id = resolve(core, &id).await?;
+            let id = core.resolve_job_id(&id).await?;
             let detail = core.job(&id).await?;
             if json {
                 return output::json(&detail);
@@ -162,7 +162,7 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
             Ok(())
         }
         JobsCommand::Retry { id } => {
-            let id = resolve(core, &id).await?;
+            let id = core.resolve_job_id(&id).await?;
             let cleanup = crate::export::spawn_cleanup(core);
             let events = core.events().subscribe();
             core.start_metrics(false);
@@ -172,7 +172,7 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
             outcome
         }
         JobsCommand::Cancel { id } => {
-            let id = resolve(core, &id).await?;
+            let id = core.resolve_job_id(&id).await?;
             core.cancel_job(&id).await?;
             // Another process may own the job: report its final state once
             // it has one, rather than a vague "requested".
@@ -198,12 +198,6 @@ pub async fn run(core: &Arc<Core>, cmd: JobsCommand, json: bool) -> Result<(), A
             Ok(())
         }
     }
-}
-
-/// Accepts a full id or an unambiguous prefix, as people copy short ids
-/// from the table.
-async fn resolve(core: &Core, id: &str) -> Result<String, ApiError> {
-    Ok(core.resolve_job_id(id).await?)
 }
 
 fn parse_state(state: &str) -> Result<JobState, ApiError> {

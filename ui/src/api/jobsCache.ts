@@ -3,24 +3,27 @@
 // job's page), and a change that can move a job between pages re-reads the pages in view.
 import type { QueryClient } from "@tanstack/react-query";
 import type { Job, JobDetail, JobPage, JobProgress } from "../bindings";
+import { isActive } from "./jobStates";
 import { queryKeys } from "./queryKeys";
 
-function isActive(job: Job): boolean {
-  return job.state === "queued" || job.state === "running";
-}
 
-/** Replaces the jobs `replace` returns a new object for, in a page; the same page when none. */
-function patchPage(page: JobPage | undefined, replace: (job: Job) => Job): JobPage | undefined {
-  if (!page) return page;
-  let jobs: Job[] | null = null;
-  page.jobs.forEach((job, i) => {
-    const next = replace(job);
-    if (next !== job) {
-      jobs ??= page.jobs.slice();
-      jobs[i] = next;
+/** The jobs with those `replace` returns a new object for replaced; the same array when none. */
+function patchJobs(jobs: Job[], replace: (job: Job) => Job): Job[] {
+  let next: Job[] | null = null;
+  jobs.forEach((job, i) => {
+    const updated = replace(job);
+    if (updated !== job) {
+      next ??= jobs.slice();
+      next[i] = updated;
     }
   });
-  return jobs ? { ...page, jobs } : page;
+  return next ?? jobs;
+}
+
+function patchPage(page: JobPage | undefined, replace: (job: Job) => Job): JobPage | undefined {
+  if (!page) return page;
+  const jobs = patchJobs(page.jobs, replace);
+  return jobs === page.jobs ? page : { ...page, jobs };
 }
 
 // ---------------------------------------------------------------- names of jobs seen
@@ -78,7 +81,7 @@ export function upsertJob(queryClient: QueryClient, job: Job): void {
   queryClient.setQueryData<Job[]>(queryKeys.activeJobs, (jobs) => {
     if (!jobs) return jobs;
     const index = jobs.findIndex((j) => j.id === job.id);
-    if (!isActive(job)) return index === -1 ? jobs : jobs.filter((j) => j.id !== job.id);
+    if (!isActive(job.state)) return index === -1 ? jobs : jobs.filter((j) => j.id !== job.id);
     if (index === -1) return [job, ...jobs];
     const next = jobs.slice();
     next[index] = job;
@@ -102,18 +105,7 @@ export function applyJobProgress(queryClient: QueryClient, samples: JobProgress[
     const progress = byJob.get(job.id);
     return progress ? { ...job, progress } : job;
   };
-  queryClient.setQueryData<Job[]>(queryKeys.activeJobs, (jobs) => {
-    if (!jobs) return jobs;
-    let next: Job[] | null = null;
-    jobs.forEach((job, i) => {
-      const updated = withProgress(job);
-      if (updated !== job) {
-        next ??= jobs.slice();
-        next[i] = updated;
-      }
-    });
-    return next ?? jobs;
-  });
+  queryClient.setQueryData<Job[]>(queryKeys.activeJobs, (jobs) => jobs && patchJobs(jobs, withProgress));
   queryClient.setQueriesData<JobPage>({ queryKey: queryKeys.jobPages }, (page) => patchPage(page, withProgress));
   for (const progress of samples) {
     queryClient.setQueryData<JobDetail>(queryKeys.job(progress.job_id), (detail) =>

@@ -9,18 +9,13 @@ use super::recorder::RecorderState;
 use super::resources::ResourceSample;
 use super::*;
 use crate::events::CoreEvent;
-use crate::model::{Connection, Job, JobKind, JobProgress};
+use crate::model::{Job, JobKind, JobProgress};
+use crate::store::test_support::{insert_connection, temp_store as store};
 use crate::store::{NewJobRow, Store};
 
 const MIB: u64 = 1024 * 1024;
 /// An hour boundary, so minute buckets line up with the simulated seconds.
 const T0: i64 = 1_767_225_600; // 2026-01-01 00:00:00 UTC, a Thursday
-
-fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("hypersdk.db")).expect("open store");
-    (dir, store)
-}
 
 fn progress(job: &str, bytes_done: u64) -> CoreEvent {
     CoreEvent::JobProgress {
@@ -308,25 +303,7 @@ fn finished_job(
 }
 
 fn connection(store: &Store, id: &str, kind: ProviderKind) {
-    let now = Utc::now();
-    store
-        .insert_connection(
-            &Connection {
-                id: id.into(),
-                kind,
-                name: format!("{kind} lab"),
-                endpoint: "https://lab.example".into(),
-                username: "u".into(),
-                options: Default::default(),
-                has_secret: false,
-                tls_fingerprint: None,
-                created_at: now,
-                updated_at: now,
-            },
-            None,
-            || Ok(()),
-        )
-        .expect("connection");
+    insert_connection(store, id, &format!("{kind} lab"), kind);
 }
 
 #[test]

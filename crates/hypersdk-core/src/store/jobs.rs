@@ -617,38 +617,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Job>> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::model::{Connection as Conn, ProviderKind};
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("hypersdk.db")).expect("open");
-        (dir, store)
-    }
+    use crate::model::ProviderKind;
+    use crate::store::test_support::{insert_connection, temp_store as store};
 
     fn connection(store: &Store, name: &str, kind: ProviderKind) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        let now = Utc::now();
-        store
-            .insert_connection(
-                &Conn {
-                    id: id.clone(),
-                    kind,
-                    name: name.into(),
-                    endpoint: "https://example.test".into(),
-                    username: "u".into(),
-                    options: BTreeMap::new(),
-                    has_secret: false,
-                    tls_fingerprint: None,
-                    created_at: now,
-                    updated_at: now,
-                },
-                None,
-                || Ok(()),
-            )
-            .expect("insert connection");
+        insert_connection(store, &id, name, kind);
         id
     }
 

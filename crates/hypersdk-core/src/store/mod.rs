@@ -389,6 +389,45 @@ fn classify_open_error(path: &Path, err: rusqlite::Error) -> CoreError {
     }
 }
 
+/// Helpers for the store's and the metrics' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::Utc;
+
+    use super::Store;
+    use crate::model::{Connection, ProviderKind};
+
+    /// A store in a new temporary directory, which lives as long as the returned guard.
+    pub(crate) fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("hypersdk.db")).expect("open store");
+        (dir, store)
+    }
+
+    /// Inserts a connection row without a secret.
+    pub(crate) fn insert_connection(store: &Store, id: &str, name: &str, kind: ProviderKind) {
+        let now = Utc::now();
+        store
+            .insert_connection(
+                &Connection {
+                    id: id.into(),
+                    kind,
+                    name: name.into(),
+                    endpoint: "https://lab.example".into(),
+                    username: "u".into(),
+                    options: Default::default(),
+                    has_secret: false,
+                    tls_fingerprint: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+                None,
+                || Ok(()),
+            )
+            .expect("insert connection");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -908,12 +908,7 @@ mod tests {
     use super::*;
     use crate::model::{JobKind, JobState};
     use crate::store::NewJobRow;
-
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("hypersdk.db")).expect("open");
-        (dir, store)
-    }
+    use crate::store::test_support::temp_store as store;
 
     fn hook(store: &Store, name: &str, events: &[&str]) -> String {
         let id = uuid::Uuid::new_v4().to_string();

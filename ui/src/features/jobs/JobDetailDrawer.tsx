@@ -13,7 +13,8 @@ import { JobThroughputChart } from "../dashboard/JobThroughputChart";
 import { formatDateTime } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
 import { JobResultView } from "./JobResultView";
-import { isActive, JobStateBadge } from "./JobStateBadge";
+import { isActive } from "../../api/jobStates";
+import { JobStateBadge } from "./JobStateBadge";
 
 const toSeconds = (iso: string | null) => (iso ? Math.floor(new Date(iso).getTime() / 1000) : null);
 

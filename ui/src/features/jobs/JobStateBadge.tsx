@@ -18,7 +18,3 @@ export function JobStateBadge({ state }: { state: JobState }) {
     </Badge>
   );
 }
-
-export function isActive(state: JobState): boolean {
-  return state === "queued" || state === "running";
-}

@@ -7,7 +7,7 @@ import type { Job, JobState } from "../../bindings";
 import { errorDetails } from "../../api/errors";
 import { formatBytes, formatDateTime } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
-import { isActive } from "./JobStateBadge";
+import { isActive } from "../../api/jobStates";
 import { canRetry } from "./retry";
 import type { JobRow, JobSort, JobSortKey } from "./jobFilters";
 import classes from "./VirtualJobsTable.module.css";
@@ -111,21 +111,23 @@ type RowProps = {
   measure: (el: HTMLElement | null) => void;
 };
 
+/** What every row of the scrolling area carries: its place for the virtualizer and for screen readers. */
+function rowPlace(index: number, start: number, measure: (el: HTMLElement | null) => void) {
+  return {
+    role: "row",
+    ref: measure,
+    "data-index": index,
+    "aria-rowindex": index + 2,
+    className: classes.row,
+    style: { transform: `translateY(${start}px)` },
+  };
+}
+
 // Memoised: a progress event re-renders only the row whose job object changed.
 const JobRowView = memo(function JobRowView({ row, start, index, cancelling, retrying, onCancel, onRetry, onOpen, measure }: RowProps) {
   const { job } = row;
   return (
-    <div
-      role="row"
-      ref={measure}
-      data-index={index}
-      aria-rowindex={index + 2}
-      data-testid="job-row"
-      data-job-state={job.state}
-      data-job-id={job.id}
-      className={classes.row}
-      style={{ transform: `translateY(${start}px)` }}
-    >
+    <div {...rowPlace(index, start, measure)} data-testid="job-row" data-job-state={job.state} data-job-id={job.id}>
       <Cell>
         <button
           type="button"
@@ -222,17 +224,9 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
 
 /** A row whose job is still on its way from the core (scrolled to, or a new query). */
 function PendingRow({ start, index, measure }: { start: number; index: number; measure: (el: HTMLElement | null) => void }) {
+  const place = rowPlace(index, start, measure);
   return (
-    <div
-      role="row"
-      ref={measure}
-      data-index={index}
-      aria-rowindex={index + 2}
-      aria-busy
-      data-testid="job-row-pending"
-      className={classes.row}
-      style={{ transform: `translateY(${start}px)`, height: ROW_ESTIMATE }}
-    >
+    <div {...place} style={{ ...place.style, height: ROW_ESTIMATE }} aria-busy data-testid="job-row-pending">
       <Cell>
         <div className={classes.dimmed}>Loading…</div>
       </Cell>
