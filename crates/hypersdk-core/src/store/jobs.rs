@@ -53,8 +53,15 @@ struct JobFilterSql {
     rows: Option<Sql>,
     /// Words the trigram index finds.
     indexed: Option<Sql>,
-    /// Words too short for it.
-    short: Option<Sql>,
+    /// Words too short for it, lower-cased.
+    short: Vec<rusqlite::types::Value>,
+}
+
+/// Where a query's words are looked for: a table, its column of job rowids, and the condition.
+struct SearchSql {
+    table: &'static str,
+    key: &'static str,
+    condition: String,
 }
 
 impl JobFilterSql {
@@ -98,15 +105,11 @@ impl JobFilterSql {
             sql: "jobs_search MATCH ?".to_owned(),
             params: vec![Value::Text(indexed.join(" AND "))],
         });
-        let short: Vec<Value> = words
+        let short = words
             .iter()
             .filter(|w| w.chars().count() < TRIGRAM)
             .map(|w| Value::Text(w.to_ascii_lowercase()))
             .collect();
-        let short = (!short.is_empty()).then(|| Sql {
-            sql: vec!["instr(text, ?) > 0"; short.len()].join(" AND "),
-            params: short,
-        });
         JobFilterSql {
             rows,
             indexed,
@@ -114,36 +117,54 @@ impl JobFilterSql {
         }
     }
 
-    /// The words, as a condition on `jobs_search` rows; None without words.
-    fn search_sql(&self) -> Option<String> {
-        let parts: Vec<&str> = [&self.indexed, &self.short]
-            .into_iter()
-            .flatten()
-            .map(|s| s.sql.as_str())
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" AND "))
+    /// The words, as a condition on rows of a table keyed by the jobs' rowids; None without
+    /// words. Words too short for the index alone are looked for in `jobs_search_content`, the
+    /// FTS5 table's own store of the texts (a plain table, `id` and `c0`): a scan of it takes
+    /// a third of the time of the same scan through the FTS5 table, which hands each row's text
+    /// over one call at a time.
+    fn search(&self) -> Option<SearchSql> {
+        let short =
+            |column: &str| vec![format!("instr({column}, ?) > 0"); self.short.len()].join(" AND ");
+        match (&self.indexed, self.short.is_empty()) {
+            (None, true) => None,
+            (None, false) => Some(SearchSql {
+                table: "jobs_search_content",
+                key: "id",
+                condition: short("c0"),
+            }),
+            (Some(indexed), true) => Some(SearchSql {
+                table: "jobs_search",
+                key: "rowid",
+                condition: indexed.sql.clone(),
+            }),
+            (Some(indexed), false) => Some(SearchSql {
+                table: "jobs_search",
+                key: "rowid",
+                condition: format!("{} AND {}", indexed.sql, short("text")),
+            }),
+        }
     }
 
-    /// Every filter, as a condition on `jobs j`. When `walking` the creation index, words too
-    /// short for the trigram index are tested row by row as they are reached (the walk stops
-    /// after a page) instead of being gathered first from all 100,000 rows.
+    /// Every filter, as a condition on `jobs j`. When `walking` the creation index, the words
+    /// are tested row by row as they are reached (the walk stops after a page) instead of being
+    /// gathered first from all 100,000 rows — unless the trigram index gathers them cheaply.
     fn where_sql(&self, walking: bool) -> String {
         let mut parts = Vec::new();
         if let Some(rows) = &self.rows {
             parts.push(rows.sql.clone());
         }
-        match (&self.indexed, &self.short) {
-            (None, Some(short)) if walking => parts.push(format!(
-                "EXISTS (SELECT 1 FROM jobs_search WHERE rowid = j.rowid AND {})",
-                short.sql
-            )),
-            _ => {
-                if let Some(search) = self.search_sql() {
-                    parts.push(format!(
-                        "j.rowid IN (SELECT rowid FROM jobs_search WHERE {search})"
-                    ));
-                }
-            }
+        if let Some(search) = self.search() {
+            parts.push(if walking && self.indexed.is_none() {
+                format!(
+                    "EXISTS (SELECT 1 FROM {} WHERE {} = j.rowid AND {})",
+                    search.table, search.key, search.condition
+                )
+            } else {
+                format!(
+                    "j.rowid IN (SELECT {} FROM {} WHERE {})",
+                    search.key, search.table, search.condition
+                )
+            });
         }
         if parts.is_empty() {
             "1".to_owned()
@@ -152,12 +173,13 @@ impl JobFilterSql {
         }
     }
 
-    /// The values for [`JobFilterSql::where_sql`] and [`JobFilterSql::search_sql`], in order.
+    /// The values for [`JobFilterSql::where_sql`] and [`JobFilterSql::search`], in order.
     fn params(&self) -> impl Iterator<Item = &rusqlite::types::Value> {
-        [&self.rows, &self.indexed, &self.short]
+        [&self.rows, &self.indexed]
             .into_iter()
             .flatten()
             .flat_map(|s| s.params.iter())
+            .chain(self.short.iter())
     }
 }
 
@@ -322,11 +344,14 @@ impl Store {
         // One snapshot for the counts and the page, though another process may be writing.
         let tx = conn.unchecked_transaction()?;
         let total: u32 = tx.query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))?;
-        let matched: u32 = match (&filter.rows, filter.search_sql()) {
+        let matched: u32 = match (&filter.rows, filter.search()) {
             (None, None) => total,
             // Only words: the search table alone knows how many jobs have them.
             (None, Some(search)) => tx.query_row(
-                &format!("SELECT count(*) FROM jobs_search WHERE {search}"),
+                &format!(
+                    "SELECT count(*) FROM {} WHERE {}",
+                    search.table, search.condition
+                ),
                 rusqlite::params_from_iter(filter.params()),
                 |r| r.get(0),
             )?,
@@ -868,23 +893,46 @@ mod tests {
         let (_dir, store) = store();
         let n = WALK_AT_MATCHES as usize + 300;
         let mut names_newest_first: Vec<String> = Vec::new();
+        // Four jobs in five carry the word "wx", which no id (hex) and no error can hold: more
+        // than WALK_AT_MATCHES jobs, not all, match it.
+        let name = |i: usize| {
+            if i.is_multiple_of(5) {
+                format!("Export vm-{i:04}")
+            } else {
+                format!("Export vm-{i:04} wx")
+            }
+        };
         for i in 0..n {
-            let j = job(&store, &format!("Export vm-{i:04}"), None);
+            let j = job(&store, &name(i), None);
             if i % 3 == 0 {
                 fail(&store, &j.id, "refused");
             }
             names_newest_first.insert(0, j.name);
         }
-        let failed_newest_first: Vec<String> = (0..n)
-            .rev()
-            .filter(|i| i % 3 == 0)
-            .map(|i| format!("Export vm-{i:04}"))
-            .collect();
+        let newest_first_where = |keep: &dyn Fn(usize) -> bool| -> Vec<String> {
+            (0..n).rev().filter(|&i| keep(i)).map(name).collect()
+        };
+        let failed_newest_first = newest_first_where(&|i| i % 3 == 0);
+        let wx_newest_first = newest_first_where(&|i| i % 5 != 0);
+        let failed_wx_newest_first = newest_first_where(&|i| i % 3 == 0 && i % 5 != 0);
+        assert!(wx_newest_first.len() >= WALK_AT_MATCHES as usize);
         // Everything matches (the walk); a third matches (gathered, then sorted); both by words
-        // and by state, and pages far down.
+        // and by state, and pages far down. Short words: many (the walk tests each row's text),
+        // fewer (gathered from the stored texts), with a state, and beside an indexed word.
         for (q, want) in [
             (text("export"), &names_newest_first),
             (text("ex"), &names_newest_first),
+            (text("wx"), &wx_newest_first),
+            (text("WX vm"), &wx_newest_first),
+            (text("export wx"), &wx_newest_first),
+            (
+                JobQuery {
+                    states: vec![JobState::Failed],
+                    text: "wx".into(),
+                    ..JobQuery::newest(100)
+                },
+                &failed_wx_newest_first,
+            ),
             (
                 JobQuery {
                     states: vec![JobState::Failed],
@@ -901,7 +949,7 @@ mod tests {
                 &failed_newest_first,
             ),
         ] {
-            for offset in [0, 380, want.len() as u32 - 30] {
+            for offset in [0, 380.min(want.len() as u32 - 1), want.len() as u32 - 30] {
                 let page = store
                     .query_jobs(&JobQuery {
                         offset,
