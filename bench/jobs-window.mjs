@@ -5,7 +5,9 @@
 // - keystrokes: "vm-50017" typed one character at a time, then deleted back, each from the input
 //   event until the count line says it answers that text (data-answers; not while it still shows
 //   an earlier query's answer) and shows the number of jobs the core says match (worked out with `hyperctl jobs list
-//   --search … --limit 0` before any timing).
+//   --search … --limit 0` before any timing). A typed keystroke is also split in three: until its
+//   query_jobs request leaves the page, the request's round trip (IPC and the core's query), and
+//   from the answer until the count line shows it (React's render).
 // Timings are taken in the page (performance.now() and a MutationObserver), so WebDriver's round
 // trips are not in them. Run through bench/jobs-window.sh (Xvfb + D-Bus + keyring).
 import { spawnSync } from "node:child_process";
@@ -47,10 +49,24 @@ async function measure(dirs) {
   if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stderr}`);
   const texts = [...[...FRAGMENT].map((_, i) => FRAGMENT.slice(0, i + 1)), ...[...FRAGMENT].map((_, i) => FRAGMENT.slice(0, FRAGMENT.length - 1 - i))];
   const want = new Map(texts.map((t) => [t, matching(dirs.dataDir, t)]));
-  const results = { first_render: [], keystroke: [], keystroke_delete: [] };
+  const results = {
+    first_render: [],
+    keystroke: [],
+    keystroke_delete: [],
+    // A typed keystroke's parts: input event → request sent; the request's round trip (IPC and
+    // core); answer → the count line shows it (React render and commit).
+    keystroke_request_at: [],
+    keystroke_round_trip: [],
+    keystroke_after_answer: [],
+  };
+  const perText = [];
   console.log(`machine: load ${spawnSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).stdout.trim()}; ${JOBS} jobs; typing "${FRAGMENT}"`);
 
+  const loads = [];
+  const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0];
   for (let run = 0; run < RUNS; run++) {
+    // The machine is shared: the load before each run says whether its figures are comparable.
+    loads.push(load());
     await withApp("jobs-window", dirs, async ({ browser }) => {
       const first = await browser.executeAsync((done) => {
         const t0 = performance.now();
@@ -68,9 +84,27 @@ async function measure(dirs) {
       if (first < 0) throw new Error("the Jobs page never showed a job");
       results.first_render.push(first);
       await byTestId(browser, "jobs-filter-text").waitForDisplayed();
+      // Tauri's IPC reaches the core through fetch() on its ipc:// protocol (looked up at each
+      // call): wrapping it shows when each query_jobs request left the page and its answer came
+      // back, so a keystroke splits into the window's part and the round trip's.
+      await browser.execute(() => {
+        const calls = [];
+        window.__benchQueries = calls;
+        const fetch0 = window.fetch;
+        window.fetch = function (url, init) {
+          const t0 = performance.now();
+          const answer = fetch0.call(this, url, init);
+          if (String(url).includes("query_jobs")) {
+            const call = { t0, t1: -1, body: typeof init?.body === "string" ? init.body : "" };
+            calls.push(call);
+            answer.then(() => (call.t1 = performance.now()));
+          }
+          return answer;
+        };
+      });
 
       for (const [i, text] of texts.entries()) {
-        const ms = await browser.executeAsync((value, expected, done) => {
+        const timed = await browser.executeAsync((value, expected, done) => {
           const input = document.querySelector('[data-testid="jobs-filter-text"]');
           // The first number of the count line ("1,234 of 100,000 jobs", "100,000 jobs"), in any
           // locale's digit grouping. (No eval: the app's content security policy forbids it.)
@@ -79,6 +113,12 @@ async function measure(dirs) {
             return m ? Number(m[0].replace(/\D/g, "")) : -1;
           };
           const t0 = performance.now();
+          const finish = () => {
+            const t = performance.now();
+            // The first request for this text's first block (the count comes with it).
+            const call = window.__benchQueries.find((c) => c.t0 >= t0 && c.body.includes(`"text":${JSON.stringify(value)}`) && c.body.includes('"offset":0'));
+            done({ ms: t - t0, request_at: call ? call.t0 - t0 : null, round_trip: call && call.t1 > 0 ? call.t1 - call.t0 : null });
+          };
           // As typing does: React listens for input events and reads the native value.
           Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(input, value);
           input.dispatchEvent(new Event("input", { bubbles: true }));
@@ -86,17 +126,25 @@ async function measure(dirs) {
           // earlier query's answer): a count that happens to be the same is not the answer.
           const answers = () => document.querySelector('[data-testid="jobs-count"]')?.getAttribute("data-answers");
           const check = () => input.value === value && answers() === value && shown() === expected;
-          if (check()) return done(performance.now() - t0);
+          if (check()) return finish();
           const obs = new MutationObserver(() => {
             if (!check()) return;
             obs.disconnect();
-            done(performance.now() - t0);
+            finish();
           });
           obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributeFilter: ["data-answers"] });
-          setTimeout(() => done(-1), 10000);
+          setTimeout(() => done({ ms: -1 }), 10000);
         }, text, want.get(text));
-        if (ms < 0) throw new Error(`after typing "${text}" the count never showed ${want.get(text)}`);
-        results[i < FRAGMENT.length ? "keystroke" : "keystroke_delete"].push(ms);
+        if (timed.ms < 0) throw new Error(`after typing "${text}" the count never showed ${want.get(text)}`);
+        const typing = i < FRAGMENT.length;
+        results[typing ? "keystroke" : "keystroke_delete"].push(timed.ms);
+        // Deleting back finds its answers cached: no request.
+        if (typing && timed.round_trip !== null) {
+          results.keystroke_request_at.push(timed.request_at);
+          results.keystroke_round_trip.push(timed.round_trip);
+          results.keystroke_after_answer.push(timed.ms - timed.request_at - timed.round_trip);
+        }
+        perText.push({ run, text, typing, ...timed });
       }
     });
   }
@@ -106,7 +154,19 @@ async function measure(dirs) {
   );
   console.log("| step | n | median ms | p90 ms | max ms |\n|---|---|---|---|---|");
   for (const [k, v] of Object.entries(summary)) console.log(`| ${k} | ${v.n} | ${v.median_ms} | ${v.p90_ms} | ${v.max_ms} |`);
-  console.log(JSON.stringify({ jobs: JOBS, runs: RUNS, fragment: FRAGMENT, want: Object.fromEntries(want), results, summary }));
+  console.log("| run | load before | typing median ms | typing max ms |\n|---|---|---|---|");
+  for (let run = 0; run < RUNS; run++) {
+    const typed = perText.filter((t) => t.run === run && t.typing).map((t) => t.ms);
+    console.log(`| ${run + 1} | ${loads[run]} | ${median(typed).toFixed(1)} | ${Math.max(...typed).toFixed(1)} |`);
+  }
+  const byText = {};
+  for (const t of perText.filter((t) => t.typing)) (byText[t.text] ??= []).push(t);
+  console.log("| typed | median ms | median round trip ms |\n|---|---|---|");
+  for (const [text, ts] of Object.entries(byText)) {
+    const trips = ts.map((t) => t.round_trip).filter((x) => x !== null);
+    console.log(`| ${text} | ${median(ts.map((t) => t.ms)).toFixed(1)} | ${trips.length ? median(trips).toFixed(1) : "-"} |`);
+  }
+  console.log(JSON.stringify({ jobs: JOBS, runs: RUNS, loads, fragment: FRAGMENT, want: Object.fromEntries(want), results, summary, per_text: perText }));
 }
 
 main().catch((e) => {
