@@ -53,8 +53,8 @@ struct JobFilterSql {
     rows: Option<Sql>,
     /// Words the trigram index finds.
     indexed: Option<Sql>,
-    /// Words too short for it, lower-cased.
-    short: Vec<rusqlite::types::Value>,
+    /// Words too short for it, each as the spellings it may have in the stored text.
+    short: Vec<Vec<rusqlite::types::Value>>,
 }
 
 /// Where a query's words are looked for: a table, its column of job rowids, and the condition.
@@ -92,9 +92,8 @@ impl JobFilterSql {
             params,
         });
 
-        // Words of three characters or more are looked up in the trigram index. Shorter ones
-        // cannot be, and are looked for in the text itself, which is stored lower-cased (ASCII;
-        // SQLite's lower()), so they match ASCII letters in any case.
+        // Words of three characters or more are looked up in the trigram index (which folds
+        // case itself). Shorter ones cannot be, and are looked for in the text itself.
         let words: Vec<&str> = q.text.split_whitespace().collect();
         let indexed: Vec<String> = words
             .iter()
@@ -108,7 +107,7 @@ impl JobFilterSql {
         let short = words
             .iter()
             .filter(|w| w.chars().count() < TRIGRAM)
-            .map(|w| Value::Text(w.to_ascii_lowercase()))
+            .map(|w| short_word_spellings(w))
             .collect();
         JobFilterSql {
             rows,
@@ -123,8 +122,16 @@ impl JobFilterSql {
     /// a third of the time of the same scan through the FTS5 table, which hands each row's text
     /// over one call at a time.
     fn search(&self) -> Option<SearchSql> {
-        let short =
-            |column: &str| vec![format!("instr({column}, ?) > 0"); self.short.len()].join(" AND ");
+        let short = |column: &str| {
+            self.short
+                .iter()
+                .map(|spellings| {
+                    let any = vec![format!("instr({column}, ?) > 0"); spellings.len()];
+                    format!("({})", any.join(" OR "))
+                })
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        };
         match (&self.indexed, self.short.is_empty()) {
             (None, true) => None,
             (None, false) => Some(SearchSql {
@@ -179,8 +186,36 @@ impl JobFilterSql {
             .into_iter()
             .flatten()
             .flat_map(|s| s.params.iter())
-            .chain(self.short.iter())
+            .chain(self.short.iter().flatten())
     }
+}
+
+/// The ways a word of one or two characters may be spelt in the stored search text. SQLite's
+/// `lower()`, which wrote it, lowers ASCII letters only: an ASCII letter is looked for in lower
+/// case, any other letter in its lower and its upper case ("é" finds "É" too, as a longer word
+/// does through the trigram index). Two characters give at most four spellings.
+fn short_word_spellings(word: &str) -> Vec<rusqlite::types::Value> {
+    let mut spellings = vec![String::new()];
+    for c in word.chars() {
+        let cases: Vec<String> = if c.is_ascii() {
+            vec![c.to_ascii_lowercase().to_string()]
+        } else {
+            let (lower, upper) = (c.to_lowercase().to_string(), c.to_uppercase().to_string());
+            if lower == upper {
+                vec![lower]
+            } else {
+                vec![lower, upper]
+            }
+        };
+        spellings = spellings
+            .iter()
+            .flat_map(|start| cases.iter().map(move |case| format!("{start}{case}")))
+            .collect();
+    }
+    spellings
+        .into_iter()
+        .map(rusqlite::types::Value::Text)
+        .collect()
 }
 
 /// Rebuilds `jobs_search` when it no longer matches the jobs table: a restored or hand-edited
@@ -734,6 +769,7 @@ mod tests {
         let db = job(&store, "Export DB-Primary", None);
         fail(&store, &db.id, "Connection refused by ESXi host esx-07");
         job(&store, "Export mail", None);
+        job(&store, "Export Été", None);
 
         assert_eq!(names(&store, &text("WEB")), ["Export web-01"]);
         assert_eq!(names(&store, &text("db-prim")), ["Export DB-Primary"]);
@@ -748,9 +784,15 @@ mod tests {
             ["Export DB-Primary"]
         );
         assert!(names(&store, &text("web refused")).is_empty());
-        // Words too short for the trigram index are matched too.
+        // Words too short for the trigram index are matched too, in any case, letters beyond
+        // ASCII included (stored as written: SQLite's lower() lowers ASCII only).
         assert_eq!(names(&store, &text("ai")), ["Export mail"]);
-        assert_eq!(names(&store, &text("x")).len(), 3);
+        assert_eq!(names(&store, &text("AI")), ["Export mail"]);
+        assert_eq!(names(&store, &text("x")).len(), 4);
+        assert_eq!(names(&store, &text("éT")), ["Export Été"]);
+        assert_eq!(names(&store, &text("ÉT")), ["Export Été"]);
+        assert_eq!(names(&store, &text("été")), ["Export Été"]);
+        assert!(names(&store, &text("ét ai")).is_empty());
         // Quotes and FTS operators are plain text, not query syntax.
         assert!(names(&store, &text("\"web OR mail\"")).is_empty());
         assert!(names(&store, &text("NEAR(web")).is_empty());
