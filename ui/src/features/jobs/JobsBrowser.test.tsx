@@ -92,7 +92,7 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     await user.click(screen.getByTestId("jobs-filter-clear"));
     await user.click(screen.getByTestId("jobs-sort-name"));
     await waitFor(() => expect(screen.getAllByTestId("job-row")[0]).toHaveTextContent("Export vm-00000"));
-    expect(screen.getByTestId("jobs-sort-name")).toHaveAttribute("aria-sort", "ascending");
+    expect(screen.getByTestId("jobs-sort-name").closest('[role="columnheader"]')).toHaveAttribute("aria-sort", "ascending");
   });
 
   it("marks the count busy while it shows the previous query's answer", async () => {

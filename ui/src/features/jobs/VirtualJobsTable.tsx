@@ -40,22 +40,45 @@ type Props = {
   height?: number | string;
 };
 
-function SortHeader({ label, sortKey, sort, onSort }: { label: string; sortKey: JobSortKey; sort: JobSort; onSort: (s: JobSort) => void }) {
+/** A column title; sortable columns toggle their order on a click (newest first for dates). */
+function ColumnHeader({ label, sortKey, sort, onSort }: { label: ReactNode; sortKey?: JobSortKey; sort: JobSort; onSort: (s: JobSort) => void }) {
+  if (!sortKey) {
+    return (
+      <div role="columnheader">
+        <Text size="sm" fw={600}>
+          {label}
+        </Text>
+      </div>
+    );
+  }
   const active = sort.key === sortKey;
+  // aria-sort belongs on the column header (ARIA), not on the button inside it.
   return (
-    <UnstyledButton
-      onClick={() => onSort({ key: sortKey, desc: active ? !sort.desc : sortKey === "created_at" })}
-      aria-sort={active ? (sort.desc ? "descending" : "ascending") : "none"}
-      data-testid={`jobs-sort-${sortKey}`}
-      style={{ fontWeight: 600, fontSize: "var(--mantine-font-size-sm)" }}
-    >
-      <Group gap={4} wrap="nowrap">
-        {label}
-        {active && (sort.desc ? <IconArrowDown size={14} aria-hidden /> : <IconArrowUp size={14} aria-hidden />)}
-      </Group>
-    </UnstyledButton>
+    <div role="columnheader" aria-sort={active ? (sort.desc ? "descending" : "ascending") : "none"}>
+      <UnstyledButton
+        onClick={() => onSort({ key: sortKey, desc: active ? !sort.desc : sortKey === "created_at" })}
+        data-testid={`jobs-sort-${sortKey}`}
+        style={{ fontWeight: 600, fontSize: "var(--mantine-font-size-sm)" }}
+      >
+        <Group gap={4} wrap="nowrap">
+          {label}
+          {active && (sort.desc ? <IconArrowDown size={14} aria-hidden /> : <IconArrowUp size={14} aria-hidden />)}
+        </Group>
+      </UnstyledButton>
+    </div>
   );
 }
+
+/** The columns in order; those with a key sort the jobs in the core. */
+const HEADERS: readonly { label: ReactNode; sortKey?: JobSortKey }[] = [
+  { label: "Name", sortKey: "name" },
+  { label: "State", sortKey: "state" },
+  { label: "Connection", sortKey: "connection" },
+  { label: "Progress" },
+  { label: "Created", sortKey: "created_at" },
+  { label: "Outcome" },
+  { label: <VisuallyHidden>Actions</VisuallyHidden> },
+];
 
 function Cell({ children }: { children: ReactNode }) {
   return (
@@ -239,31 +262,9 @@ const TableHeader = memo(function TableHeader({ sort, onSort }: { sort: JobSort;
   return (
     <div role="rowgroup">
       <div role="row" aria-rowindex={1} style={{ ...gridRow, padding: "8px 12px", borderBottom: "1px solid var(--mantine-color-default-border)" }}>
-        <div role="columnheader">
-          <SortHeader label="Name" sortKey="name" sort={sort} onSort={onSort} />
-        </div>
-        <div role="columnheader">
-          <SortHeader label="State" sortKey="state" sort={sort} onSort={onSort} />
-        </div>
-        <div role="columnheader">
-          <SortHeader label="Connection" sortKey="connection" sort={sort} onSort={onSort} />
-        </div>
-        <div role="columnheader">
-          <Text size="sm" fw={600}>
-            Progress
-          </Text>
-        </div>
-        <div role="columnheader">
-          <SortHeader label="Created" sortKey="created_at" sort={sort} onSort={onSort} />
-        </div>
-        <div role="columnheader">
-          <Text size="sm" fw={600}>
-            Outcome
-          </Text>
-        </div>
-        <div role="columnheader">
-          <VisuallyHidden>Actions</VisuallyHidden>
-        </div>
+        {HEADERS.map((column, i) => (
+          <ColumnHeader key={i} label={column.label} sortKey={column.sortKey} sort={sort} onSort={onSort} />
+        ))}
       </div>
     </div>
   );
