@@ -2,6 +2,7 @@
 //! the same core and the same database (safe to use while the app runs).
 
 mod connection;
+mod db;
 mod export;
 mod jobs;
 mod metrics;
@@ -44,6 +45,9 @@ enum Command {
     /// Package local disk images into OVA/OVF, and verify or inspect packages.
     #[command(subcommand)]
     Ova(ova::OvaCommand),
+    /// Check the shared database file for damage.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 /// The commands that work on the shared database and keyring.
@@ -110,6 +114,7 @@ async fn run(cli: Cli) -> Result<(), ApiError> {
                 retryable: e.retryable(),
             });
         }
+        Command::Db(cmd) => return db::run(cmd, json).await,
         Command::Stateful(cmd) => cmd,
     };
     // The file name matters here, so the full message is shown.

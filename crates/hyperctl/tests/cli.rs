@@ -279,6 +279,90 @@ fn a_corrupt_database_is_named_and_left_untouched() {
     assert_eq!(std::fs::read(&db).expect("read"), garbage);
 }
 
+/// Fills a table that opening never reads, then overwrites the b-tree header of one of its
+/// pages in the middle of the file (as a bad sector would), leaving the file header intact.
+fn damage_a_page(db: &std::path::Path) {
+    let conn = rusqlite::Connection::open(db).expect("open db");
+    for ts in 0..2_000 {
+        conn.execute(
+            "INSERT INTO metric_samples (series, resolution, ts, total, n, peak) \
+             VALUES ('damage-me', 1, ?1, 1, 1, 1)",
+            [ts],
+        )
+        .expect("insert");
+    }
+    drop(conn);
+    let mut bytes = std::fs::read(db).expect("read db");
+    let page_size = match u16::from_be_bytes([bytes[16], bytes[17]]) {
+        1 => 65_536,
+        n => usize::from(n),
+    };
+    let pages: Vec<usize> = (1..bytes.len() / page_size)
+        .filter(|p| {
+            bytes[p * page_size..(p + 1) * page_size]
+                .windows(9)
+                .any(|w| w == b"damage-me")
+        })
+        .collect();
+    assert!(pages.len() > 2, "the rows should span several pages");
+    let page = pages[pages.len() / 2];
+    bytes[page * page_size..page * page_size + 64].fill(0xA5);
+    std::fs::write(db, bytes).expect("write db");
+}
+
+#[test]
+fn db_check_reads_every_page_and_names_a_damaged_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hypersdk.db");
+    let path = db.display().to_string();
+    ok(&hyperctl(dir.path(), &["jobs", "list"], None));
+
+    let out = ok(&hyperctl(dir.path(), &["db", "check"], None));
+    assert!(out.starts_with(&format!("ok: {path} (")), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&hyperctl(dir.path(), &["db", "check", "--json"], None)))
+            .expect("json");
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(report["path"], path.as_str(), "{report}");
+    assert_eq!(report["problems"], serde_json::json!([]), "{report}");
+
+    damage_a_page(&db);
+    // Opening does not read every page, so everyday commands still work...
+    ok(&hyperctl(dir.path(), &["jobs", "list"], None));
+    let damaged = std::fs::read(&db).expect("read");
+    // ...and the check finds what they did not.
+    let out = hyperctl(dir.path(), &["db", "check"], None);
+    let line = fails(&out);
+    assert!(
+        line.contains(&path) && line.contains("[database_corrupt]") && line.contains("problem"),
+        "{line}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" page "),
+        "the problems are listed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = hyperctl(dir.path(), &["db", "check", "--json"], None);
+    fails(&out);
+    let error: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json error");
+    assert_eq!(error["error"]["code"], "database_corrupt", "{error}");
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        damaged,
+        "the check only reads"
+    );
+
+    // A file that is not SQLite at all.
+    let garbage = b"definitely not sqlite ".repeat(100);
+    std::fs::write(&db, &garbage).expect("write");
+    let line = fails(&hyperctl(dir.path(), &["db", "check"], None));
+    assert!(
+        line.contains(&path) && line.contains("[database_corrupt]"),
+        "{line}"
+    );
+    assert_eq!(std::fs::read(&db).expect("read"), garbage);
+}
+
 #[test]
 fn jobs_and_settings_and_help() {
     let dir = tempfile::tempdir().expect("tempdir");
