@@ -58,6 +58,34 @@ fn open_core() -> (AppState, Option<logging::Guard>) {
     (state, guard)
 }
 
+/// How long after start-up the integrity check waits, so it does not compete with the
+/// window's first queries on a small machine.
+const INTEGRITY_CHECK_DELAY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opening reads only the header and schema (the full check takes about a second at 100,000
+/// jobs); damage inside the file is looked for once per run, here, on a blocking thread with a
+/// connection of its own, and logged. The window keeps working: most damage touches only some
+/// rows, and the user decides what to do with the file.
+async fn check_database(core: Arc<Core>) {
+    tokio::time::sleep(INTEGRITY_CHECK_DELAY).await;
+    match core.check_integrity().await {
+        Ok(report) if report.ok => tracing::info!(
+            path = %report.path.display(),
+            elapsed_ms = report.elapsed_ms,
+            "database integrity check passed"
+        ),
+        Ok(report) => tracing::error!(
+            path = %report.path.display(),
+            problems = ?report.problems,
+            "the database is damaged (integrity check failed); restore it from a backup, \
+             `hyperctl db check` lists the problems"
+        ),
+        Err(e) => {
+            tracing::warn!(code = e.code(), error = %e, "cannot check the database's integrity")
+        }
+    }
+}
+
 /// Keeps the log writer alive as long as the app.
 struct LogGuard {
     _guard: Option<logging::Guard>,
@@ -113,6 +141,7 @@ pub fn run() {
                 // Schedules fire whenever the app runs, window open or not
                 // (it stands by while `hyperctl scheduler` holds the lock).
                 tauri::async_runtime::spawn(Arc::clone(core).run_scheduler());
+                tauri::async_runtime::spawn(check_database(Arc::clone(core)));
             }
             Ok(())
         })
