@@ -223,10 +223,13 @@ fn short_word_spellings(word: &str) -> Vec<rusqlite::types::Value> {
 /// check reads two counts and the newest job's entry, so it costs nothing at start-up.
 pub(super) fn repair_search_index(conn: &Connection) -> Result<()> {
     let consistent: bool = conn.query_row(
-        // jobs_search_docsize has a row per entry: counting it reads no text.
+        // jobs_search_docsize has a row per entry: counting it reads no text. The newest job is
+        // chosen before the join: joined first, SQLite read every entry of the FTS5 table and
+        // sorted them (~90 ms at 100,000 jobs, on every open).
         "SELECT (SELECT count(*) FROM jobs) = (SELECT count(*) FROM jobs_search_docsize) \
-           AND COALESCE((SELECT instr(s.text, j.id) > 0 FROM jobs j \
-                JOIN jobs_search s ON s.rowid = j.rowid ORDER BY j.rowid DESC LIMIT 1), \
+           AND COALESCE((SELECT instr(s.text, j.id) > 0 \
+                FROM (SELECT rowid, id FROM jobs ORDER BY rowid DESC LIMIT 1) j \
+                JOIN jobs_search s ON s.rowid = j.rowid), \
                 NOT EXISTS (SELECT 1 FROM jobs))",
         [],
         |r| r.get(0),
