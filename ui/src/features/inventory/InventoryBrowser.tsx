@@ -2,7 +2,7 @@ import { Box, Button, Card, Group, Paper, Stack, Text, TextInput } from "@mantin
 import { DndContext, DragOverlay, PointerSensor, pointerWithin, rectIntersection, useSensor, useSensors } from "@dnd-kit/core";
 import type { CollisionDetection, DragEndEvent, DragStartEvent, Modifier } from "@dnd-kit/core";
 import { IconPackageExport, IconSearch, IconX } from "@tabler/icons-react";
-import { memo, useCallback, useDeferredValue, useMemo, useState } from "react";
+import { memo, useCallback, useMemo, useState } from "react";
 import type { Connection, VmInfo } from "../../bindings";
 import { useDestinations } from "../../store/destinations";
 import { ExportDialog } from "../exports/ExportDialog";
@@ -175,7 +175,9 @@ type VmSearchProps = {
 
 /**
  * The search box, the count and selection line, and the VM table. It holds the search text,
- * so a keystroke renders only this; the table renders once the (deferred) result is in.
+ * so a keystroke renders only this. The search is not deferred: matching 10,000 VMs takes under a
+ * millisecond and the table updates the rows in view in place, so a deferred pass would only
+ * show the answer a render (and often a frame) later, as it did on the Jobs page.
  */
 const VmSearch = memo(function VmSearch({
   vms,
@@ -189,9 +191,8 @@ const VmSearch = memo(function VmSearch({
   const [query, setQuery] = useState("");
   // Search text prepared once per listing (and tree node and facets), not per keystroke.
   const index = useMemo(() => buildSearchIndex(scoped), [scoped]);
-  const deferredQuery = useDeferredValue(query);
-  const searching = deferredQuery.trim() !== "";
-  const shown = useMemo(() => (searching ? searchVms(index, deferredQuery) : scoped), [searching, index, deferredQuery, scoped]);
+  const searching = query.trim() !== "";
+  const shown = useMemo(() => (searching ? searchVms(index, query) : scoped), [searching, index, query, scoped]);
   // The table sorts every VM once and shows these (null: all), so a keystroke, a folder or a
   // facet never sorts again.
   const visibleIds = useMemo(() => (shown.length === vms.length ? null : new Set(shown.map((vm) => vm.id))), [shown, vms.length]);
