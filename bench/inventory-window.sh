@@ -67,19 +67,7 @@ TMPDIR="$WORK/tmp" "$ROOT/.tools/bin/vcsim" -l 127.0.0.1:0 -username "$USER_NAME
   -cluster "$CLUSTERS" -host 1 -vm "$PER_POOL" -standalone-host 0 >"$WORK/vcsim.out" 2>"$WORK/vcsim.err" &
 SIM_PID=$!
 
-if ((build)); then
-  # build_window_bins embeds ui/dist as it is and does not build it: build the UI first when any
-  # of its sources (tests and jsdom benches aside) is newer than the last build (ui/dist is not
-  # committed).
-  if [[ ! -f ui/dist/index.html ]] ||
-    [[ -n "$(find ui/src ui/index.html ui/package.json ui/package-lock.json ui/vite.config.* ui/tsconfig*.json \
-      -newer ui/dist/index.html -not -name '*.test.*' -not -path 'ui/src/bench/*' -print -quit 2>/dev/null)" ]]; then
-    npm_ci_if_needed "$ROOT/ui" >&2
-    echo "building the UI (ui/dist is older than its sources)…" >&2
-    (cd ui && npm run build) >&2
-  fi
-  build_window_bins "$profile" >&2
-fi
+((build)) && build_window_bins "$profile" >&2
 APP_BIN="$TARGET_DIR/$profile/hypersdk-desktop" HYPERCTL_BIN="$TARGET_DIR/$profile/hyperctl"
 [[ -x "$APP_BIN" && -x "$HYPERCTL_BIN" ]] || die "no $profile build of the app and hyperctl in $TARGET_DIR"
 echo "app: $APP_BIN" >&2

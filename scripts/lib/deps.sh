@@ -102,11 +102,18 @@ ensure_tauri_driver() {
   cargo install tauri-driver --locked --root "$ROOT/.tools" </dev/null
 }
 
-# build_window_bins [debug|release]: the app and hyperctl the window benchmarks run, built from the
-# committed ui/dist (one build of the UI, by ./scripts/test.sh or `npm run build`, serves both).
+# build_window_bins [debug|release]: the app and hyperctl the window benchmarks run. The app embeds
+# ui/dist when it is compiled, and ui/dist is built, not committed: it is built again first when
+# any of the UI's sources (tests and jsdom benchmarks aside) is newer than it.
 build_window_bins() {
   local profile="${1:-debug}" features
-  [[ -f "$ROOT/ui/dist/index.html" ]] || die "ui/dist missing: run ./scripts/test.sh or (cd ui && npm run build) first"
+  if [[ ! -f "$ROOT/ui/dist/index.html" ]] ||
+    [[ -n "$(cd "$ROOT" && find ui/src ui/index.html ui/package.json ui/package-lock.json ui/vite.config.* ui/tsconfig*.json \
+      -newer ui/dist/index.html -not -name '*.test.*' -not -path 'ui/src/bench/*' -print -quit 2>/dev/null)" ]]; then
+    npm_ci_if_needed "$ROOT/ui"
+    echo "building the UI (ui/dist is older than its sources)…"
+    (cd "$ROOT/ui" && npm run build)
+  fi
   mapfile -t features < <(cargo_feature_args)
   if [[ $profile == release ]]; then
     (cd "$ROOT" && cargo build --release -p hypersdk-desktop -p hyperctl "${features[@]}")
