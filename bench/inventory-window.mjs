@@ -22,6 +22,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { byTestId, HYPERCTL, makeTestDirs, withApp } from "../tests/e2e/lib/app.mjs";
+import { loadAverages, median, p90 } from "./lib/stats.mjs";
 
 const env = (name) => {
   const v = process.env[name];
@@ -39,14 +40,6 @@ const RETURNS = Number(process.env.BENCH_RETURNS ?? 3);
 // Listing 10,000 VMs from vcsim on a loaded 2-core machine: allow minutes.
 const DISCOVERY_TIMEOUT_MS = 15 * 60_000;
 
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-const median = (xs) => {
-  const s = sorted(xs);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const p90 = (xs) => sorted(xs)[Math.ceil(0.9 * xs.length) - 1];
-const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 function hyperctl(dataDir, args, input = "") {
   const r = spawnSync(HYPERCTL, args, {
@@ -124,7 +117,7 @@ async function measure(dirs) {
   const clusterCount = vms.filter((vm) => vm.cluster === cluster).length;
 
   console.log(
-    `machine: ${os.cpus().length} cores, load ${load()}; ${VMS} VMs on vcsim; hyperctl listed them in ${(cliListMs / 1000).toFixed(1)} s; ` +
+    `machine: ${os.cpus().length} cores, load ${loadAverages()}; ${VMS} VMs on vcsim; hyperctl listed them in ${(cliListMs / 1000).toFixed(1)} s; ` +
       `typing ${plan.map((p) => `"${p.fragment}" (${p.steps.map((s) => s.want).join(" → ")})`).join(", ")}; facet cluster ${cluster} (${clusterCount})`,
   );
 
@@ -147,7 +140,7 @@ async function measure(dirs) {
 
   for (let run = 0; run < RUNS; run++) {
     // The machine is shared: the load before each run says whether its figures are comparable.
-    loads.push(load());
+    loads.push(loadAverages());
     console.error(`run ${run + 1}/${RUNS}: load ${loads[run]}`);
     await withApp("inventory-window", dirs, async ({ browser }) => {
       // The app opens on the Inventory with the placeholder, whose listing fails.

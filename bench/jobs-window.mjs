@@ -14,18 +14,12 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { byTestId, hyperctl, makeTestDirs, withApp } from "../tests/e2e/lib/app.mjs";
+import { loadAverages, median, p90 } from "./lib/stats.mjs";
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 100_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const FRAGMENT = `vm-${String(Math.floor(JOBS / 2) + 17).padStart(5, "0")}`;
 
-const sorted = (xs) => [...xs].sort((a, b) => a - b);
-const median = (xs) => {
-  const s = sorted(xs);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const p90 = (xs) => sorted(xs)[Math.ceil(0.9 * xs.length) - 1];
 
 /** How many jobs the core says match `text` (hyperctl prints "jobs a–b of N matching"). */
 function matching(dataDir, text) {
@@ -60,13 +54,12 @@ async function measure(dirs) {
     keystroke_after_answer: [],
   };
   const perText = [];
-  console.log(`machine: load ${spawnSync("cat", ["/proc/loadavg"], { encoding: "utf8" }).stdout.trim()}; ${JOBS} jobs; typing "${FRAGMENT}"`);
+  console.log(`machine: load ${loadAverages()}; ${JOBS} jobs; typing "${FRAGMENT}"`);
 
   const loads = [];
-  const load = () => fs.readFileSync("/proc/loadavg", "utf8").split(" ")[0];
   for (let run = 0; run < RUNS; run++) {
     // The machine is shared: the load before each run says whether its figures are comparable.
-    loads.push(load());
+    loads.push(loadAverages());
     await withApp("jobs-window", dirs, async ({ browser }) => {
       const first = await browser.executeAsync((done) => {
         const t0 = performance.now();
