@@ -137,6 +137,11 @@ pub async fn watch(
     }
     let mut cancelled = false;
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    // One listener for the whole watch. A `ctrl_c()` written inside the `select!` would be a new
+    // listener on every turn of the loop, and a Ctrl-C that came while a branch ran (between two
+    // listeners) was lost: the export went on to the end.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     while finished.len() < ids.len() {
         tokio::select! {
             ev = events.recv() => match ev {
@@ -156,7 +161,7 @@ pub async fn watch(
                 Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => break,
             },
-            _ = tokio::signal::ctrl_c(), if !cancelled => {
+            _ = &mut interrupted, if !cancelled => {
                 cancelled = true;
                 bar.clear();
                 eprintln!("cancelling — releasing the server side (press Ctrl-C again to quit at once)");
