@@ -17,18 +17,9 @@ source "$ROOT/scripts/lib/deps.sh"
 source "$ROOT/scripts/lib/vcsim.sh"
 cd "$ROOT"
 
-build=1
-profile=debug
-while [[ "${1:-}" == --* ]]; do
-  case "$1" in
-    --no-build) build=0 ;;
-    --release) profile=release ;;
-    *) die "unknown option $1" ;;
-  esac
-  shift
-done
-RUNS="${1:-3}"
-VMS="${2:-${VMS:-10000}}"
+window_bench_options "$@"
+RUNS="${BENCH_ARGS[0]:-3}"
+VMS="${BENCH_ARGS[1]:-${VMS:-10000}}"
 CLUSTERS=10
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, not '$RUNS'"
 [[ "$VMS" =~ ^[1-9][0-9]*$ && "$VMS" -ge "$CLUSTERS" ]] || die "VMS must be a number ≥ $CLUSTERS, not '$VMS'"
@@ -54,8 +45,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 ensure_vcsim >&2
-npm_ci_if_needed "$ROOT/tests/e2e" >&2
-ensure_tauri_driver >&2
 
 # vcsim first: building 10,000 VMs takes minutes, which the builds below can overlap. It keeps
 # its datastores under TMPDIR and leaves them behind when killed: keep them in WORK.
@@ -67,10 +56,7 @@ TMPDIR="$WORK/tmp" "$ROOT/.tools/bin/vcsim" -l 127.0.0.1:0 -username "$USER_NAME
   -cluster "$CLUSTERS" -host 1 -vm "$PER_POOL" -standalone-host 0 >"$WORK/vcsim.out" 2>"$WORK/vcsim.err" &
 SIM_PID=$!
 
-((build)) && build_window_bins "$profile" >&2
-APP_BIN="$TARGET_DIR/$profile/hypersdk-desktop" HYPERCTL_BIN="$TARGET_DIR/$profile/hyperctl"
-[[ -x "$APP_BIN" && -x "$HYPERCTL_BIN" ]] || die "no $profile build of the app and hyperctl in $TARGET_DIR"
-echo "app: $APP_BIN" >&2
+prepare_window_bins
 
 # Up to 30 minutes for the inventory (10,000 VMs took 6.5–7.5 min on 2 shared cores).
 deadline=$(($(date +%s) + 1800))
@@ -86,7 +72,6 @@ PIN=$(GOVC_URL="$URL" GOVC_USERNAME="$USER_NAME" GOVC_PASSWORD="$PASS" GOVC_INSE
   "$ROOT/.tools/bin/govc" about.cert -k -json | sed -n 's/.*"thumbprintSHA256": *"\([^"]*\)".*/\1/p' | tr -d ':' | tr 'A-F' 'a-f')
 [[ -n "$PIN" ]] || die "no certificate fingerprint from govc about.cert"
 
-export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
 export BENCH_RUNS="$RUNS" BENCH_VMS="$((PER_POOL * CLUSTERS))" BENCH_VCSIM_ENDPOINT="${URL%/sdk}" \
   BENCH_VCSIM_USER="$USER_NAME" BENCH_VCSIM_PASSWORD="$PASS" BENCH_VCSIM_PIN="$PIN"
 # Not exec: the trap stops vcsim and removes WORK when the measurement ends or fails.

@@ -12,25 +12,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/deps.sh"
 cd "$ROOT"
 
-build=1
-profile=debug
-while [[ "${1:-}" == --* ]]; do
-  case "$1" in
-    --no-build) build=0 ;;
-    --release) profile=release ;;
-    *) die "unknown option $1" ;;
-  esac
-  shift
-done
-export BENCH_RUNS="${1:-5}"
-npm_ci_if_needed "$ROOT/tests/e2e" >&2
-ensure_tauri_driver >&2
-((build)) && build_window_bins "$profile" >&2
+window_bench_options "$@"
+export BENCH_RUNS="${BENCH_ARGS[0]:-5}"
+prepare_window_bins
 # The seeding tool writes the jobs the way the bench of the core's queries does.
 cargo build --release -q -p hypersdk-core --example job_query_bench >&2
-APP_BIN="$TARGET_DIR/$profile/hypersdk-desktop" HYPERCTL_BIN="$TARGET_DIR/$profile/hyperctl"
-[[ -x "$APP_BIN" && -x "$HYPERCTL_BIN" ]] || die "no $profile build of the app and hyperctl in $TARGET_DIR"
-echo "app: $APP_BIN" >&2
-export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
 export BENCH_SEED="$TARGET_DIR/release/examples/job_query_bench"
 exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- node "$ROOT/bench/jobs-window.mjs"

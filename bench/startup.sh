@@ -11,23 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/common.sh"
 source "$ROOT/scripts/lib/deps.sh"
 cd "$ROOT"
 
-build=1
-profile=debug
-while [[ "${1:-}" == --* ]]; do
-  case "$1" in
-    --no-build) build=0 ;;
-    --release) profile=release ;;
-    *) die "unknown option $1" ;;
-  esac
-  shift
-done
-n="${1:-5}"
-APP_BIN="$TARGET_DIR/$profile/hypersdk-desktop"
-
-npm_ci_if_needed "$ROOT/tests/e2e" >&2
-ensure_tauri_driver >&2
-((build)) && build_window_bins "$profile" >&2
-[[ -x "$APP_BIN" ]] || die "$APP_BIN missing"
-
-export HYPERSDK_E2E_APP="$APP_BIN"
+window_bench_options "$@"
+n="${BENCH_ARGS[0]:-5}"
+prepare_window_bins
 exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- node "$ROOT/bench/startup.mjs" "$n"

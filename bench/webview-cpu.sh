@@ -3,7 +3,7 @@
 # while 20 vSphere exports from vcsim run; see bench/webview-cpu.mjs. Not a test; figures go to
 # docs/PERFORMANCE.md.
 #
-#   bench/webview-cpu.sh [--no-build]
+#   bench/webview-cpu.sh [--no-build] [--release]
 #     BENCH_WINDOW_S=30     seconds measured while all 20 jobs run
 #     BENCH_RANDOM_MIB=160  random data per VM disk (more keeps the jobs running longer)
 set -euo pipefail
@@ -12,14 +12,7 @@ source "$ROOT/scripts/lib/deps.sh"
 source "$ROOT/scripts/lib/vcsim.sh"
 cd "$ROOT"
 
-build=1
-if [[ "${1:-}" == --no-build ]]; then
-  build=0
-  shift
-fi
-npm_ci_if_needed "$ROOT/tests/e2e" >&2
-ensure_tauri_driver >&2
+window_bench_options "$@"
 ensure_vcsim >&2
-((build)) && build_window_bins debug >&2
-export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
+prepare_window_bins
 exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- node "$ROOT/bench/webview-cpu.mjs"

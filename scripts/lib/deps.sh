@@ -121,3 +121,33 @@ build_window_bins() {
     (cd "$ROOT" && cargo build --workspace --bins "${features[@]}")
   fi
 }
+
+# window_bench_options "$@": the options every window benchmark takes, `--no-build` (use the
+# binaries and ui/dist as they are) and `--release` (target/release's app and hyperctl instead of
+# the debug build the tests use). Sets BUILD, PROFILE, and APP_BIN / HYPERCTL_BIN of that profile;
+# the arguments after the options are left in BENCH_ARGS.
+window_bench_options() {
+  BUILD=1 PROFILE=debug
+  while [[ "${1:-}" == --* ]]; do
+    case "$1" in
+      --no-build) BUILD=0 ;;
+      --release) PROFILE=release ;;
+      *) die "unknown option $1" ;;
+    esac
+    shift
+  done
+  BENCH_ARGS=("$@")
+  APP_BIN="$TARGET_DIR/$PROFILE/hypersdk-desktop" HYPERCTL_BIN="$TARGET_DIR/$PROFILE/hyperctl"
+}
+
+# prepare_window_bins: what a window benchmark needs before it starts the app (after
+# window_bench_options): the WebDriver side, the binaries built unless --no-build, and their paths
+# exported for tests/e2e/lib/app.mjs. Writes only to stderr, so benchmarks' stdout stays a report.
+prepare_window_bins() {
+  npm_ci_if_needed "$ROOT/tests/e2e" >&2
+  ensure_tauri_driver >&2
+  if ((BUILD)); then build_window_bins "$PROFILE" >&2; fi
+  [[ -x "$APP_BIN" && -x "$HYPERCTL_BIN" ]] || die "no $PROFILE build of the app and hyperctl in $TARGET_DIR"
+  echo "app: $APP_BIN" >&2
+  export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
+}

@@ -314,15 +314,10 @@ impl Store {
         .map_err(|e| classify_open_error(path, e))?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
 
-        // The first statement that reads the header and the schema, before anything writes: a
-        // foreign or truncated file fails here and is left as it was. Walking every page
-        // (`quick_check`) took a second at 100,000 jobs, paid by every `hyperctl` call and
-        // before the window could show anything; it runs on demand and in the app's
-        // background instead (`check_integrity`).
-        conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
-            row.get::<_, i64>(0)
-        })
-        .map_err(|e| classify_open_error(path, e))?;
+        // Before anything writes. Walking every page (`quick_check`) took a second at 100,000
+        // jobs, paid by every `hyperctl` call and before the window could show anything; it
+        // runs on demand and in the app's background instead (`check_integrity`).
+        read_schema(&conn, path)?;
         if conn.is_readonly(rusqlite::MAIN_DB)? {
             return Err(CoreError::DatabaseUnreadable {
                 path: path.to_path_buf(),
@@ -442,10 +437,7 @@ pub fn check_integrity(path: &Path) -> Result<IntegrityReport> {
     )
     .map_err(|e| classify_open_error(path, e))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
-        row.get::<_, i64>(0)
-    })
-    .map_err(|e| classify_open_error(path, e))?;
+    read_schema(&conn, path)?;
 
     let mut stmt = conn.prepare(&format!("PRAGMA quick_check({MAX_INTEGRITY_PROBLEMS})"))?;
     let mut rows = stmt.query([])?;
@@ -480,6 +472,16 @@ pub fn check_integrity(path: &Path) -> Result<IntegrityReport> {
         problems,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// Reads the file's header and schema: a foreign or truncated file fails here, as
+/// `database_corrupt` naming it, and is left as it was.
+fn read_schema(conn: &Connection, path: &Path) -> Result<()> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map_err(|e| classify_open_error(path, e))?;
+    Ok(())
 }
 
 fn is_corruption(err: &rusqlite::Error) -> bool {
