@@ -761,6 +761,18 @@ export type VmInfo = {
 	cluster: string | null,
 	host: string | null,
 	resource_pool: string | null,
+	/**
+	 *  Labels the platform lets users put on VMs (Proxmox tags, cloud tags as
+	 *  `key=value`), sorted and unique; a facet of the inventory. Empty where
+	 *  the platform has none.
+	 */
+	tags?: string[],
+	/**
+	 *  Why this build cannot export this VM (a Proxmox LXC container), so
+	 *  the window can say so instead of offering a drag that fails; `None`
+	 *  for every VM that can be exported.
+	 */
+	not_exportable?: string | null,
 };
 
 /**  Which VMs a run exports. */

@@ -76,6 +76,8 @@ fn vm() -> VmInfo {
         cluster: None,
         host: None,
         resource_pool: None,
+        tags: Vec::new(),
+        not_exportable: None,
     }
 }
 

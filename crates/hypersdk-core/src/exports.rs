@@ -182,6 +182,9 @@ impl Core {
         let mut requests = Vec::with_capacity(spec.vm_ids.len());
         for id in &spec.vm_ids {
             let vm = resolve_vm(provider.as_ref(), id, &cancel).await?;
+            if let Some(reason) = &vm.not_exportable {
+                return Err(CoreError::Unsupported(format!("{}: {reason}", vm.path)));
+            }
             let destination = dir.join(spec.format.artefact_name(&vm.name));
             if requests
                 .iter()

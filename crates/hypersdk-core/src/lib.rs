@@ -16,6 +16,7 @@ pub mod providers;
 pub mod schedules;
 pub mod secrets;
 pub mod store;
+pub mod tls;
 pub mod webhooks;
 
 use std::sync::atomic::{AtomicBool, Ordering};

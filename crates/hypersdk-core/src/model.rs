@@ -451,6 +451,16 @@ pub struct VmInfo {
     pub cluster: Option<String>,
     pub host: Option<String>,
     pub resource_pool: Option<String>,
+    /// Labels the platform lets users put on VMs (Proxmox tags, cloud tags as
+    /// `key=value`), sorted and unique; a facet of the inventory. Empty where
+    /// the platform has none.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Why this build cannot export this VM (a Proxmox LXC container), so
+    /// the window can say so instead of offering a drag that fails; `None`
+    /// for every VM that can be exported.
+    #[serde(default)]
+    pub not_exportable: Option<String>,
 }
 
 /// How to narrow a VM listing; empty means everything.
@@ -535,6 +545,8 @@ mod tests {
             cluster: None,
             host: None,
             resource_pool: None,
+            tags: Vec::new(),
+            not_exportable: None,
         };
         assert!(VmFilter::default().matches(&vm));
         assert!(

@@ -65,6 +65,8 @@ fn vm_info(id: &str, path: &str) -> VmInfo {
         cluster: None,
         host: None,
         resource_pool: None,
+        tags: Vec::new(),
+        not_exportable: None,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use hypersdk_core::CoreError;
 
-use crate::tls::Fingerprint;
+use hypersdk_core::tls::Fingerprint;
 
 pub type Result<T, E = VsphereError> = std::result::Result<T, E>;
 

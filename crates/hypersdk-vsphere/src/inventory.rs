@@ -610,6 +610,9 @@ fn vm_record(
             cluster: name_of(compute.as_deref()),
             host: name_of(host.as_deref()),
             resource_pool: name_of(resource_pool.as_deref()),
+            // vSphere tags live in the separate vAPI (REST) service, not in vim25.
+            tags: Vec::new(),
+            not_exportable: None,
         },
         datacenter_id: dc.map(str::to_owned),
         folder_id: folder,

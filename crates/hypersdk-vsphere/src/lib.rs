@@ -9,7 +9,6 @@
 //! session.rs    SessionPool: max size, idle timeout, health check, re-login
 //! soap.rs       SoapClient: envelopes, faults, ServiceContent, Login/Logout,
 //!               SessionIsActive, ContainerView, RetrievePropertiesEx paging
-//! tls.rs        pinned-fingerprint verifier / WebPKI, fingerprint capture
 //! xml.rs        namespace-aware XML events and tree (quick-xml); vcsim's xsi prefix
 //! ```
 //!
@@ -52,10 +51,10 @@ mod page;
 pub mod provider;
 pub mod session;
 pub mod soap;
-pub mod tls;
 pub mod xml;
 
 pub use error::{Result, VsphereError};
+pub use hypersdk_core::tls::Fingerprint;
 pub use inventory::{
     ComputeKind, ComputeNode, DatacenterNode, DeviceCounts, DiscoveryOptions, FolderNode, HostNode,
     Inventory, PoolNode, VmRecord,
@@ -63,4 +62,3 @@ pub use inventory::{
 pub use provider::{VsphereFactory, VsphereProvider, VsphereSettings};
 pub use session::{PoolConfig, PoolStats, SessionPool};
 pub use soap::{About, SoapClient, Timeouts};
-pub use tls::Fingerprint;

@@ -17,7 +17,7 @@ use crate::error::{Result, VsphereError};
 use crate::inventory::{self, DiscoveryOptions, Inventory};
 use crate::session::{PoolConfig, PoolStats, SessionPool};
 use crate::soap::{SoapClient, Timeouts};
-use crate::tls::Fingerprint;
+use hypersdk_core::tls::Fingerprint;
 
 /// VMs per `list_vms` page.
 pub const PAGE_SIZE: usize = 1000;
@@ -214,7 +214,9 @@ impl VsphereProvider {
             .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .map(Fingerprint::parse)
+            .map(|t| {
+                Fingerprint::parse(t).map_err(|e| VsphereError::InvalidFingerprint(e.to_string()))
+            })
             .transpose()?;
         let client = Arc::new(SoapClient::new(
             &connection.endpoint,
@@ -544,6 +546,8 @@ mod tests {
             cluster: None,
             host: None,
             resource_pool: None,
+            tags: Vec::new(),
+            not_exportable: None,
         }
     }
 

@@ -14,8 +14,8 @@ use url::Url;
 
 use crate::error::{Result, VsphereError};
 use crate::page;
-use crate::tls::{self, Fingerprint, Rejection, RejectionSlot};
 use crate::xml::{self, Element, NS_SOAP_ENV, NS_XSI, esc};
+use hypersdk_core::tls::{self, Fingerprint, Rejection, RejectionSlot};
 
 /// SOAPAction before the server has told us its API version.
 const INITIAL_API_VERSION: &str = "7.0.3.0";
@@ -306,7 +306,8 @@ pub fn sdk_url(endpoint: &str) -> Result<Url> {
 impl SoapClient {
     pub fn new(endpoint: &str, pin: Option<Fingerprint>, timeouts: Timeouts) -> Result<SoapClient> {
         let sdk_url = sdk_url(endpoint)?;
-        let (tls_config, rejections) = tls::client_config(pin)?;
+        let (tls_config, rejections) =
+            tls::client_config(pin).map_err(|e| VsphereError::Protocol(e.to_string()))?;
         let download = reqwest::Client::builder()
             .use_preconfigured_tls(tls_config.clone())
             .connect_timeout(timeouts.connect)

@@ -19,6 +19,8 @@ export function makeVm(path: string, overrides: Partial<VmInfo> = {}): VmInfo {
     cluster: null,
     host: null,
     resource_pool: null,
+    tags: [],
+    not_exportable: null,
     ...overrides,
   };
 }

@@ -548,6 +548,8 @@ mod tests {
             cluster: None,
             host: None,
             resource_pool: None,
+            tags: Vec::new(),
+            not_exportable: None,
         }
     }
 

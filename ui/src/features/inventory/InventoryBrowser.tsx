@@ -1,6 +1,7 @@
 import { Box, Button, Card, Group, Paper, Stack, Text, TextInput } from "@mantine/core";
 import { DndContext, DragOverlay, PointerSensor, pointerWithin, rectIntersection, useSensor, useSensors } from "@dnd-kit/core";
 import type { CollisionDetection, DragEndEvent, DragStartEvent, Modifier } from "@dnd-kit/core";
+import { notifications } from "@mantine/notifications";
 import { IconPackageExport, IconSearch, IconX } from "@tabler/icons-react";
 import { memo, useCallback, useMemo, useState } from "react";
 import type { Connection, VmInfo } from "../../bindings";
@@ -72,8 +73,20 @@ export function InventoryBrowser({ connection, vms }: InventoryBrowserProps) {
 
   const openExport = useCallback(
     (vmsToExport: readonly VmInfo[], folder: string | null) => {
-      if (vmsToExport.length === 0) return;
-      setExportRequest({ connection, vms: vmsToExport, destination: folder ?? lastUsed ?? "" });
+      // A VM the provider cannot export (a container) is left out and named, rather than
+      // becoming a job that is bound to fail.
+      const refused = vmsToExport.filter((vm) => vm.not_exportable);
+      if (refused.length > 0) {
+        const [first] = refused;
+        notifications.show({
+          color: "yellow",
+          title: refused.length === 1 ? `${first!.name} cannot be exported` : `${refused.length} VMs cannot be exported`,
+          message: refused.length === 1 ? first!.not_exportable : refused.map((vm) => vm.name).join(", "),
+        });
+      }
+      const exportable = refused.length === 0 ? vmsToExport : vmsToExport.filter((vm) => !vm.not_exportable);
+      if (exportable.length === 0) return;
+      setExportRequest({ connection, vms: exportable, destination: folder ?? lastUsed ?? "" });
     },
     [connection, lastUsed],
   );

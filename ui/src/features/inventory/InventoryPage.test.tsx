@@ -1,5 +1,6 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { notifications } from "@mantine/notifications";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { commands } from "../../bindings";
 import type { Connection, VmInfo } from "../../bindings";
@@ -267,6 +268,24 @@ describe("InventoryPage: selecting and exporting", slow, () => {
     await waitFor(() =>
       expect(mocked.startExport).toHaveBeenCalledWith(expect.objectContaining({ vm_ids: ["vm-web01"], destination_dir: "/mnt/backup" })),
     );
+  });
+
+  it("marks a VM the provider cannot export and leaves it out of an export, saying why", async () => {
+    const reason = "LXC containers cannot be exported yet: only QEMU VMs";
+    mocked.listVms.mockResolvedValue({
+      status: "ok",
+      data: [...sampleVms, makeVm("/DC0/vm/ct101", { not_exportable: reason })],
+    });
+    const show = vi.spyOn(notifications, "show");
+    const user = await renderLoaded();
+    const row = await screen.findByTestId("vm-row-vm-ct101");
+    expect(within(row).getByText("Not exportable")).toHaveAttribute("title", reason);
+
+    await user.click(screen.getByTestId("vm-select-vm-ct101"));
+    await user.click(screen.getByTestId("vm-select-vm-web01"));
+    await user.click(screen.getByTestId("export-selected"));
+    expect(show).toHaveBeenCalledWith(expect.objectContaining({ title: "ct101 cannot be exported", message: reason }));
+    expect(await screen.findByTestId("export-summary")).toHaveTextContent("1 VM from Lab vCenter");
   });
 
   it("prefills Export… with the last folder used", async () => {

@@ -61,6 +61,11 @@ const columns = helper.columns([
           {info.getValue()}
         </span>
         {info.row.original.template && <span className={templateBadge}>Template</span>}
+        {info.row.original.not_exportable && (
+          <span className={templateBadge} title={info.row.original.not_exportable}>
+            Not exportable
+          </span>
+        )}
       </span>
     ),
   }),

@@ -56,6 +56,20 @@ describe("facetOptions", () => {
     ]);
   });
 
+  it("counts every tag a VM carries and keeps VMs that carry the chosen tag among others", () => {
+    const vms = [
+      makeVm("/pve/node1/a", { tags: ["db", "prod"] }),
+      makeVm("/pve/node1/b", { tags: ["prod"] }),
+      makeVm("/pve/node2/c", { tags: [] }),
+    ];
+    expect(facetOptions(vms, filters(""), "tags")).toEqual([
+      { value: "db", count: 1 },
+      { value: "prod", count: 2 },
+    ]);
+    expect(applyFilters(vms, filters("", { tags: "prod" })).map((vm) => vm.name)).toEqual(["a", "b"]);
+    expect(applyFilters(vms, filters("", { tags: "db" })).map((vm) => vm.name)).toEqual(["a"]);
+  });
+
   it("offers nothing when no VM has the facet (a provider without clusters)", () => {
     expect(facetOptions([makeVm("/DC0/vm/a"), makeVm("/DC0/vm/b", { resource_pool: "" })], filters(""), "resource_pool")).toEqual([]);
   });

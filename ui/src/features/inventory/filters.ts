@@ -2,19 +2,30 @@ import type { VmInfo } from "../../bindings";
 import { isUnderNode } from "./tree";
 
 /** The facets the inventory narrows by, as VmInfo keys. */
-export const FACETS = ["cluster", "host", "resource_pool"] as const;
+export const FACETS = ["cluster", "host", "resource_pool", "tags"] as const;
 export type FacetKey = (typeof FACETS)[number];
 
 export const FACET_LABELS: Record<FacetKey, { label: string; all: string }> = {
   cluster: { label: "Cluster", all: "All clusters" },
   host: { label: "Host", all: "All hosts" },
   resource_pool: { label: "Resource pool", all: "All resource pools" },
+  tags: { label: "Tag", all: "All tags" },
 };
 
 /** The chosen value of each facet; null means "any". */
 export type FacetSelection = Record<FacetKey, string | null>;
 
-export const NO_FACETS: FacetSelection = { cluster: null, host: null, resource_pool: null };
+export const NO_FACETS: FacetSelection = { cluster: null, host: null, resource_pool: null, tags: null };
+
+/**
+ * The values a VM has for one facet: none, one (its cluster), or several (its tags, where a
+ * VM matches a chosen tag if it carries it among others).
+ */
+function facetValues(vm: VmInfo, key: FacetKey): readonly string[] {
+  if (key === "tags") return vm.tags ?? [];
+  const value = vm[key];
+  return value === null || value === "" ? [] : [value];
+}
 
 export type InventoryFilters = {
   /** Key of the selected tree node ("" for the whole connection). */
@@ -28,7 +39,7 @@ function matchesFacets(vm: VmInfo, facets: FacetSelection, except?: FacetKey): b
   for (const key of FACETS) {
     if (key === except) continue;
     const wanted = facets[key];
-    if (wanted !== null && vm[key] !== wanted) return false;
+    if (wanted !== null && !facetValues(vm, key).includes(wanted)) return false;
   }
   return true;
 }
@@ -50,10 +61,10 @@ export function applyFilters(vms: readonly VmInfo[], filters: InventoryFilters):
 export function facetOptions(vms: readonly VmInfo[], filters: InventoryFilters, key: FacetKey): FacetOption[] {
   const counts = new Map<string, number>();
   for (const vm of vms) {
-    const value = vm[key];
-    if (value === null || value === "") continue;
+    const values = facetValues(vm, key);
+    if (values.length === 0) continue;
     if (!isUnderNode(vm, filters.node) || !matchesFacets(vm, filters.facets, key)) continue;
-    counts.set(value, (counts.get(value) ?? 0) + 1);
+    for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   }
   const selected = filters.facets[key];
   if (selected !== null && !counts.has(selected)) counts.set(selected, 0);
@@ -67,7 +78,7 @@ export type SearchEntry = { vm: VmInfo; haystack: string };
 
 /** Prepares VMs for {@link searchVms}; build it once per data set (useMemo). */
 export function buildSearchIndex(vms: readonly VmInfo[]): SearchEntry[] {
-  return vms.map((vm) => ({ vm, haystack: `${vm.name}\n${vm.path}`.toLowerCase() }));
+  return vms.map((vm) => ({ vm, haystack: `${vm.name}\n${vm.path}\n${(vm.tags ?? []).join("\n")}`.toLowerCase() }));
 }
 
 /**

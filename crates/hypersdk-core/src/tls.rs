@@ -1,7 +1,10 @@
-//! Certificate trust: normal WebPKI verification by default, or exactly one
-//! pinned leaf certificate (trust on first use, by SHA-256 fingerprint).
+//! Certificate trust for every provider's HTTPS client: normal WebPKI
+//! verification by default, or exactly one pinned leaf certificate (trust on
+//! first use, by SHA-256 fingerprint).
 //!
-//! There is no "insecure" switch. When verification fails the verifier keeps
+//! It lives in the core because every platform needs the same rule (vSphere
+//! and Proxmox pin self-signed certificates; clouds use WebPKI), and a
+//! provider must never grow its own "insecure" switch. There is none here. When verification fails the verifier keeps
 //! the presented leaf's fingerprint, so the error the user sees carries it and
 //! the UI/CLI can offer to pin it.
 
@@ -15,7 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Result, VsphereError};
+use crate::error::{CoreError, Result};
 
 /// A SHA-256 certificate fingerprint.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,15 +45,19 @@ impl Fingerprint {
             .filter(|c| !matches!(c, ':' | ' ' | '-'))
             .collect();
         let bytes = hex::decode(&digits).map_err(|_| {
-            VsphereError::InvalidFingerprint(format!(
-                "\"{t}\" is not hexadecimal (expected 64 hex digits, colons allowed)"
-            ))
+            CoreError::invalid(
+                "tls_fingerprint",
+                format!("\"{t}\" is not hexadecimal (expected 64 hex digits, colons allowed)"),
+            )
         })?;
         let arr: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-            VsphereError::InvalidFingerprint(format!(
-                "\"{t}\" has {} bytes; a SHA-256 fingerprint has 32 (64 hex digits)",
-                b.len()
-            ))
+            CoreError::invalid(
+                "tls_fingerprint",
+                format!(
+                    "\"{t}\" has {} bytes; a SHA-256 fingerprint has 32 (64 hex digits)",
+                    b.len()
+                ),
+            )
         })?;
         Ok(Fingerprint(arr))
     }
@@ -231,7 +238,7 @@ pub fn client_config(pin: Option<Fingerprint>) -> Result<(rustls::ClientConfig, 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let webpki = WebPkiServerVerifier::builder_with_provider(root_store(), Arc::clone(&provider))
         .build()
-        .map_err(|e| VsphereError::Protocol(format!("cannot set up certificate checks: {e}")))?;
+        .map_err(|e| CoreError::Internal(format!("cannot set up certificate checks: {e}")))?;
     let rejections = RejectionSlot::default();
     let verifier = TrustVerifier {
         pin,
@@ -241,7 +248,7 @@ pub fn client_config(pin: Option<Fingerprint>) -> Result<(rustls::ClientConfig, 
     };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| VsphereError::Protocol(format!("cannot set up TLS: {e}")))?
+        .map_err(|e| CoreError::Internal(format!("cannot set up TLS: {e}")))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
