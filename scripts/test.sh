@@ -52,6 +52,8 @@ deps() {
   ensure_tauri_driver
   # The vSphere test peer (vcsim, govc), built from the Go module proxy once.
   bash "$ROOT/scripts/lib/vcsim.sh"
+  # The Proxmox test peers (fakepve, dissect.archive), from PyPI into .tools/venv.
+  bash "$ROOT/scripts/lib/pypeers.sh"
   [[ -x /usr/bin/WebKitWebDriver ]] || die "/usr/bin/WebKitWebDriver missing (apt package webkit2gtk-driver)"
 }
 

@@ -11,8 +11,10 @@ APT_SESSION_PKGS=(xvfb xauth dbus gnome-keyring)
 # Everything else the tests use.
 # virt-v2v (with nbdkit and libnbd-bin) judges our OVAs in the export-engine tests.
 # prometheus provides promtool, which judges the /metrics output and the alert rules.
+# python3-venv holds the Python test peers (scripts/lib/pypeers.sh: fakepve, dissect.archive);
+# openssh-server is the real sshd the Proxmox provider's SSH data path is tested against.
 APT_TEST_PKGS=(webkit2gtk-driver libsecret-tools curl libxml2-utils qemu-utils sqlite3 virt-v2v nbdkit libnbd-bin
-  prometheus)
+  prometheus python3-venv openssh-server)
 
 MIN_CARGO=1.89.0
 MIN_NODE=20.19.0

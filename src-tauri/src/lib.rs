@@ -22,6 +22,7 @@ use state::AppState;
 fn providers() -> ProviderRegistry {
     let mut registry = ProviderRegistry::default();
     registry.register(Arc::new(hypersdk_vsphere::VsphereFactory::default()));
+    registry.register(Arc::new(hypersdk_proxmox::ProxmoxFactory::default()));
     registry
 }
 

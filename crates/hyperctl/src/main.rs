@@ -89,6 +89,7 @@ enum StatefulCommand {
 fn providers() -> ProviderRegistry {
     let mut registry = ProviderRegistry::default();
     registry.register(Arc::new(hypersdk_vsphere::VsphereFactory::default()));
+    registry.register(Arc::new(hypersdk_proxmox::ProxmoxFactory::default()));
     registry
 }
 

@@ -65,6 +65,45 @@ pub struct VmPage {
     pub next: Option<String>,
 }
 
+/// VMs per `list_vms` page.
+pub const PAGE_SIZE: usize = 1000;
+
+impl VmPage {
+    /// The page after `cursor` of `vms`, which must be sorted by (path, id),
+    /// as every provider's inventory snapshot is. The cursor is the (path,
+    /// id) of the last VM returned, hex-encoded, so paging stays stable when
+    /// VMs are added or removed between pages.
+    pub fn of_sorted(vms: &[VmInfo], filter: &VmFilter, cursor: Option<&str>) -> Result<VmPage> {
+        let after = cursor.map(decode_cursor).transpose()?;
+        let start = match &after {
+            Some((path, id)) => vms.partition_point(|v| (&v.path, &v.id) <= (path, id)),
+            None => 0,
+        };
+        let mut out = Vec::new();
+        let mut next = None;
+        for vm in vms[start..].iter().filter(|v| filter.matches(v)) {
+            if out.len() == PAGE_SIZE {
+                next = out.last().map(encode_cursor);
+                break;
+            }
+            out.push(vm.clone());
+        }
+        Ok(VmPage { vms: out, next })
+    }
+}
+
+fn encode_cursor(vm: &VmInfo) -> String {
+    hex::encode(format!("{}\n{}", vm.path, vm.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(String, String)> {
+    let invalid = || CoreError::invalid("cursor", "invalid cursor");
+    let bytes = hex::decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (path, id) = text.rsplit_once('\n').ok_or_else(invalid)?;
+    Ok((path.to_owned(), id.to_owned()))
+}
+
 #[async_trait]
 pub trait Provider: Send + Sync {
     fn kind(&self) -> ProviderKind;
@@ -175,5 +214,62 @@ impl ProviderRegistry {
         for factory in self.factories.values() {
             factory.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PowerState;
+
+    fn vm(i: usize) -> VmInfo {
+        VmInfo {
+            id: format!("vm-{i}"),
+            name: format!("VM{i:05}"),
+            path: format!("/DC0/vm/VM{i:05}"),
+            power_state: if i.is_multiple_of(2) {
+                PowerState::PoweredOn
+            } else {
+                PowerState::PoweredOff
+            },
+            guest_os: String::new(),
+            cpus: 1,
+            memory_mib: 32,
+            disks: 1,
+            nics: 1,
+            template: false,
+            tools_status: None,
+            datacenter: Some("DC0".into()),
+            cluster: None,
+            host: None,
+            resource_pool: None,
+            tags: Vec::new(),
+            not_exportable: None,
+        }
+    }
+
+    #[test]
+    fn paging_walks_every_vm_once_with_a_filter() {
+        let vms: Vec<VmInfo> = (0..2500).map(vm).collect();
+        let filter = VmFilter {
+            text: None,
+            power_state: Some(PowerState::PoweredOn),
+        };
+        let mut cursor = None;
+        let mut seen = Vec::new();
+        loop {
+            let p = VmPage::of_sorted(&vms, &filter, cursor.as_deref()).expect("page");
+            assert!(p.vms.len() <= PAGE_SIZE);
+            seen.extend(p.vms.into_iter().map(|v| v.id));
+            match p.next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 1250);
+        let unique: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!(unique.len(), 1250);
+        let err = VmPage::of_sorted(&vms, &filter, Some("zz")).expect_err("bad cursor");
+        assert_eq!(err.code(), "invalid_input");
     }
 }

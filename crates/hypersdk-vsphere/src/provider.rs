@@ -19,8 +19,6 @@ use crate::session::{PoolConfig, PoolStats, SessionPool};
 use crate::soap::{SoapClient, Timeouts};
 use hypersdk_core::tls::Fingerprint;
 
-/// VMs per `list_vms` page.
-pub const PAGE_SIZE: usize = 1000;
 /// A cursor older than this re-reads the inventory instead of paging a stale copy.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(10 * 60);
 
@@ -355,41 +353,6 @@ fn not_checked(name: &str, why: &str) -> TestCheck {
     }
 }
 
-/// The cursor is the (path, id) of the last VM returned, hex-encoded: paging
-/// stays stable when VMs are added or removed between pages.
-fn encode_cursor(vm: &VmInfo) -> String {
-    hex::encode(format!("{}\n{}", vm.path, vm.id))
-}
-
-fn decode_cursor(cursor: &str) -> CoreResult<(String, String)> {
-    let bytes = hex::decode(cursor).map_err(|_| CoreError::invalid("cursor", "invalid cursor"))?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| CoreError::invalid("cursor", "invalid cursor"))?;
-    let (path, id) = text
-        .rsplit_once('\n')
-        .ok_or_else(|| CoreError::invalid("cursor", "invalid cursor"))?;
-    Ok((path.to_owned(), id.to_owned()))
-}
-
-/// One page of `vms` (sorted by path, id) after `cursor`.
-pub(crate) fn page(vms: &[VmInfo], filter: &VmFilter, cursor: Option<&str>) -> CoreResult<VmPage> {
-    let after = cursor.map(decode_cursor).transpose()?;
-    let start = match &after {
-        Some((path, id)) => vms.partition_point(|v| (&v.path, &v.id) <= (path, id)),
-        None => 0,
-    };
-    let mut out = Vec::new();
-    let mut next = None;
-    for vm in vms[start..].iter().filter(|v| filter.matches(v)) {
-        if out.len() == PAGE_SIZE {
-            next = out.last().map(encode_cursor);
-            break;
-        }
-        out.push(vm.clone());
-    }
-    Ok(VmPage { vms: out, next })
-}
-
 #[async_trait]
 impl Provider for VsphereProvider {
     fn kind(&self) -> ProviderKind {
@@ -478,7 +441,7 @@ impl Provider for VsphereProvider {
             _ => cancellable(cancel, self.refresh_inventory()).await?,
         };
         let vms: Vec<VmInfo> = inv.vms.iter().map(VmInfo::from).collect();
-        page(&vms, filter, cursor.as_deref())
+        VmPage::of_sorted(&vms, filter, cursor.as_deref())
     }
 
     async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> CoreResult<VmInfo> {
@@ -517,62 +480,5 @@ impl Provider for VsphereProvider {
     ) -> CoreResult<u32> {
         self.require_password()?;
         cancellable(cancel, crate::export::cleanup(&self.pool, vm_id, tag)).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hypersdk_core::model::PowerState;
-
-    fn vm(i: usize) -> VmInfo {
-        VmInfo {
-            id: format!("vm-{i}"),
-            name: format!("VM{i:05}"),
-            path: format!("/DC0/vm/VM{i:05}"),
-            power_state: if i.is_multiple_of(2) {
-                PowerState::PoweredOn
-            } else {
-                PowerState::PoweredOff
-            },
-            guest_os: String::new(),
-            cpus: 1,
-            memory_mib: 32,
-            disks: 1,
-            nics: 1,
-            template: false,
-            tools_status: None,
-            datacenter: Some("DC0".into()),
-            cluster: None,
-            host: None,
-            resource_pool: None,
-            tags: Vec::new(),
-            not_exportable: None,
-        }
-    }
-
-    #[test]
-    fn paging_walks_every_vm_once_with_a_filter() {
-        let vms: Vec<VmInfo> = (0..2500).map(vm).collect();
-        let filter = VmFilter {
-            text: None,
-            power_state: Some(PowerState::PoweredOn),
-        };
-        let mut cursor = None;
-        let mut seen = Vec::new();
-        loop {
-            let p = page(&vms, &filter, cursor.as_deref()).expect("page");
-            assert!(p.vms.len() <= PAGE_SIZE);
-            seen.extend(p.vms.into_iter().map(|v| v.id));
-            match p.next {
-                Some(c) => cursor = Some(c),
-                None => break,
-            }
-        }
-        assert_eq!(seen.len(), 1250);
-        let unique: std::collections::HashSet<_> = seen.iter().collect();
-        assert_eq!(unique.len(), 1250);
-        let err = page(&vms, &filter, Some("zz")).expect_err("bad cursor");
-        assert_eq!(err.code(), "invalid_input");
     }
 }

@@ -1,0 +1,21 @@
+//! HyperSDK's Proxmox VE provider.
+//!
+//! PVE has no HTTPS endpoint that returns a backup or a disk (see
+//! `shared/providers/proxmox.md`): inventory and control go over the REST
+//! API, the bytes over SSH as `vzdump VMID --stdout`, a VMA stream.
+//!
+//! ```text
+//! api.rs        the REST client (API token, or ticket + CSRF), errors mapped to codes
+//! config.rs     qemu-server.conf / the config API: drives, NICs, CPUs, memory
+//! inventory.rs  discovery: /cluster/resources joined with each VM's config
+//! provider.rs   the core's Provider and ProviderFactory
+//! ```
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod inventory;
+pub mod provider;
+
+pub use error::{ProxmoxError, Result};
+pub use provider::{ProxmoxFactory, ProxmoxProvider, ProxmoxSettings};

@@ -1,0 +1,388 @@
+//! The core's `Provider` for Proxmox VE, and the factory the shell registers.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use hypersdk_core::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
+use hypersdk_core::providers::{Capabilities, Provider, ProviderFactory, VmPage};
+use hypersdk_core::tls::Fingerprint;
+use hypersdk_core::{CoreError, Result as CoreResult};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{ApiClient, Credentials, Timeouts};
+use crate::error::{ProxmoxError, Result};
+use crate::inventory::{self, Inventory};
+
+/// A cursor older than this re-reads the cluster instead of paging a stale copy.
+const SNAPSHOT_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// Everything tunable about a Proxmox provider.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProxmoxSettings {
+    pub timeouts: Timeouts,
+}
+
+/// Builds providers for saved Proxmox connections, one per connection so a
+/// ticket and the last inventory are reused across commands; an edited
+/// connection gets a fresh one.
+#[derive(Default)]
+pub struct ProxmoxFactory {
+    settings: ProxmoxSettings,
+    providers: Mutex<HashMap<String, Cached>>,
+}
+
+struct Cached {
+    connection: Connection,
+    secret: Option<Secret>,
+    provider: Arc<ProxmoxProvider>,
+}
+
+impl std::fmt::Debug for ProxmoxFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxmoxFactory")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProxmoxFactory {
+    pub fn new(settings: ProxmoxSettings) -> ProxmoxFactory {
+        ProxmoxFactory {
+            settings,
+            providers: Mutex::default(),
+        }
+    }
+
+    /// The concrete provider, for callers that need more than the trait.
+    pub fn connect_proxmox(
+        &self,
+        connection: &Connection,
+        secret: Option<Secret>,
+    ) -> CoreResult<Arc<ProxmoxProvider>> {
+        let mut cache = self
+            .providers
+            .lock()
+            .map_err(|_| CoreError::Internal("Proxmox provider cache poisoned".into()))?;
+        if let Some(c) = cache.get(&connection.id)
+            && c.connection == *connection
+            && c.secret.as_ref().map(Secret::expose) == secret.as_ref().map(Secret::expose)
+        {
+            return Ok(Arc::clone(&c.provider));
+        }
+        let provider = Arc::new(ProxmoxProvider::new(
+            connection,
+            secret.clone(),
+            self.settings,
+        )?);
+        cache.insert(
+            connection.id.clone(),
+            Cached {
+                connection: connection.clone(),
+                secret,
+                provider: Arc::clone(&provider),
+            },
+        );
+        Ok(provider)
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for ProxmoxFactory {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Proxmox
+    }
+
+    fn connect(
+        &self,
+        connection: &Connection,
+        secret: Option<Secret>,
+    ) -> CoreResult<Arc<dyn Provider>> {
+        let p: Arc<dyn Provider> = self.connect_proxmox(connection, secret)?;
+        Ok(p)
+    }
+}
+
+/// One Proxmox connection: its API client and the last inventory read.
+pub struct ProxmoxProvider {
+    api: ApiClient,
+    pinned: Option<Fingerprint>,
+    has_secret: bool,
+    node: Option<String>,
+    snapshot: Mutex<Option<(Instant, Arc<Inventory>)>>,
+}
+
+impl std::fmt::Debug for ProxmoxProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxmoxProvider")
+            .field("api", &self.api)
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProxmoxProvider {
+    pub fn new(
+        connection: &Connection,
+        secret: Option<Secret>,
+        settings: ProxmoxSettings,
+    ) -> Result<ProxmoxProvider> {
+        let pinned = connection
+            .tls_fingerprint
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                Fingerprint::parse(t).map_err(|e| ProxmoxError::InvalidFingerprint(e.to_string()))
+            })
+            .transpose()?;
+        let has_secret = secret.as_ref().is_some_and(|s| !s.is_empty());
+        let credentials = Credentials::from_login(
+            &connection.username,
+            secret.unwrap_or_else(|| Secret::new("")),
+        );
+        let api = ApiClient::new(&connection.endpoint, pinned, credentials, settings.timeouts)?;
+        Ok(ProxmoxProvider {
+            api,
+            pinned,
+            has_secret,
+            node: connection
+                .options
+                .get("node")
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            snapshot: Mutex::new(None),
+        })
+    }
+
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    fn require_secret(&self) -> Result<()> {
+        if self.has_secret {
+            Ok(())
+        } else {
+            Err(ProxmoxError::AuthFailed {
+                endpoint: self.api.endpoint().to_owned(),
+                detail: format!(
+                    "no password or API token secret is saved for {}; edit the connection to set one",
+                    self.api.credentials().user()
+                ),
+            })
+        }
+    }
+
+    /// Reads the whole cluster now and keeps it for paging.
+    pub async fn refresh_inventory(&self) -> Result<Arc<Inventory>> {
+        self.require_secret()?;
+        let started = Instant::now();
+        let inv = Arc::new(inventory::discover(&self.api, self.node.as_deref()).await?);
+        tracing::info!(
+            guests = inv.guests.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "Proxmox inventory read"
+        );
+        if let Ok(mut snap) = self.snapshot.lock() {
+            *snap = Some((Instant::now(), Arc::clone(&inv)));
+        }
+        Ok(inv)
+    }
+
+    fn cached_snapshot(&self) -> Option<Arc<Inventory>> {
+        let snap = self.snapshot.lock().ok()?;
+        let (at, inv) = snap.as_ref()?;
+        (at.elapsed() < SNAPSHOT_TTL).then(|| Arc::clone(inv))
+    }
+
+    /// The guest `vmid` as it is now (a fresh listing: the VM may have
+    /// migrated to another node since the last inventory).
+    pub async fn find_guest(&self, vmid: &str) -> Result<(Arc<Inventory>, usize)> {
+        let wanted: u32 = vmid.trim().parse().map_err(|_| ProxmoxError::NotFound {
+            what: "VM",
+            id: vmid.to_owned(),
+        })?;
+        let inv = self.refresh_inventory().await?;
+        let index = inv
+            .guests
+            .iter()
+            .position(|g| g.resource.vmid == wanted)
+            .ok_or_else(|| ProxmoxError::NotFound {
+                what: "VM",
+                id: vmid.to_owned(),
+            })?;
+        Ok((inv, index))
+    }
+
+    async fn check_tls(&self) -> TestCheck {
+        let name = "TLS certificate".to_owned();
+        let trust = if self.api.endpoint().starts_with("http://") {
+            "plain HTTP, no certificate (local test server)".to_owned()
+        } else if let Some(pin) = self.pinned {
+            format!(
+                "matches the pinned SHA-256 fingerprint {}",
+                pin.to_colon_hex()
+            )
+        } else {
+            "trusted by this computer's certificate authorities".to_owned()
+        };
+        // `/version` needs credentials, but the handshake comes first: a
+        // refused sign-in still proves the certificate was accepted.
+        match self.api.version().await {
+            Ok(v) => TestCheck {
+                name,
+                ok: true,
+                detail: format!("{trust}; Proxmox VE {}", v.version),
+                fingerprint: None,
+            },
+            Err(ProxmoxError::AuthFailed { .. } | ProxmoxError::PermissionDenied { .. }) => {
+                TestCheck {
+                    name,
+                    ok: true,
+                    detail: trust,
+                    fingerprint: None,
+                }
+            }
+            Err(e) => TestCheck {
+                name,
+                ok: false,
+                fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    fut: impl Future<Output = Result<T>>,
+) -> CoreResult<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(CoreError::Cancelled),
+        r = fut => r.map_err(|e| {
+            tracing::debug!(code = e.code(), error = %e, "Proxmox call failed");
+            CoreError::from(e)
+        }),
+    }
+}
+
+fn check(name: &str, result: std::result::Result<String, String>) -> TestCheck {
+    let (ok, detail) = match result {
+        Ok(d) => (true, d),
+        Err(d) => (false, d),
+    };
+    TestCheck {
+        name: name.into(),
+        ok,
+        detail,
+        fingerprint: None,
+    }
+}
+
+fn not_checked(name: &str, why: &str) -> TestCheck {
+    check(name, Err(format!("not checked: {why}")))
+}
+
+#[async_trait]
+impl Provider for ProxmoxProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Proxmox
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            live_export: true,
+            incremental: false,
+            formats: ["ova", "ovf"].map(String::from).to_vec(),
+        }
+    }
+
+    async fn validate(&self, cancel: &CancellationToken) -> CoreResult<Vec<TestCheck>> {
+        let work = async {
+            let mut checks = Vec::with_capacity(3);
+            let tls = self.check_tls().await;
+            let tls_ok = tls.ok;
+            checks.push(tls);
+            if !tls_ok {
+                checks.push(not_checked("Sign in", "the TLS check failed"));
+                checks.push(not_checked("Inventory readable", "the TLS check failed"));
+                return Ok(checks);
+            }
+            if let Err(e) = self.require_secret() {
+                checks.push(check("Sign in", Err(e.to_string())));
+                checks.push(not_checked("Inventory readable", "not signed in"));
+                return Ok(checks);
+            }
+            let user = self.api.credentials().user().to_owned();
+            let how = match self.api.credentials() {
+                Credentials::Token { .. } => "API token",
+                Credentials::Password { .. } => "password",
+            };
+            match self.api.sign_in().await.and(self.api.version().await) {
+                Ok(v) => checks.push(check(
+                    "Sign in",
+                    Ok(format!(
+                        "signed in as {user} ({how}); Proxmox VE {}",
+                        v.version
+                    )),
+                )),
+                Err(e) => {
+                    checks.push(check("Sign in", Err(e.to_string())));
+                    checks.push(not_checked("Inventory readable", "not signed in"));
+                    return Ok(checks);
+                }
+            }
+            checks.push(check(
+                "Inventory readable",
+                self.refresh_inventory()
+                    .await
+                    .map(|inv| {
+                        let mut nodes: Vec<&str> = inv
+                            .guests
+                            .iter()
+                            .map(|g| g.resource.node.as_str())
+                            .collect();
+                        nodes.sort_unstable();
+                        nodes.dedup();
+                        format!(
+                            "{}: {} guest(s) on {} node(s)",
+                            inv.datacenter,
+                            inv.guests.len(),
+                            nodes.len()
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+            ));
+            Ok::<_, ProxmoxError>(checks)
+        };
+        cancellable(cancel, work).await
+    }
+
+    async fn list_vms(
+        &self,
+        filter: &VmFilter,
+        cursor: Option<String>,
+        cancel: &CancellationToken,
+    ) -> CoreResult<VmPage> {
+        let inv = match (&cursor, self.cached_snapshot()) {
+            (Some(_), Some(inv)) => inv,
+            _ => cancellable(cancel, self.refresh_inventory()).await?,
+        };
+        VmPage::of_sorted(&inv.vm_infos(), filter, cursor.as_deref())
+    }
+
+    async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> CoreResult<VmInfo> {
+        let (inv, index) = cancellable(cancel, self.find_guest(id)).await?;
+        let vmid = inv.guests[index].resource.vmid.to_string();
+        inv.vm_infos()
+            .into_iter()
+            .find(|vm| vm.id == vmid)
+            .ok_or_else(|| CoreError::NotFound {
+                what: "VM",
+                id: id.to_owned(),
+            })
+    }
+}
