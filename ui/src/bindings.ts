@@ -133,6 +133,11 @@ export type Connection = {
 	options: { [key in string]: string },
 	has_secret: boolean,
 	/**
+	 *  The secret options saved in the keyring for this connection (an SSH
+	 *  private key, …): their keys only, never their values.
+	 */
+	secret_options?: string[],
+	/**
 	 *  SHA-256 of the server's certificate the user chose to trust (64
 	 *  lower-case hex digits), instead of a global "insecure" switch.
 	 */
@@ -152,6 +157,11 @@ export type ConnectionInput = {
 	username: string,
 	secret: Secret | null,
 	options?: { [key in string]: string },
+	/**
+	 *  Secret options to save in the keyring (the kind's fields marked
+	 *  `secret`). A key left out keeps what is saved; an empty value removes it.
+	 */
+	secret_options?: { [key in string]: Secret },
 	/**  The certificate pin to keep (None: verify against the system's CAs). */
 	tls_fingerprint?: string | null,
 };
@@ -286,6 +296,10 @@ export type FieldSpec = {
 	help: string,
 	required: boolean,
 	placeholder: string,
+	/**  Kept in the OS keyring, never shown again once saved (an SSH key). */
+	secret?: boolean,
+	/**  Several lines (a PEM private key). */
+	multiline?: boolean,
 };
 
 /**  Runs that started in one local hour of one weekday. */

@@ -66,6 +66,10 @@ pub struct AddArgs {
     /// (as `connection test` prints it) instead of the system's CAs.
     #[arg(long, value_name = "SHA256HEX")]
     pin_fingerprint: Option<String>,
+    /// A secret option read from a file into the keyring, as KEY=PATH
+    /// (repeatable), e.g. --secret-file ssh_key=$HOME/.ssh/id_ed25519.
+    #[arg(long = "secret-file", value_name = "KEY=PATH", value_parser = parse_option)]
+    secret_files: Vec<(String, String)>,
     #[command(flatten)]
     secret: SecretArgs,
 }
@@ -95,6 +99,28 @@ pub struct EditArgs {
     /// Prompt for a new password.
     #[arg(long, conflicts_with = "password_stdin")]
     password_prompt: bool,
+    /// Set a secret option from a file, as KEY=PATH (repeatable).
+    #[arg(long = "secret-file", value_name = "KEY=PATH", value_parser = parse_option)]
+    secret_files: Vec<(String, String)>,
+    /// Remove a saved secret option from the keyring (repeatable).
+    #[arg(long = "clear-secret", value_name = "KEY")]
+    clear_secrets: Vec<String>,
+}
+
+/// Secret options from files: a file, unlike an argument, is not visible to
+/// other users through `ps` nor kept in shell history.
+fn read_secret_files(files: Vec<(String, String)>) -> Result<BTreeMap<String, Secret>, ApiError> {
+    let mut out = BTreeMap::new();
+    for (key, path) in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ApiError::from(CoreError::io(
+                format!("cannot read the secret option {key} from {path}"),
+                e,
+            ))
+        })?;
+        out.insert(key, Secret::new(text));
+    }
+    Ok(out)
 }
 
 fn parse_option(s: &str) -> Result<(String, String), String> {
@@ -160,6 +186,7 @@ pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), 
                 username: args.username,
                 secret,
                 options: args.options.into_iter().collect(),
+                secret_options: read_secret_files(args.secret_files)?,
                 tls_fingerprint: args.pin_fingerprint,
             };
             let c = core.add_connection(input).await?;
@@ -181,8 +208,13 @@ pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), 
             } else {
                 None
             };
+            let mut secret_options = read_secret_files(args.secret_files)?;
+            for key in args.clear_secrets {
+                secret_options.insert(key, Secret::new(""));
+            }
             let input = ConnectionInput {
                 kind: current.kind,
+                secret_options,
                 name: args.name.unwrap_or(current.name),
                 endpoint: args.endpoint.unwrap_or(current.endpoint),
                 username: args.username.unwrap_or(current.username),

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use hypersdk_core::cron_schedule::CronSchedule;
 use hypersdk_core::exports::ExportFormat;
 use hypersdk_core::model::{
-    Connection, ConnectionInput, PowerState, ProviderKind, Secret, TestCheck, VmFilter, VmInfo,
+    Connection, ConnectionInput, PowerState, ProviderKind, TestCheck, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::{
     Capabilities, ExportPlan, ExportSession, Provider, ProviderFactory, ProviderRegistry, VmPage,
@@ -164,7 +164,7 @@ impl ProviderFactory for Factory {
     fn connect(
         &self,
         _c: &Connection,
-        _s: Option<Secret>,
+        _s: hypersdk_core::model::Secrets,
     ) -> hypersdk_core::Result<Arc<dyn Provider>> {
         Ok(Arc::new(LocalProvider {
             disk: self.disk.clone(),
@@ -282,6 +282,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             endpoint: "vc.bench.test".into(),
             username: "bench".into(),
             secret: None,
+            secret_options: Default::default(),
             options: BTreeMap::new(),
             tls_fingerprint: None,
         })

@@ -14,8 +14,8 @@ use crate::error::{CoreError, Result};
 use crate::events::CoreEvent;
 use crate::kinds;
 use crate::model::{
-    Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck, VmFilter,
-    VmInfo,
+    Connection, ConnectionInput, ConnectionTestResult, ProviderKind, Secret, Secrets, TestCheck,
+    VmFilter, VmInfo,
 };
 use crate::providers::Provider;
 use crate::secrets::Keyring;
@@ -36,6 +36,8 @@ struct Valid {
     username: String,
     options: BTreeMap<String, String>,
     secret: Option<Secret>,
+    /// Secret options to set (non-empty) or remove (empty).
+    secret_options: BTreeMap<String, Secret>,
     tls_fingerprint: Option<String>,
 }
 
@@ -80,6 +82,30 @@ fn validate(input: ConnectionInput) -> Result<Valid> {
             "The secret is longer than 64 KiB",
         ));
     }
+    let known: Vec<&str> = kinds::secret_option_keys(input.kind).collect();
+    for (key, value) in &input.secret_options {
+        if !known.contains(&key.as_str()) {
+            return Err(CoreError::invalid(
+                "secret_options",
+                format!(
+                    "{} connections have no secret option \"{key}\" (known: {})",
+                    kinds::display_name(input.kind),
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
+        if value.expose().len() > MAX_SECRET_BYTES {
+            return Err(CoreError::invalid(
+                "secret_options",
+                format!("The secret option \"{key}\" is longer than 64 KiB"),
+            ));
+        }
+    }
+    let secret_options = input.secret_options;
     let tls_fingerprint = input
         .tls_fingerprint
         .as_deref()
@@ -93,8 +119,58 @@ fn validate(input: ConnectionInput) -> Result<Valid> {
         username,
         options,
         secret,
+        secret_options,
         tls_fingerprint,
     })
+}
+
+/// Writes the keyring side of a connection change: the main secret (when
+/// given) and each secret option (set, or removed when empty). On a failure
+/// the entries this call set are removed again, so a refused change leaves
+/// no secret behind that no row points to.
+fn write_secrets(
+    keyring: &Keyring,
+    id: &str,
+    secret: Option<&Secret>,
+    options: &BTreeMap<String, Secret>,
+) -> Result<()> {
+    let mut written: Vec<String> = Vec::new();
+    let result = (|| {
+        if let Some(s) = secret {
+            let account = Keyring::connection_account(id);
+            keyring.set(&account, s)?;
+            written.push(account);
+        }
+        for (key, value) in options {
+            let account = Keyring::connection_option_account(id, key);
+            if value.is_empty() {
+                keyring.delete(&account)?;
+            } else {
+                keyring.set(&account, value)?;
+                written.push(account);
+            }
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        for account in &written {
+            let _ = keyring.delete(account);
+        }
+    }
+    result
+}
+
+/// The secret option keys saved after applying `changes` to `saved`.
+fn merged_option_keys(saved: &[String], changes: &BTreeMap<String, Secret>) -> Vec<String> {
+    let mut keys: std::collections::BTreeSet<String> = saved.iter().cloned().collect();
+    for (key, value) in changes {
+        if value.is_empty() {
+            keys.remove(key);
+        } else {
+            keys.insert(key.clone());
+        }
+    }
+    keys.into_iter().collect()
 }
 
 /// Accepts a SHA-256 fingerprint as printed by browsers (`AB:CD:…`) or by
@@ -257,12 +333,14 @@ impl Core {
             username: valid.username,
             options: valid.options,
             has_secret: valid.secret.is_some(),
+            secret_options: merged_option_keys(&[], &valid.secret_options),
             tls_fingerprint: valid.tls_fingerprint,
             created_at: now,
             updated_at: now,
         };
         let keyring = self.keyring.clone();
         let secret = valid.secret;
+        let secret_options = valid.secret_options;
         let saved = connection.clone();
         self.with_store(move |store| {
             // A cheap early answer before touching the keyring; the UNIQUE
@@ -272,9 +350,8 @@ impl Core {
             }
             let account = Keyring::connection_account(&saved.id);
             let secret_ref = secret.as_ref().map(|_| account.as_str());
-            store.insert_connection(&saved, secret_ref, || match &secret {
-                Some(s) => keyring.set(&account, s),
-                None => Ok(()),
+            store.insert_connection(&saved, secret_ref, || {
+                write_secrets(&keyring, &saved.id, secret.as_ref(), &secret_options)
             })
         })
         .await?;
@@ -301,12 +378,14 @@ impl Core {
             username: valid.username,
             options: valid.options,
             has_secret: valid.secret.is_some() || existing_ref.is_some(),
+            secret_options: merged_option_keys(&existing.secret_options, &valid.secret_options),
             tls_fingerprint: valid.tls_fingerprint,
             updated_at: Utc::now(),
             ..existing
         };
         let saved = updated.clone();
         let secret = valid.secret;
+        let secret_options = valid.secret_options;
         self.with_store(move |store| {
             if store.connection_name_taken(&saved.name, Some(&saved.id))? {
                 return Err(CoreError::ConnectionNameTaken(saved.name.clone()));
@@ -316,9 +395,8 @@ impl Core {
             } else {
                 existing_ref
             };
-            store.update_connection(&saved, secret_ref.as_deref(), || match &secret {
-                Some(s) => keyring.set(&account, s),
-                None => Ok(()),
+            store.update_connection(&saved, secret_ref.as_deref(), || {
+                write_secrets(&keyring, &saved.id, secret.as_ref(), &secret_options)
             })
         })
         .await?;
@@ -331,11 +409,17 @@ impl Core {
         let connection = self.connection(id_or_name).await?;
         let keyring = self.keyring.clone();
         let id = connection.id.clone();
+        let option_keys = connection.secret_options.clone();
         self.with_store(move |store| {
             let secret_ref = store.connection_secret_ref(&id)?;
-            store.delete_connection(&id, || match &secret_ref {
-                Some(account) => keyring.delete(account),
-                None => Ok(()),
+            store.delete_connection(&id, || {
+                if let Some(account) = &secret_ref {
+                    keyring.delete(account)?;
+                }
+                for key in &option_keys {
+                    keyring.delete(&Keyring::connection_option_account(&id, key))?;
+                }
+                Ok(())
             })
         })
         .await?;
@@ -344,15 +428,22 @@ impl Core {
         Ok(())
     }
 
-    pub(crate) async fn connection_secret(
-        &self,
-        connection: &Connection,
-    ) -> Result<Option<Secret>> {
+    pub(crate) async fn connection_secrets(&self, connection: &Connection) -> Result<Secrets> {
         let keyring = self.keyring.clone();
         let id = connection.id.clone();
-        self.with_store(move |store| match store.connection_secret_ref(&id)? {
-            Some(account) => keyring.get(&account),
-            None => Ok(None),
+        let option_keys = connection.secret_options.clone();
+        self.with_store(move |store| {
+            let main = match store.connection_secret_ref(&id)? {
+                Some(account) => keyring.get(&account)?,
+                None => None,
+            };
+            let mut options = BTreeMap::new();
+            for key in option_keys {
+                if let Some(value) = keyring.get(&Keyring::connection_option_account(&id, &key))? {
+                    options.insert(key, value);
+                }
+            }
+            Ok(Secrets { main, options })
         })
         .await
     }
@@ -361,8 +452,8 @@ impl Core {
     /// when this build has no provider for its kind.
     pub async fn provider(&self, id_or_name: &str) -> Result<Arc<dyn Provider>> {
         let connection = self.connection(id_or_name).await?;
-        let secret = self.connection_secret(&connection).await?;
-        self.registry.connect(&connection, secret)
+        let secrets = self.connection_secrets(&connection).await?;
+        self.registry.connect(&connection, secrets)
     }
 
     /// Live details of the provider kept for a connection (e.g. vSphere
@@ -406,28 +497,34 @@ impl Core {
         let connection = self.connection(id_or_name).await?;
         let mut checks = vec![probe_endpoint(&connection).await];
 
-        let secret = match self.connection_secret(&connection).await {
-            Ok(Some(secret)) => {
+        let secrets = match self.connection_secrets(&connection).await {
+            Ok(secrets) => {
+                let missing: Vec<&str> = connection
+                    .secret_options
+                    .iter()
+                    .filter(|k| !secrets.options.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
+                let main_missing = connection.has_secret && secrets.main.is_none();
+                let detail = if main_missing {
+                    "missing: the keyring entry was removed outside HyperSDK; edit the connection to set it again".to_owned()
+                } else if !missing.is_empty() {
+                    format!(
+                        "missing: {} (removed outside HyperSDK); edit the connection to set it again",
+                        missing.join(", ")
+                    )
+                } else if secrets.main.is_some() || !secrets.options.is_empty() {
+                    "found".to_owned()
+                } else {
+                    "none saved for this connection".to_owned()
+                };
                 checks.push(TestCheck {
                     name: "Secret in OS keyring".into(),
-                    ok: true,
-                    detail: "found".into(),
+                    ok: !main_missing && missing.is_empty(),
+                    detail,
                     fingerprint: None,
                 });
-                Some(secret)
-            }
-            Ok(None) => {
-                checks.push(TestCheck {
-                    name: "Secret in OS keyring".into(),
-                    ok: !connection.has_secret,
-                    detail: if connection.has_secret {
-                        "missing: the keyring entry was removed outside HyperSDK; edit the connection to set it again".into()
-                    } else {
-                        "none saved for this connection".into()
-                    },
-                    fingerprint: None,
-                });
-                None
+                secrets
             }
             Err(e) => {
                 checks.push(TestCheck {
@@ -436,12 +533,12 @@ impl Core {
                     detail: e.to_string(),
                     fingerprint: None,
                 });
-                None
+                Secrets::default()
             }
         };
 
         if self.registry.has(connection.kind) {
-            let provider = self.registry.connect(&connection, secret)?;
+            let provider = self.registry.connect(&connection, secrets)?;
             checks.extend(provider.validate(&CancellationToken::new()).await?);
         } else {
             checks.push(TestCheck {
@@ -568,6 +665,7 @@ mod tests {
             endpoint: "vc.example.com".into(),
             username: "admin".into(),
             secret: Some(Secret::new("pw")),
+            secret_options: Default::default(),
             options: BTreeMap::new(),
             tls_fingerprint: None,
         }

@@ -10,6 +10,8 @@ struct KindSpec {
     secret_label: &'static str,
     /// (key, label, help, required, placeholder)
     options: &'static [(&'static str, &'static str, &'static str, bool, &'static str)],
+    /// Options kept in the keyring: (key, label, help, multiline).
+    secret_options: &'static [(&'static str, &'static str, &'static str, bool)],
 }
 
 fn spec(kind: ProviderKind) -> KindSpec {
@@ -20,6 +22,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
             endpoint_hint: "vcenter.example.com",
             username_label: "Username",
             secret_label: "Password",
+            secret_options: &[],
             options: &[(
                 "datacenter",
                 "Datacenter",
@@ -30,6 +33,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Aws => KindSpec {
             display_name: "AWS EC2",
+            secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://ec2.us-east-1.amazonaws.com",
             username_label: "Access key ID",
@@ -53,6 +57,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Azure => KindSpec {
             display_name: "Microsoft Azure",
+            secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://management.azure.com",
             username_label: "Client (application) ID",
@@ -83,6 +88,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Gcp => KindSpec {
             display_name: "Google Cloud",
+            secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://compute.googleapis.com",
             username_label: "Service account email",
@@ -113,6 +119,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Hyperv => KindSpec {
             display_name: "Microsoft Hyper-V",
+            secret_options: &[],
             default_port: 5986,
             endpoint_hint: "https://hyperv01.example.com:5986",
             username_label: "Username (DOMAIN\\user)",
@@ -125,7 +132,53 @@ fn spec(kind: ProviderKind) -> KindSpec {
             endpoint_hint: "https://pve.example.com:8006",
             username_label: "User (root@pam, or user@realm!tokenid for an API token)",
             secret_label: "Password or API token secret",
-            options: &[("node", "Node", "Limit discovery to one node", false, "pve1")],
+            options: &[
+                ("node", "Node", "Limit discovery to one node", false, "pve1"),
+                (
+                    "ssh_host",
+                    "SSH host",
+                    "Where vzdump runs over SSH (the data path); empty: each VM's node, at the address the cluster reports for it",
+                    false,
+                    "pve1.example.com",
+                ),
+                ("ssh_port", "SSH port", "Empty: 22", false, "22"),
+                (
+                    "ssh_user",
+                    "SSH user",
+                    "A user allowed to run vzdump --stdout (root, or sudo); empty: root",
+                    false,
+                    "root",
+                ),
+                (
+                    "ssh_host_keys",
+                    "SSH host keys",
+                    "SHA-256 fingerprints of the nodes' SSH host keys, comma-separated (as ssh-keygen -l prints them); the connection test shows a node's key to pin",
+                    false,
+                    "SHA256:…",
+                ),
+                (
+                    "vzdump_mode",
+                    "Backup mode",
+                    "snapshot (default: the VM keeps running), suspend or stop",
+                    false,
+                    "snapshot",
+                ),
+            ],
+            secret_options: &[
+                (
+                    "ssh_key",
+                    "SSH private key",
+                    "The OpenSSH private key of the SSH user (kept in the keyring)",
+                    true,
+                ),
+                (
+                    "ssh_key_passphrase",
+                    "SSH key passphrase",
+                    "Only for a key protected by a passphrase",
+                    false,
+                ),
+                ("ssh_password", "SSH password", "Instead of a key", false),
+            ],
         },
     }
 }
@@ -136,6 +189,11 @@ pub fn display_name(kind: ProviderKind) -> &'static str {
 
 pub fn default_port(kind: ProviderKind) -> u16 {
     spec(kind).default_port
+}
+
+/// The secret option keys a kind accepts.
+pub fn secret_option_keys(kind: ProviderKind) -> impl Iterator<Item = &'static str> {
+    spec(kind).secret_options.iter().map(|(key, ..)| *key)
 }
 
 /// The option keys a kind accepts, and whether each is required.
@@ -164,7 +222,22 @@ pub fn info(kind: ProviderKind, discovery_available: bool) -> ProviderKindInfo {
                 help: (*help).into(),
                 required: *required,
                 placeholder: (*placeholder).into(),
+                secret: false,
+                multiline: false,
             })
+            .chain(
+                s.secret_options
+                    .iter()
+                    .map(|(key, label, help, multiline)| FieldSpec {
+                        key: (*key).into(),
+                        label: (*label).into(),
+                        help: (*help).into(),
+                        required: false,
+                        placeholder: String::new(),
+                        secret: true,
+                        multiline: *multiline,
+                    }),
+            )
             .collect(),
         discovery_available,
     }

@@ -93,6 +93,40 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// Everything the keyring holds for one connection, as its provider gets it:
+/// the main secret (password, token secret) and the secret options.
+#[derive(Clone, Debug, Default)]
+pub struct Secrets {
+    pub main: Option<Secret>,
+    pub options: BTreeMap<String, Secret>,
+}
+
+impl Secrets {
+    /// Just a main secret (what most providers and tests need).
+    pub fn main(secret: impl Into<String>) -> Secrets {
+        Secrets {
+            main: Some(Secret::new(secret)),
+            options: BTreeMap::new(),
+        }
+    }
+
+    /// A non-empty secret option.
+    pub fn option(&self, key: &str) -> Option<&Secret> {
+        self.options.get(key).filter(|s| !s.is_empty())
+    }
+
+    /// Same values (providers cache sessions per connection and secrets).
+    pub fn same_as(&self, other: &Secrets) -> bool {
+        self.main.as_ref().map(Secret::expose) == other.main.as_ref().map(Secret::expose)
+            && self.options.len() == other.options.len()
+            && self
+                .options
+                .iter()
+                .zip(&other.options)
+                .all(|((ka, a), (kb, b))| ka == kb && a.expose() == b.expose())
+    }
+}
+
 /// A saved connection: everything but the secret, which lives in the keyring.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Connection {
@@ -103,6 +137,10 @@ pub struct Connection {
     pub username: String,
     pub options: BTreeMap<String, String>,
     pub has_secret: bool,
+    /// The secret options saved in the keyring for this connection (an SSH
+    /// private key, …): their keys only, never their values.
+    #[serde(default)]
+    pub secret_options: Vec<String>,
     /// SHA-256 of the server's certificate the user chose to trust (64
     /// lower-case hex digits), instead of a global "insecure" switch.
     pub tls_fingerprint: Option<String>,
@@ -121,6 +159,10 @@ pub struct ConnectionInput {
     pub secret: Option<Secret>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// Secret options to save in the keyring (the kind's fields marked
+    /// `secret`). A key left out keeps what is saved; an empty value removes it.
+    #[serde(default)]
+    pub secret_options: BTreeMap<String, Secret>,
     /// The certificate pin to keep (None: verify against the system's CAs).
     #[serde(default)]
     pub tls_fingerprint: Option<String>,
@@ -152,6 +194,12 @@ pub struct FieldSpec {
     pub help: String,
     pub required: bool,
     pub placeholder: String,
+    /// Kept in the OS keyring, never shown again once saved (an SSH key).
+    #[serde(default)]
+    pub secret: bool,
+    /// Several lines (a PEM private key).
+    #[serde(default)]
+    pub multiline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
@@ -494,6 +542,7 @@ mod tests {
             endpoint: "vc.example.com".into(),
             username: "admin".into(),
             secret: Some(Secret::new("hunter2-very-secret")),
+            secret_options: Default::default(),
             options: BTreeMap::new(),
             tls_fingerprint: None,
         };

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{CoreError, Result};
-use crate::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
+use crate::model::{Connection, ProviderKind, Secrets, TestCheck, VmFilter, VmInfo};
 
 /// What a provider hands the export engine for one VM: its hardware, a byte
 /// source per disk, and the server-side session (a vSphere NFC lease and
@@ -157,8 +157,7 @@ pub struct Diagnostic {
 #[async_trait]
 pub trait ProviderFactory: Send + Sync {
     fn kind(&self) -> ProviderKind;
-    fn connect(&self, connection: &Connection, secret: Option<Secret>)
-    -> Result<Arc<dyn Provider>>;
+    fn connect(&self, connection: &Connection, secrets: Secrets) -> Result<Arc<dyn Provider>>;
     /// Live details of the provider this process keeps for a connection, if any.
     fn diagnostics(&self, connection_id: &str) -> Vec<Diagnostic> {
         let _ = connection_id;
@@ -188,18 +187,14 @@ impl ProviderRegistry {
         self.factories.contains_key(&kind)
     }
 
-    pub fn connect(
-        &self,
-        connection: &Connection,
-        secret: Option<Secret>,
-    ) -> Result<Arc<dyn Provider>> {
+    pub fn connect(&self, connection: &Connection, secrets: Secrets) -> Result<Arc<dyn Provider>> {
         let factory = self.factories.get(&connection.kind).ok_or_else(|| {
             CoreError::Unsupported(format!(
                 "browsing and exporting {} VMs is not available in this build",
                 crate::kinds::display_name(connection.kind)
             ))
         })?;
-        factory.connect(connection, secret)
+        factory.connect(connection, secrets)
     }
 
     pub fn diagnostics(&self, connection: &Connection) -> Vec<Diagnostic> {

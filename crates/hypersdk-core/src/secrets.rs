@@ -32,6 +32,11 @@ impl Keyring {
         format!("connection:{connection_id}")
     }
 
+    /// One secret option of a connection (an SSH private key, …).
+    pub fn connection_option_account(connection_id: &str, key: &str) -> String {
+        format!("connection:{connection_id}:{key}")
+    }
+
     /// A webhook's signing secret.
     pub fn webhook_account(webhook_id: &str) -> String {
         format!("webhook:{webhook_id}")

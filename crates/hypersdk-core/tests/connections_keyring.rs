@@ -29,6 +29,7 @@ fn input(name: &str, secret: Option<&str>) -> ConnectionInput {
         endpoint: "vcenter.example.com".into(),
         username: "administrator@vsphere.local".into(),
         secret: secret.map(Secret::new),
+        secret_options: Default::default(),
         options: BTreeMap::from([("datacenter".into(), "DC1".into())]),
         tls_fingerprint: None,
     }
@@ -213,4 +214,87 @@ fn uuid_like() -> String {
             .map(|d| d.as_nanos())
             .unwrap_or_default()
     )
+}
+
+fn secret_tool_lookup_account(account: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", KEYRING_SERVICE, "username", account])
+        .output()
+        .expect("secret-tool runs (apt libsecret-tools)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn secret_options_go_to_the_keyring_one_entry_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = format!(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nk-{}\n-----END OPENSSH PRIVATE KEY-----\n",
+        uuid_like()
+    );
+    let core = Core::open(Paths::in_dir(dir.path()), ProviderRegistry::default()).expect("open");
+    let mut pve = ConnectionInput {
+        kind: ProviderKind::Proxmox,
+        endpoint: "https://pve.example.com:8006".into(),
+        username: "ci@pve!export".into(),
+        options: BTreeMap::from([("ssh_user".into(), "root".into())]),
+        ..input("lab pve", Some("token-secret"))
+    };
+    pve.secret_options = BTreeMap::from([("ssh_key".into(), Secret::new(key.clone()))]);
+    let conn = core.add_connection(pve.clone()).await.expect("add");
+    assert_eq!(conn.secret_options, vec!["ssh_key".to_owned()]);
+    let account = format!("connection:{}:ssh_key", conn.id);
+    assert_eq!(
+        secret_tool_lookup_account(&account).as_deref(),
+        Some(key.as_str())
+    );
+
+    // Listed again after a reopen, and never in the data directory.
+    drop(core);
+    let hits = bytes_of_dir_contain(dir.path(), key.as_bytes());
+    assert!(hits.is_empty(), "key found in {hits:?}");
+    let core = Core::open(Paths::in_dir(dir.path()), ProviderRegistry::default()).expect("reopen");
+    let again = core.connection(&conn.id).await.expect("find");
+    assert_eq!(again.secret_options, vec!["ssh_key".to_owned()]);
+
+    // An edit that leaves it out keeps it; an empty value removes it.
+    let keep = ConnectionInput {
+        secret: None,
+        secret_options: BTreeMap::new(),
+        ..pve.clone()
+    };
+    let kept = core.update_connection(&conn.id, keep).await.expect("edit");
+    assert_eq!(kept.secret_options, vec!["ssh_key".to_owned()]);
+    assert!(secret_tool_lookup_account(&account).is_some());
+    let clear = ConnectionInput {
+        secret: None,
+        secret_options: BTreeMap::from([("ssh_key".into(), Secret::new(""))]),
+        ..pve.clone()
+    };
+    let cleared = core
+        .update_connection(&conn.id, clear)
+        .await
+        .expect("clear");
+    assert!(cleared.secret_options.is_empty());
+    assert_eq!(secret_tool_lookup_account(&account), None);
+
+    // Unknown keys are refused naming the field, before anything is stored.
+    let bad = ConnectionInput {
+        name: "other".into(),
+        secret_options: BTreeMap::from([("api_key".into(), Secret::new("x"))]),
+        ..pve.clone()
+    };
+    let err = core.add_connection(bad).await.expect_err("unknown key");
+    assert_eq!(err.field(), Some("secret_options"));
+
+    // Removing the connection removes every entry.
+    pve.name = "lab pve 2".into();
+    let second = core.add_connection(pve).await.expect("add again");
+    let account2 = format!("connection:{}:ssh_key", second.id);
+    assert!(secret_tool_lookup_account(&account2).is_some());
+    core.remove_connection(&second.id).await.expect("remove");
+    assert_eq!(secret_tool_lookup_account(&account2), None);
+    assert_eq!(secret_tool_lookup(&second.id), None);
+    core.remove_connection(&conn.id).await.expect("remove");
 }

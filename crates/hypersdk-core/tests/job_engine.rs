@@ -181,6 +181,7 @@ async fn the_global_limit_queues_jobs_until_a_slot_frees() {
                 endpoint: "pve.example.com".into(),
                 username: "root@pam".into(),
                 secret: None,
+                secret_options: Default::default(),
                 options: Default::default(),
                 tls_fingerprint: None,
             })

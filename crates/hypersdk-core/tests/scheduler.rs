@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use hypersdk_core::exports::ExportFormat;
 use hypersdk_core::model::{
-    Connection, ConnectionInput, PowerState, ProviderKind, Secret, TestCheck, VmFilter, VmInfo,
+    Connection, ConnectionInput, PowerState, ProviderKind, TestCheck, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::{
     Capabilities, ExportPlan, ExportSession, Provider, ProviderFactory, ProviderRegistry, VmPage,
@@ -184,7 +184,7 @@ impl ProviderFactory for FakeFactory {
     fn connect(
         &self,
         _connection: &Connection,
-        _secret: Option<Secret>,
+        _secrets: hypersdk_core::model::Secrets,
     ) -> hypersdk_core::Result<Arc<dyn Provider>> {
         Ok(Arc::new(FakeProvider {
             disk: self.disk.clone(),
@@ -253,6 +253,7 @@ async fn add_connection(core: &Core) -> Connection {
         endpoint: "vc.lab.test".into(),
         username: "backup".into(),
         secret: None,
+        secret_options: Default::default(),
         options: BTreeMap::new(),
         tls_fingerprint: None,
     })

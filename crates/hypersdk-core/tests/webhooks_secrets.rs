@@ -85,6 +85,7 @@ async fn signed_deliveries_verify_independently_and_never_carry_a_secret() {
         endpoint: "vc.example.com".into(),
         username: "administrator@vsphere.local".into(),
         secret: Some(Secret::new(password.clone())),
+        secret_options: Default::default(),
         options: BTreeMap::new(),
         tls_fingerprint: None,
     })

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use hypersdk_core::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
+use hypersdk_core::model::{
+    Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
+};
 use hypersdk_core::providers::{Capabilities, Provider, ProviderFactory, VmPage};
 use hypersdk_core::tls::Fingerprint;
 use hypersdk_core::{CoreError, Result as CoreResult};
@@ -36,7 +38,7 @@ pub struct ProxmoxFactory {
 
 struct Cached {
     connection: Connection,
-    secret: Option<Secret>,
+    secrets: Secrets,
     provider: Arc<ProxmoxProvider>,
 }
 
@@ -60,7 +62,7 @@ impl ProxmoxFactory {
     pub fn connect_proxmox(
         &self,
         connection: &Connection,
-        secret: Option<Secret>,
+        secrets: Secrets,
     ) -> CoreResult<Arc<ProxmoxProvider>> {
         let mut cache = self
             .providers
@@ -68,20 +70,20 @@ impl ProxmoxFactory {
             .map_err(|_| CoreError::Internal("Proxmox provider cache poisoned".into()))?;
         if let Some(c) = cache.get(&connection.id)
             && c.connection == *connection
-            && c.secret.as_ref().map(Secret::expose) == secret.as_ref().map(Secret::expose)
+            && c.secrets.same_as(&secrets)
         {
             return Ok(Arc::clone(&c.provider));
         }
         let provider = Arc::new(ProxmoxProvider::new(
             connection,
-            secret.clone(),
+            secrets.clone(),
             self.settings,
         )?);
         cache.insert(
             connection.id.clone(),
             Cached {
                 connection: connection.clone(),
-                secret,
+                secrets,
                 provider: Arc::clone(&provider),
             },
         );
@@ -95,12 +97,8 @@ impl ProviderFactory for ProxmoxFactory {
         ProviderKind::Proxmox
     }
 
-    fn connect(
-        &self,
-        connection: &Connection,
-        secret: Option<Secret>,
-    ) -> CoreResult<Arc<dyn Provider>> {
-        let p: Arc<dyn Provider> = self.connect_proxmox(connection, secret)?;
+    fn connect(&self, connection: &Connection, secrets: Secrets) -> CoreResult<Arc<dyn Provider>> {
+        let p: Arc<dyn Provider> = self.connect_proxmox(connection, secrets)?;
         Ok(p)
     }
 }
@@ -126,9 +124,10 @@ impl std::fmt::Debug for ProxmoxProvider {
 impl ProxmoxProvider {
     pub fn new(
         connection: &Connection,
-        secret: Option<Secret>,
+        secrets: Secrets,
         settings: ProxmoxSettings,
     ) -> Result<ProxmoxProvider> {
+        let secret = secrets.main.clone();
         let pinned = connection
             .tls_fingerprint
             .as_deref()

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use hypersdk_core::CoreError;
-use hypersdk_core::model::{Connection, PowerState, ProviderKind, Secret, VmFilter, VmInfo};
+use hypersdk_core::model::{
+    Connection, PowerState, ProviderKind, Secret, Secrets, VmFilter, VmInfo,
+};
 use hypersdk_core::providers::{Provider, ProviderFactory};
 use hypersdk_core::tls::Fingerprint;
 use hypersdk_proxmox::api::{ApiClient, Credentials, Timeouts};
@@ -27,6 +29,7 @@ fn connection(pve: &FakePve, user: &str, pin: Option<&str>) -> Connection {
         username: user.into(),
         options: BTreeMap::new(),
         has_secret: true,
+        secret_options: Vec::new(),
         tls_fingerprint: pin.map(str::to_owned),
         created_at: Utc::now(),
         updated_at: Utc::now(),
@@ -36,7 +39,7 @@ fn connection(pve: &FakePve, user: &str, pin: Option<&str>) -> Connection {
 fn provider(pve: &FakePve, user: &str, secret: &str) -> ProxmoxProvider {
     ProxmoxProvider::new(
         &connection(pve, user, Some(&pve.fingerprint)),
-        Some(Secret::new(secret)),
+        Secrets::main(secret),
         ProxmoxSettings::default(),
     )
     .expect("provider")
@@ -178,7 +181,7 @@ async fn an_unpinned_certificate_is_shown_and_a_changed_one_refused() {
     let fresh = factory
         .connect(
             &connection(&pve, TOKEN_ID, None),
-            Some(Secret::new(TOKEN_SECRET)),
+            Secrets::main(TOKEN_SECRET),
         )
         .expect("connect");
     let err = fresh
@@ -201,7 +204,7 @@ async fn an_unpinned_certificate_is_shown_and_a_changed_one_refused() {
     let mut pinned = connection(&pve, TOKEN_ID, Some(fingerprint));
     pinned.updated_at = Utc::now();
     let ok = factory
-        .connect(&pinned, Some(Secret::new(TOKEN_SECRET)))
+        .connect(&pinned, Secrets::main(TOKEN_SECRET))
         .expect("connect");
     assert_eq!(all_vms(ok.as_ref()).await.len(), 4);
 
@@ -210,7 +213,7 @@ async fn an_unpinned_certificate_is_shown_and_a_changed_one_refused() {
     let changed = factory
         .connect(
             &connection(&pve, TOKEN_ID, Some(&other)),
-            Some(Secret::new(TOKEN_SECRET)),
+            Secrets::main(TOKEN_SECRET),
         )
         .expect("connect");
     let err = changed
@@ -278,7 +281,7 @@ async fn an_unreachable_endpoint_is_said_so() {
     };
     let p = ProxmoxProvider::new(
         &conn,
-        Some(Secret::new(TOKEN_SECRET)),
+        Secrets::main(TOKEN_SECRET),
         ProxmoxSettings::default(),
     )
     .expect("provider");

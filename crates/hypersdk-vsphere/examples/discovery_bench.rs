@@ -52,6 +52,7 @@ async fn main() {
                 username: user,
                 options: Default::default(),
                 has_secret: true,
+                secret_options: Vec::new(),
                 tls_fingerprint: Some(pin),
                 created_at: now,
                 updated_at: now,

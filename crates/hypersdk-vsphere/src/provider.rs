@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use hypersdk_core::model::{Connection, ProviderKind, Secret, TestCheck, VmFilter, VmInfo};
+use hypersdk_core::model::{
+    Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
+};
 use hypersdk_core::providers::{
     Capabilities, Diagnostic, ExportPlan, Provider, ProviderFactory, VmPage,
 };
@@ -143,12 +145,8 @@ impl ProviderFactory for VsphereFactory {
         ProviderKind::Vsphere
     }
 
-    fn connect(
-        &self,
-        connection: &Connection,
-        secret: Option<Secret>,
-    ) -> CoreResult<Arc<dyn Provider>> {
-        let p: Arc<dyn Provider> = self.connect_vsphere(connection, secret)?;
+    fn connect(&self, connection: &Connection, secrets: Secrets) -> CoreResult<Arc<dyn Provider>> {
+        let p: Arc<dyn Provider> = self.connect_vsphere(connection, secrets.main)?;
         Ok(p)
     }
 

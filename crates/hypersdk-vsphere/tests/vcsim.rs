@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hypersdk_core::model::{Connection, PowerState, ProviderKind, Secret, VmFilter};
+use hypersdk_core::model::{Connection, PowerState, ProviderKind, Secret, Secrets, VmFilter};
 use hypersdk_core::providers::{Provider, ProviderFactory};
 use hypersdk_vsphere::soap::{SoapClient, Timeouts};
 use hypersdk_vsphere::{
@@ -27,6 +27,7 @@ fn connection(sim: &Vcsim, pin: Option<String>) -> Connection {
         username: sim.username.clone(),
         options: BTreeMap::new(),
         has_secret: true,
+        secret_options: Vec::new(),
         tls_fingerprint: pin,
         created_at: now,
         updated_at: now,
@@ -450,7 +451,7 @@ async fn sessions_are_reused_and_counted() {
         // A new provider handle per command, as the core asks for one each
         // time: the factory hands back the same pool.
         let p = factory
-            .connect(&conn, Some(Secret::new(&sim.password)))
+            .connect(&conn, Secrets::main(sim.password.as_str()))
             .expect("connect");
         p.list_vms(&VmFilter::default(), None, &cancel)
             .await

@@ -27,6 +27,22 @@ export const awsKind: ProviderKindInfo = {
   discovery_available: true,
 };
 
+export const proxmoxKind: ProviderKindInfo = {
+  kind: "proxmox",
+  display_name: "Proxmox VE",
+  default_port: 8006,
+  endpoint_hint: "https://pve.example.com:8006",
+  username_label: "User",
+  secret_label: "Password or API token secret",
+  options: [
+    { key: "ssh_user", label: "SSH user", help: "", required: false, placeholder: "root" },
+    { key: "ssh_key", label: "SSH private key", help: "", required: false, placeholder: "", secret: true, multiline: true },
+    { key: "ssh_key_passphrase", label: "SSH key passphrase", help: "", required: false, placeholder: "", secret: true, multiline: false },
+    { key: "ssh_password", label: "SSH password", help: "", required: false, placeholder: "", secret: true, multiline: false },
+  ],
+  discovery_available: true,
+};
+
 export const kinds: ProviderKindInfo[] = [vsphereKind, awsKind];
 
 export const appInfo: AppInfo = {

@@ -9,7 +9,7 @@ use crate::error::{CoreError, Result};
 use crate::model::{Connection, ProviderKind};
 
 const COLUMNS: &str = "id, kind, name, endpoint, username, options_json, secret_ref, created_at, \
-                       updated_at, tls_fingerprint";
+                       updated_at, tls_fingerprint, secret_options_json";
 
 impl Store {
     pub fn list_connections(&self) -> Result<Vec<Connection>> {
@@ -75,7 +75,7 @@ impl Store {
         let tx = conn.transaction()?;
         tx.execute(
             &format!(
-                "INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO connections ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ),
             params![
                 c.id,
@@ -87,7 +87,8 @@ impl Store {
                 secret_ref,
                 c.created_at,
                 c.updated_at,
-                c.tls_fingerprint
+                c.tls_fingerprint,
+                keys_json(&c.secret_options)?
             ],
         )
         .map_err(|e| name_conflict(e, &c.name))?;
@@ -109,7 +110,8 @@ impl Store {
         let changed = tx
             .execute(
                 "UPDATE connections SET kind = ?2, name = ?3, endpoint = ?4, username = ?5, \
-                 options_json = ?6, secret_ref = ?7, updated_at = ?8, tls_fingerprint = ?9 WHERE id = ?1",
+                 options_json = ?6, secret_ref = ?7, updated_at = ?8, tls_fingerprint = ?9, \
+                 secret_options_json = ?10 WHERE id = ?1",
                 params![
                     c.id,
                     c.kind.as_str(),
@@ -119,7 +121,8 @@ impl Store {
                     options_json(&c.options)?,
                     secret_ref,
                     c.updated_at,
-                    c.tls_fingerprint
+                    c.tls_fingerprint,
+                    keys_json(&c.secret_options)?
                 ],
             )
             .map_err(|e| name_conflict(e, &c.name))?;
@@ -160,6 +163,10 @@ fn options_json(options: &BTreeMap<String, String>) -> Result<String> {
     serde_json::to_string(options).map_err(|e| CoreError::Internal(format!("options: {e}")))
 }
 
+fn keys_json(keys: &[String]) -> Result<String> {
+    serde_json::to_string(keys).map_err(|e| CoreError::Internal(format!("secret options: {e}")))
+}
+
 fn name_conflict(err: rusqlite::Error, name: &str) -> CoreError {
     match err.sqlite_error() {
         Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
@@ -175,6 +182,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
     let kind: String = row.get(1)?;
     let options: String = row.get(5)?;
     let secret_ref: Option<String> = row.get(6)?;
+    let secret_options: String = row.get(10)?;
     let id: String = row.get(0)?;
     let decoded = (|| {
         let kind: ProviderKind = kind
@@ -182,9 +190,11 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
             .map_err(|e: String| CoreError::Internal(format!("connection {id}: {e}")))?;
         let options: BTreeMap<String, String> = serde_json::from_str(&options)
             .map_err(|e| CoreError::Internal(format!("connection {id} options: {e}")))?;
-        Ok((kind, options))
+        let secret_options: Vec<String> = serde_json::from_str(&secret_options)
+            .map_err(|e| CoreError::Internal(format!("connection {id} secret options: {e}")))?;
+        Ok((kind, options, secret_options))
     })();
-    let (kind, options) = match decoded {
+    let (kind, options, secret_options) = match decoded {
         Ok(v) => v,
         Err(e) => return Ok(Err(e)),
     };
@@ -196,6 +206,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Result<Connection>> {
         username: row.get(4)?,
         options,
         has_secret: secret_ref.is_some(),
+        secret_options,
         tls_fingerprint: row.get(9)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,

@@ -273,6 +273,9 @@ FROM jobs j LEFT JOIN connections c ON c.id = j.connection_id;
     // put newest first by a sort of just those rows) instead of sorting every job per click:
     // 42 ms → 1 ms at 100,000 jobs.
     M::up("CREATE INDEX jobs_by_name ON jobs(name COLLATE NOCASE, created_at DESC);"),
+    // The keys (JSON list) of a connection's secret options; their values
+    // live in the keyring under `connection:<id>:<key>`.
+    M::up("ALTER TABLE connections ADD COLUMN secret_options_json TEXT NOT NULL DEFAULT '[]';"),
 ];
 
 /// The size the WAL file is cut back to after a checkpoint (bytes). SQLite checkpoints at about
@@ -536,6 +539,7 @@ pub(crate) mod test_support {
                     username: "u".into(),
                     options: Default::default(),
                     has_secret: false,
+                    secret_options: Vec::new(),
                     tls_fingerprint: None,
                     created_at: now,
                     updated_at: now,

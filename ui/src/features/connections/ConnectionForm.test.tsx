@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import type { ConnectionInput } from "../../bindings";
 import { CoreError } from "../../api/errors";
-import { connection, kinds } from "../../test/fixtures";
+import { connection, kinds, proxmoxKind } from "../../test/fixtures";
 import { renderWithProviders } from "../../test/render";
 import { ConnectionForm } from "./ConnectionForm";
 
@@ -56,6 +56,33 @@ describe("ConnectionForm", () => {
     expect(onSubmit).not.toHaveBeenCalled();
   });
 
+  it("keeps secret options (an SSH key) out of plain fields, and edits keep or remove them", async () => {
+    const { user, onSubmit } = setup({ kinds: [proxmoxKind] });
+    const key = screen.getByTestId("connection-secret-option-ssh_key");
+    expect(key.tagName).toBe("TEXTAREA");
+    expect(screen.getByTestId("connection-secret-option-ssh_password")).toHaveAttribute("type", "password");
+    expect(screen.queryByTestId("connection-option-ssh_key")).not.toBeInTheDocument();
+    await user.type(screen.getByTestId("connection-name"), "Lab PVE");
+    await user.type(screen.getByTestId("connection-endpoint"), "https://pve:8006");
+    await user.type(key, "-----BEGIN OPENSSH PRIVATE KEY-----");
+    await user.click(screen.getByTestId("connection-save"));
+    await waitFor(() =>
+      expect(onSubmit).toHaveBeenCalledWith(
+        expect.objectContaining({ kind: "proxmox", options: {}, secret_options: { ssh_key: "-----BEGIN OPENSSH PRIVATE KEY-----" } }),
+      ),
+    );
+  });
+
+  it("offers to remove a saved secret option when editing", async () => {
+    const saved = { ...connection, kind: "proxmox" as const, secret_options: ["ssh_key"] };
+    const { user, onSubmit } = setup({ kinds: [proxmoxKind], connection: saved });
+    expect(screen.getByTestId("connection-secret-option-ssh_key")).toHaveAttribute("placeholder", "Unchanged");
+    expect(screen.queryByTestId("connection-clear-secret-option-ssh_password")).not.toBeInTheDocument();
+    await user.click(screen.getByTestId("connection-clear-secret-option-ssh_key"));
+    await user.click(screen.getByTestId("connection-save"));
+    await waitFor(() => expect(onSubmit).toHaveBeenCalledWith(expect.objectContaining({ secret_options: { ssh_key: "" } })));
+  });
+
   it("submits trimmed values with the secret and options", async () => {
     const { user, onSubmit } = setup();
     await user.type(screen.getByTestId("connection-name"), "  Lab  ");
@@ -72,6 +99,7 @@ describe("ConnectionForm", () => {
         username: "admin",
         secret: "s3cret",
         options: { datacenter: "DC9" },
+        secret_options: {},
         tls_fingerprint: null,
       }),
     );

@@ -1,4 +1,4 @@
-import { Button, Group, NativeSelect, PasswordInput, Stack, TextInput } from "@mantine/core";
+import { Button, Checkbox, Group, NativeSelect, PasswordInput, Stack, TextInput, Textarea } from "@mantine/core";
 import { zodResolver } from "@hookform/resolvers/zod";
 import { useMemo, useState } from "react";
 import { useForm, useWatch } from "react-hook-form";
@@ -127,7 +127,7 @@ export function ConnectionForm({ kinds, connection, onSubmit, onCancel }: Connec
           autoComplete="new-password"
           {...register("secret")}
         />
-        {info?.options.map((field) => (
+        {info?.options.filter((field) => !field.secret).map((field) => (
           <TextInput
             key={`${info.kind}-${field.key}`}
             label={field.label}
@@ -140,6 +140,35 @@ export function ConnectionForm({ kinds, connection, onSubmit, onCancel }: Connec
             {...register(`options.${field.key}`)}
           />
         ))}
+        {info?.options.filter((field) => field.secret).map((field) => {
+          const saved = editing && (connection.secret_options ?? []).includes(field.key);
+          const description = `${field.help ? `${field.help}. ` : ""}${saved ? "Saved in the keyring; leave empty to keep it." : "Stored in the operating system's keyring."}`;
+          const common = {
+            label: field.label,
+            description,
+            placeholder: saved ? "Unchanged" : undefined,
+            autoComplete: "off",
+            "data-testid": `connection-secret-option-${field.key}`,
+          };
+          return (
+            <Stack key={`${info.kind}-secret-${field.key}`} gap={4}>
+              {field.multiline ? (
+                <Textarea {...common} autosize minRows={2} maxRows={6} spellCheck={false} styles={{ input: { fontFamily: "monospace" } }} {...register(`secret_options.${field.key}`)} />
+              ) : (
+                <PasswordInput {...common} autoComplete="new-password" {...register(`secret_options.${field.key}`)} />
+              )}
+              {saved && (
+                <Checkbox
+                  size="xs"
+                  label={`Remove the saved ${field.label.toLowerCase()}`}
+                  value={field.key}
+                  data-testid={`connection-clear-secret-option-${field.key}`}
+                  {...register("clear_secret_options")}
+                />
+              )}
+            </Stack>
+          );
+        })}
         <TextInput
           label="Pinned certificate (SHA-256)"
           description="Trust exactly this server certificate instead of the system's certificate authorities; leave empty to verify normally."

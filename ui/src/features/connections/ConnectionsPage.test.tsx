@@ -64,6 +64,7 @@ describe("ConnectionsPage", () => {
       username: "",
       secret: null,
       options: {},
+      secret_options: {},
       tls_fingerprint: null,
     });
   });

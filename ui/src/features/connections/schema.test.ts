@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { awsKind, connection, kinds, vsphereKind } from "../../test/fixtures";
+import { awsKind, connection, kinds, vsphereKind, proxmoxKind } from "../../test/fixtures";
 import { connectionFormSchema, defaultFormValues, fieldForErrorCode, messages, toConnectionInput } from "./schema";
 
 const schema = connectionFormSchema(kinds);
@@ -10,6 +10,8 @@ const valid = {
   username: "admin",
   secret: "",
   options: {},
+  secret_options: {},
+  clear_secret_options: [],
   tls_fingerprint: "",
 };
 
@@ -65,7 +67,22 @@ describe("toConnectionInput", () => {
       { ...valid, kind: "aws", name: "AWS", endpoint: "e", secret: "", options: { region: " eu-west-1 ", bucket: "", datacenter: "DC1" } },
       awsKind,
     );
-    expect(input).toEqual({ kind: "aws", name: "AWS", endpoint: "e", username: "admin", secret: null, options: { region: "eu-west-1" }, tls_fingerprint: null });
+    expect(input).toEqual({ kind: "aws", name: "AWS", endpoint: "e", username: "admin", secret: null, options: { region: "eu-west-1" }, secret_options: {}, tls_fingerprint: null });
+  });
+
+  it("sends typed secret options, an emptied saved one as removed, and keeps the others", () => {
+    const input = toConnectionInput(
+      {
+        ...valid,
+        kind: "proxmox",
+        options: { ssh_user: " root " },
+        secret_options: { ssh_key: "-----BEGIN OPENSSH PRIVATE KEY-----\n", ssh_password: "" },
+        clear_secret_options: ["ssh_key_passphrase"],
+      },
+      proxmoxKind,
+    );
+    expect(input.options).toEqual({ ssh_user: "root" });
+    expect(input.secret_options).toEqual({ ssh_key: "-----BEGIN OPENSSH PRIVATE KEY-----\n", ssh_key_passphrase: "" });
   });
 
   it("sends a typed secret as is", () => {

@@ -29,6 +29,10 @@ export function connectionFormSchema(kinds: readonly ProviderKindInfo[]) {
       username: z.string().trim(),
       secret: z.string(),
       options: z.record(z.string(), z.string()),
+      /** Secret options typed in this time (empty: keep what is saved). */
+      secret_options: z.record(z.string(), z.string()),
+      /** Saved secret options the user chose to remove. */
+      clear_secret_options: z.array(z.string()),
       tls_fingerprint: z
         .string()
         .trim()
@@ -37,6 +41,7 @@ export function connectionFormSchema(kinds: readonly ProviderKindInfo[]) {
     .superRefine((values, ctx) => {
       const info = kinds.find((k) => k.kind === values.kind);
       for (const field of info?.options ?? []) {
+        if (field.secret) continue;
         if (field.required && (values.options[field.key] ?? "").trim() === "") {
           ctx.addIssue({
             code: "custom",
@@ -68,6 +73,8 @@ export function defaultFormValues(
       username: connection.username,
       secret: "",
       options,
+      secret_options: {},
+      clear_secret_options: [],
       tls_fingerprint: connection.tls_fingerprint ?? "",
     };
   }
@@ -78,6 +85,8 @@ export function defaultFormValues(
     username: "",
     secret: "",
     options: {},
+    secret_options: {},
+    clear_secret_options: [],
     tls_fingerprint: "",
   };
 }
@@ -91,7 +100,15 @@ export function toConnectionInput(
   info: ProviderKindInfo | undefined,
 ): ConnectionInput {
   const options: Record<string, string> = {};
+  // Secret options: a typed value is saved, an emptied one is removed, the rest keep what is saved.
+  const secretOptions: Record<string, string> = {};
   for (const field of info?.options ?? []) {
+    if (field.secret) {
+      const value = values.secret_options[field.key] ?? "";
+      if (value.trim() !== "") secretOptions[field.key] = value;
+      else if (values.clear_secret_options.includes(field.key)) secretOptions[field.key] = "";
+      continue;
+    }
     const value = (values.options[field.key] ?? "").trim();
     if (value !== "") options[field.key] = value;
   }
@@ -102,6 +119,7 @@ export function toConnectionInput(
     username: values.username,
     secret: values.secret === "" ? null : values.secret,
     options,
+    secret_options: secretOptions,
     // Sent on every save: an empty pin means "verify against the system's CAs".
     tls_fingerprint: values.tls_fingerprint === "" ? null : values.tls_fingerprint,
   };
