@@ -9,6 +9,9 @@
 //! config.rs     qemu-server.conf / the config API: drives, NICs, CPUs, memory
 //! inventory.rs  discovery: /cluster/resources joined with each VM's config
 //! provider.rs   the core's Provider and ProviderFactory
+//! vma.rs        the VMA format: a streaming reader (header and extent MD5s
+//!               checked, clusters written to one sparse file per device)
+//! vma_writer.rs a writer for test fixtures (feature `fixtures`)
 //! ```
 
 pub mod api;
@@ -16,6 +19,10 @@ pub mod config;
 pub mod error;
 pub mod inventory;
 pub mod provider;
+pub mod ssh;
+pub mod vma;
+#[cfg(feature = "fixtures")]
+pub mod vma_writer;
 
 pub use error::{ProxmoxError, Result};
 pub use provider::{ProxmoxFactory, ProxmoxProvider, ProxmoxSettings};
