@@ -148,6 +148,7 @@ impl Provider for LocalProvider {
         Ok(ExportPlan {
             vm: hypersdk_ovf::VmSpec::new("web01", 1, 256),
             disks: vec![disk],
+            unpack: None,
             session: Box::new(Session),
         })
     }

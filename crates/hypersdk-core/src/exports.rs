@@ -445,17 +445,126 @@ async fn run_export(
     } = ctx;
     let plan = provider.export(&request.vm_id, &job_id, &cancel).await?;
     let ExportPlan {
-        vm,
+        mut vm,
         mut disks,
+        unpack,
         session,
     } = plan;
-    progress.set_disks(disks.iter().map(|d| (d.name.clone(), d.source_len())));
+    let staging = match unpack {
+        None => {
+            progress.set_disks(disks.iter().map(|d| (d.name.clone(), d.source_len())));
+            None
+        }
+        Some(unpack) => {
+            progress.set_disks(unpack.disks());
+            match run_unpack(unpack, &request.destination, &job_id, &progress, &cancel).await {
+                Ok((dir, unpacked)) => {
+                    if let Some(spec) = unpacked.vm {
+                        vm = spec;
+                    }
+                    disks = unpacked.disks;
+                    Some(dir)
+                }
+                Err(e) => {
+                    let reason = if cancel.is_cancelled() {
+                        "cancelled by the user".to_owned()
+                    } else {
+                        e.to_string()
+                    };
+                    if let Err(abort) = session.abort(&reason).await {
+                        tracing::warn!(job = %job_id, error = %abort, "cannot abort the server-side export");
+                    }
+                    return Err(if cancel.is_cancelled() {
+                        CoreError::Cancelled
+                    } else {
+                        e
+                    });
+                }
+            }
+        }
+    };
+    let result = package(
+        vm,
+        disks,
+        session,
+        &request,
+        parallel_disks,
+        &job_id,
+        &progress,
+        &cancel,
+    )
+    .await;
+    if let Some(dir) = staging {
+        // The unpacked disks are only a step: gone whatever the outcome.
+        if let Err(e) = tokio::fs::remove_dir_all(&dir.0).await {
+            tracing::warn!(job = %job_id, dir = %dir.0.display(), error = %e, "cannot remove the staging folder");
+        }
+    }
+    result
+}
+
+/// A staging folder (removed by the caller).
+struct Staging(PathBuf);
+
+/// Runs an [`Unpack`] into `.NAME.unpack-JOB` beside the destination: the
+/// same file system, so the disks are not copied twice across devices, and
+/// hidden, so nobody takes it for the result. A failed unpack removes it.
+async fn run_unpack(
+    unpack: Box<dyn crate::providers::Unpack>,
+    destination: &Path,
+    job_id: &str,
+    progress: &crate::jobs::ProgressReporter,
+    cancel: &CancellationToken,
+) -> Result<(Staging, crate::providers::Unpacked)> {
+    let parent = destination
+        .parent()
+        .ok_or_else(|| CoreError::Internal("the destination has no folder".into()))?;
+    let name = destination
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = parent.join(format!(".{name}.unpack-{job_id}"));
+    if tokio::fs::symlink_metadata(&dir).await.is_ok() {
+        // Left by a crashed run of this job: its content cannot be trusted.
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+    }
+    tokio::fs::create_dir(&dir)
+        .await
+        .map_err(|e| CoreError::io(format!("cannot create {}", dir.display()), e))?;
+    let reporter = progress.clone();
+    let on_progress: crate::providers::UnpackProgress =
+        Arc::new(move |disk, bytes| reporter.disk_bytes(disk, bytes));
+    match unpack.run(&dir, on_progress, cancel).await {
+        Ok(unpacked) => Ok((Staging(dir), unpacked)),
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            Err(e)
+        }
+    }
+}
+
+/// Packages the disks (streamed or unpacked) and releases the server side.
+#[allow(clippy::too_many_arguments)]
+async fn package(
+    vm: hypersdk_ovf::VmSpec,
+    mut disks: Vec<hypersdk_ovf::ExportDisk>,
+    session: Box<dyn crate::providers::ExportSession>,
+    request: &ExportJobRequest,
+    parallel_disks: usize,
+    job_id: &str,
+    progress: &crate::jobs::ProgressReporter,
+    cancel: &CancellationToken,
+) -> Result<JobOutcome> {
     let convert = request
         .format
         .disk_format
         .map(hypersdk_ovf::DiskFormat::from);
-    for d in &mut disks {
-        d.convert_to = convert.clone();
+    // The user's choice wins; otherwise the provider's (raw disks unpacked
+    // from an archive become streamOptimized VMDKs, what OVF consumers expect).
+    if let Some(convert) = convert {
+        for d in &mut disks {
+            d.convert_to = Some(convert.clone());
+        }
     }
     let reporter = progress.clone();
     let on_progress: hypersdk_ovf::ProgressFn = Arc::new(move |p: hypersdk_ovf::Progress| {

@@ -22,7 +22,43 @@ pub struct ExportPlan {
     /// rebuilt from `disks`).
     pub vm: hypersdk_ovf::VmSpec,
     pub disks: Vec<hypersdk_ovf::ExportDisk>,
+    /// Set when the platform sends every disk multiplexed in one stream (a
+    /// backup archive such as Proxmox's VMA): the engine runs it first, into
+    /// a staging folder beside the destination, and packages the local disk
+    /// files it returns instead of `disks` (then empty).
+    pub unpack: Option<Box<dyn Unpack>>,
     pub session: Box<dyn ExportSession>,
+}
+
+/// Progress of an unpack: (disk index, bytes of that disk done).
+pub type UnpackProgress = Arc<dyn Fn(usize, u64) + Send + Sync>;
+
+/// A multiplexed disk source (see [`ExportPlan::unpack`]).
+#[async_trait]
+pub trait Unpack: Send {
+    /// The disks the archive will yield (name, size), known before it is
+    /// read, so progress shows them from the start.
+    fn disks(&self) -> Vec<(String, Option<u64>)>;
+    /// Reads the whole stream into `dir` (an empty folder on the
+    /// destination's file system, removed by the engine afterwards), checking
+    /// it as it goes. Returns local disks to package and, when the archive
+    /// carries the VM's configuration, the hardware it describes.
+    async fn run(
+        self: Box<Self>,
+        dir: &std::path::Path,
+        progress: UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> Result<Unpacked>;
+}
+
+/// What an [`Unpack`] produced.
+#[derive(Debug)]
+pub struct Unpacked {
+    /// The hardware from the archive's own configuration, if it has one
+    /// (it describes the VM as backed up, which the live API may not).
+    pub vm: Option<hypersdk_ovf::VmSpec>,
+    /// The disks, as local files in the staging folder.
+    pub disks: Vec<hypersdk_ovf::ExportDisk>,
 }
 
 impl std::fmt::Debug for ExportPlan {
@@ -30,6 +66,7 @@ impl std::fmt::Debug for ExportPlan {
         f.debug_struct("ExportPlan")
             .field("vm", &self.vm.name)
             .field("disks", &self.disks)
+            .field("unpack", &self.unpack.is_some())
             .finish_non_exhaustive()
     }
 }

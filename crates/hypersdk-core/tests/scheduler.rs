@@ -167,6 +167,7 @@ impl Provider for FakeProvider {
         Ok(ExportPlan {
             vm: hypersdk_ovf::VmSpec::new(vm.name, 1, 256),
             disks: vec![disk],
+            unpack: None,
             session: Box::new(NoopSession),
         })
     }

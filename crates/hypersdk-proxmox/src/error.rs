@@ -39,6 +39,9 @@ pub enum ProxmoxError {
     },
     #[error("the pinned certificate fingerprint is not valid: {0}")]
     InvalidFingerprint(String),
+    /// A connection option that cannot be used as given.
+    #[error("{message}")]
+    InvalidOption { key: &'static str, message: String },
     /// PVE answered 401: wrong password, unknown or revoked token.
     #[error("sign-in to {endpoint} failed: {detail}")]
     AuthFailed { endpoint: String, detail: String },
@@ -65,6 +68,35 @@ pub enum ProxmoxError {
     /// The answer was not what the PVE API promises.
     #[error("{0}")]
     Protocol(String),
+    /// The VM holds a lock (another backup, a migration, a snapshot).
+    #[error(
+        "VM {vmid} is locked ({lock}) on Proxmox VE; wait until that task ends, or run `qm unlock {vmid}` on the node if no task holds it"
+    )]
+    Locked { vmid: u32, lock: String },
+    /// The data path (SSH to the node).
+    #[error(transparent)]
+    Ssh(#[from] crate::ssh::SshError),
+    /// The backup stream itself.
+    #[error("the backup stream of VM {vmid} is not usable: {source}")]
+    Vma {
+        vmid: u32,
+        #[source]
+        source: crate::vma::VmaError,
+    },
+    /// `vzdump` on the node failed; `detail` is its own error line.
+    #[error("vzdump of VM {vmid} failed on {node}: {detail}")]
+    Vzdump {
+        vmid: u32,
+        node: String,
+        detail: String,
+    },
+    /// Writing the unpacked disks.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cancelled")]
     Cancelled,
 }
@@ -79,12 +111,23 @@ impl ProxmoxError {
             ProxmoxError::CertificateUntrusted { .. } => "certificate_untrusted",
             ProxmoxError::CertificateChanged { .. } => "certificate_changed",
             ProxmoxError::InvalidFingerprint(_) => "invalid_fingerprint",
+            ProxmoxError::InvalidOption { .. } => "invalid_option",
             ProxmoxError::AuthFailed { .. } => "auth_failed",
             ProxmoxError::PermissionDenied { .. } => "permission_denied",
             ProxmoxError::NotFound { .. } => "not_found",
             ProxmoxError::Unsupported(_) => "unsupported",
             ProxmoxError::Api { .. } => "proxmox_error",
             ProxmoxError::Protocol(_) => "protocol_error",
+            ProxmoxError::Locked { .. } => "vm_locked",
+            ProxmoxError::Ssh(e) => match e {
+                crate::ssh::SshError::Cancelled => "cancelled",
+                crate::ssh::SshError::AuthFailed { .. } => "ssh_auth_failed",
+                crate::ssh::SshError::Unreachable { .. } => "unreachable",
+                other => other.code(),
+            },
+            ProxmoxError::Vma { source, .. } => source.code(),
+            ProxmoxError::Vzdump { .. } => "vzdump_failed",
+            ProxmoxError::Io { .. } => "io_error",
             ProxmoxError::Cancelled => "cancelled",
         }
     }
@@ -93,6 +136,10 @@ impl ProxmoxError {
         match self {
             ProxmoxError::Unreachable { .. } | ProxmoxError::Timeout { .. } => true,
             ProxmoxError::Api { status, .. } => *status >= 502 || *status == 429,
+            ProxmoxError::Locked { .. } => true,
+            ProxmoxError::Ssh(e) => e.is_retryable(),
+            // A stream cut short is what a lost connection looks like from the reader.
+            ProxmoxError::Vma { source, .. } => source.code() == "vma_truncated",
             _ => false,
         }
     }
@@ -116,6 +163,7 @@ impl From<ProxmoxError> for CoreError {
             ProxmoxError::InvalidFingerprint(message) => {
                 CoreError::invalid("tls_fingerprint", message)
             }
+            ProxmoxError::InvalidOption { message, .. } => CoreError::invalid("options", message),
             ProxmoxError::Unreachable { endpoint, detail } => {
                 CoreError::Unreachable { endpoint, detail }
             }
@@ -137,8 +185,15 @@ impl From<ProxmoxError> for CoreError {
             }
             ProxmoxError::NotFound { what, id } => CoreError::NotFound { what, id },
             ProxmoxError::Unsupported(message) => CoreError::Unsupported(message),
-            ProxmoxError::Cancelled => CoreError::Cancelled,
+            ProxmoxError::Cancelled | ProxmoxError::Ssh(crate::ssh::SshError::Cancelled) => {
+                CoreError::Cancelled
+            }
+            ProxmoxError::Io { context, source } => CoreError::io(context, source),
             e @ (ProxmoxError::CertificateChanged { .. }
+            | ProxmoxError::Locked { .. }
+            | ProxmoxError::Ssh(_)
+            | ProxmoxError::Vma { .. }
+            | ProxmoxError::Vzdump { .. }
             | ProxmoxError::PermissionDenied { .. }
             | ProxmoxError::Api { .. }
             | ProxmoxError::Protocol(_)) => CoreError::Remote {

@@ -53,6 +53,9 @@ struct ClusterStatus {
     kind: String,
     #[serde(default)]
     name: Option<String>,
+    /// A node's address on the cluster network (`type: node` entries).
+    #[serde(default)]
+    ip: Option<String>,
 }
 
 /// A guest as discovery found it.
@@ -77,6 +80,9 @@ pub struct Inventory {
     /// (what PVE's own web UI calls the root).
     pub datacenter: String,
     pub guests: Vec<Guest>,
+    /// Node name → the address the cluster knows it by (where vzdump for
+    /// its guests runs over SSH unless the connection names a host).
+    pub node_addresses: BTreeMap<String, String>,
 }
 
 /// Reads the cluster. `node` limits it to one node (the connection's option).
@@ -87,9 +93,15 @@ pub async fn discover(api: &ApiClient, node: Option<&str>) -> Result<Inventory> 
     );
     let mut resources = resources?;
     // A standalone node answers /cluster/status with only its node entry.
+    let status = status.unwrap_or_default();
+    let node_addresses = status
+        .iter()
+        .filter(|e| e.kind == "node")
+        .filter_map(|e| Some((e.name.clone()?, e.ip.clone()?)))
+        .collect();
     let datacenter = status
-        .ok()
-        .and_then(|s| s.into_iter().find(|e| e.kind == "cluster"))
+        .into_iter()
+        .find(|e| e.kind == "cluster")
         .and_then(|c| c.name)
         .unwrap_or_else(|| "Datacenter".to_owned());
     resources
@@ -126,7 +138,11 @@ pub async fn discover(api: &ApiClient, node: Option<&str>) -> Result<Inventory> 
         })
         .collect();
     guests.sort_by_key(|g| g.resource.vmid);
-    Ok(Inventory { datacenter, guests })
+    Ok(Inventory {
+        datacenter,
+        guests,
+        node_addresses,
+    })
 }
 
 /// `GET /nodes/{node}/qemu/{vmid}/config`.
@@ -286,6 +302,7 @@ mod tests {
     fn paths_make_a_datacenter_node_pool_tree_and_stay_unique() {
         let inv = Inventory {
             datacenter: "lab".into(),
+            node_addresses: BTreeMap::new(),
             guests: vec![
                 Guest {
                     resource: resource(100, "qemu", "pve1", "web", Some("prod")),

@@ -17,6 +17,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod inventory;
 pub mod provider;
 pub mod ssh;

@@ -9,13 +9,14 @@ use async_trait::async_trait;
 use hypersdk_core::model::{
     Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
 };
-use hypersdk_core::providers::{Capabilities, Provider, ProviderFactory, VmPage};
+use hypersdk_core::providers::{Capabilities, ExportPlan, Provider, ProviderFactory, VmPage};
 use hypersdk_core::tls::Fingerprint;
 use hypersdk_core::{CoreError, Result as CoreResult};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, Credentials, Timeouts};
 use crate::error::{ProxmoxError, Result};
+use crate::export::{LockCheck, SshSettings, VzdumpUnpack, vm_spec};
 use crate::inventory::{self, Inventory};
 
 /// A cursor older than this re-reads the cluster instead of paging a stale copy.
@@ -105,7 +106,8 @@ impl ProviderFactory for ProxmoxFactory {
 
 /// One Proxmox connection: its API client and the last inventory read.
 pub struct ProxmoxProvider {
-    api: ApiClient,
+    api: Arc<ApiClient>,
+    ssh: SshSettings,
     pinned: Option<Fingerprint>,
     has_secret: bool,
     node: Option<String>,
@@ -142,9 +144,16 @@ impl ProxmoxProvider {
             &connection.username,
             secret.unwrap_or_else(|| Secret::new("")),
         );
-        let api = ApiClient::new(&connection.endpoint, pinned, credentials, settings.timeouts)?;
+        let api = Arc::new(ApiClient::new(
+            &connection.endpoint,
+            pinned,
+            credentials,
+            settings.timeouts,
+        )?);
+        let ssh = SshSettings::from_connection(&connection.options, &secrets)?;
         Ok(ProxmoxProvider {
             api,
+            ssh,
             pinned,
             has_secret,
             node: connection
@@ -383,5 +392,58 @@ impl Provider for ProxmoxProvider {
                 what: "VM",
                 id: id.to_owned(),
             })
+    }
+
+    async fn export(
+        &self,
+        vm_id: &str,
+        tag: &str,
+        cancel: &CancellationToken,
+    ) -> CoreResult<ExportPlan> {
+        let (inv, index) = cancellable(cancel, self.find_guest(vm_id)).await?;
+        let guest = &inv.guests[index];
+        let r = &guest.resource;
+        if !guest.is_qemu() {
+            return Err(CoreError::Unsupported(format!(
+                "{} ({}) is an LXC container; this version exports QEMU virtual machines only",
+                r.name.as_deref().unwrap_or("?"),
+                r.vmid
+            )));
+        }
+        if let Some(lock) = r.lock.as_deref().filter(|l| !l.is_empty()) {
+            return Err(ProxmoxError::Locked {
+                vmid: r.vmid,
+                lock: lock.to_owned(),
+            }
+            .into());
+        }
+        let config = match &guest.config {
+            Some(c) => c.clone(),
+            None => cancellable(cancel, inventory::read_config(&self.api, &r.node, r.vmid)).await?,
+        };
+        let name = r.name.clone().unwrap_or_else(|| format!("vm-{}", r.vmid));
+        let api_host = url::Url::parse(self.api.endpoint())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let host = self.ssh.host_for(&r.node, &inv.node_addresses, &api_host);
+        tracing::info!(vmid = r.vmid, node = %r.node, %host, job = tag, "Proxmox export planned");
+        Ok(ExportPlan {
+            vm: vm_spec(&name, &config),
+            disks: Vec::new(),
+            unpack: Some(Box::new(VzdumpUnpack {
+                vmid: r.vmid,
+                node: r.node.clone(),
+                vm_name: name,
+                host,
+                settings: self.ssh.clone(),
+                config,
+            })),
+            session: Box::new(LockCheck {
+                api: Arc::clone(&self.api),
+                node: r.node.clone(),
+                vmid: r.vmid,
+            }),
+        })
     }
 }

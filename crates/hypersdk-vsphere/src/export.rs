@@ -119,6 +119,7 @@ pub async fn begin(
             Ok(ExportPlan {
                 vm: hardware.spec,
                 disks,
+                unpack: None,
                 session: Box::new(session),
             })
         }

@@ -50,7 +50,8 @@ impl FakePve {
         file.write_all(scenario.to_string().as_bytes())
             .expect("write scenario");
         let harness =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fakepve_harness.py");
+            // Relative to crates/: this file is shared with the hyperctl tests.
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hypersdk-proxmox/tests/peers/fakepve_harness.py");
         let mut child = Command::new(python())
             .arg(&harness)
             .arg(file.path())

@@ -1,0 +1,421 @@
+//! The Proxmox VE journey from a terminal: a connection with an API token (fakepve) and an SSH
+//! key (Debian's real sshd with a fake `vzdump` first on its PATH), `vms list`, and exports
+//! judged by independent tools (`hyperctl ova verify`, `qemu-img compare`, `virt-v2v`).
+//!
+//! The peers differ from a real PVE node in ways the tests work around, said where it matters:
+//! - fakepve serves the API but runs no backup: the archive comes from the fake vzdump, which
+//!   writes a fixture made by the crate's VMA writer (checked against dissect.archive in
+//!   `hypersdk-proxmox/tests/vma_dissect.rs`);
+//! - fakepve reports cluster addresses that are not this machine, so the connection names the
+//!   SSH host (`ssh_host=127.0.0.1`), as a user behind NAT would.
+
+mod common;
+#[path = "../../hypersdk-proxmox/tests/support/fakepve.rs"]
+mod fakepve;
+#[path = "../../hypersdk-proxmox/tests/support/sshd.rs"]
+mod sshd;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{hyperctl, ok};
+use fakepve::{FakePve, TOKEN_ID, TOKEN_SECRET};
+use hypersdk_proxmox::vma_writer::{ClusterOrder, DiskSource, VmaWriter, pseudo_random_bytes};
+use serde_json::Value;
+use sshd::{Sshd, process_alive};
+
+const MIB: usize = 1 << 20;
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The archive's `qemu-server.conf`, as vzdump writes it (with the device map lines).
+const CONF: &str = "\
+#qmdump#map:scsi0:drive-scsi0:local-lvm:raw:
+#qmdump#map:scsi1:drive-scsi1:local-lvm:raw:
+bios: ovmf
+cores: 2
+memory: 4096
+name: web01
+net0: virtio=BC:24:11:AA:00:01,bridge=vmbr0
+ostype: l26
+scsi0: local-lvm:vm-100-disk-0,size=64M
+scsi1: local-lvm:vm-100-disk-1,size=16M
+scsihw: virtio-scsi-single
+sockets: 2
+";
+
+struct Fixture {
+    sparse: PathBuf,
+    full: PathBuf,
+    vma: Vec<u8>,
+}
+
+/// Two disks — one sparse (a few scattered blocks in 64 MiB), one full of data — with
+/// clusters shuffled across both, as a busy QEMU backup job sends them.
+fn fixture(dir: &Path) -> Fixture {
+    let mut sparse = vec![0u8; 64 * MIB];
+    for (i, at) in [0usize, 5 * MIB + 4096, 33 * MIB + 123, 64 * MIB - 4096]
+        .into_iter()
+        .enumerate()
+    {
+        let data = pseudo_random_bytes(i as u64 + 7, 3000);
+        sparse[at..at + data.len()].copy_from_slice(&data);
+    }
+    let full = pseudo_random_bytes(42, 16 * MIB);
+    let sparse_path = dir.join("scsi0.raw");
+    let full_path = dir.join("scsi1.raw");
+    std::fs::write(&sparse_path, &sparse).expect("write sparse");
+    std::fs::write(&full_path, &full).expect("write full");
+    let mut vma = Vec::new();
+    VmaWriter::new()
+        .config("qemu-server.conf", CONF.as_bytes().to_vec())
+        .disk("drive-scsi0", DiskSource::Bytes(sparse))
+        .disk("drive-scsi1", DiskSource::Bytes(full))
+        .order(ClusterOrder::Shuffled { seed: 9 })
+        .write_to(&mut vma)
+        .expect("write the VMA");
+    Fixture {
+        sparse: sparse_path,
+        full: full_path,
+        vma,
+    }
+}
+
+fn zstd(bytes: &[u8]) -> Vec<u8> {
+    zstd::encode_all(bytes, 3).expect("zstd")
+}
+
+/// fakepve's lab, with VM 100's disks the sizes of the fixture's.
+fn pve() -> FakePve {
+    let mut scenario = fakepve::lab_scenario();
+    let vm = &mut scenario["guests"][0]["config"];
+    vm["scsi0"] = "local-lvm:vm-100-disk-0,size=64M".into();
+    vm["scsi1"] = "local-lvm:vm-100-disk-1,size=16M".into();
+    FakePve::start(scenario)
+}
+
+fn add_connection(data: &Path, pve: &FakePve, sshd: &Sshd, key_file: &Path) {
+    std::fs::write(key_file, &sshd.client_key).expect("key file");
+    ok(&hyperctl(
+        data,
+        &[
+            "connection",
+            "add",
+            "--kind",
+            "proxmox",
+            "--name",
+            "pve",
+            "--endpoint",
+            &pve.endpoint,
+            "--username",
+            TOKEN_ID,
+            "--password-stdin",
+            "--pin-fingerprint",
+            &pve.fingerprint,
+            "--option",
+            "ssh_host=127.0.0.1",
+            "--option",
+            &format!("ssh_port={}", sshd.port),
+            "--option",
+            &format!("ssh_user={}", sshd.user),
+            "--option",
+            &format!("ssh_host_keys={}", sshd.host_fingerprint),
+            "--secret-file",
+            &format!("ssh_key={}", key_file.display()),
+        ],
+        Some(&format!("{TOKEN_SECRET}\n")),
+    ));
+}
+
+fn export(data: &Path, vm: &str, out: &Path) -> std::process::Output {
+    hyperctl(
+        data,
+        &[
+            "export",
+            "--connection",
+            "pve",
+            "--vm",
+            vm,
+            "-o",
+            out.to_str().expect("utf-8"),
+        ],
+        None,
+    )
+}
+
+/// A failed export's last line (the summary after the progress lines).
+fn fails(out: &std::process::Output) -> String {
+    assert!(
+        !out.status.success(),
+        "expected failure: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn jobs(data: &Path) -> Vec<Value> {
+    let out = ok(&hyperctl(data, &["--json", "jobs", "list"], None));
+    serde_json::from_str::<Value>(&out)
+        .expect("jobs json")
+        .as_array()
+        .cloned()
+        .expect("array")
+}
+
+#[test]
+fn list_then_export_a_vm_over_ssh_that_passes_every_independent_check() {
+    let pve = pve();
+    let sshd = Sshd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let fx = fixture(tmp.path());
+    sshd.write_fixture(100, &zstd(&fx.vma));
+    add_connection(&data, &pve, &sshd, &tmp.path().join("id_ed25519"));
+
+    // Every node's guests, the container included (marked).
+    let listed: Value = serde_json::from_str(&ok(&hyperctl(
+        &data,
+        &["--json", "vms", "list", "--connection", "pve"],
+        None,
+    )))
+    .expect("vms json");
+    let listed = listed.as_array().expect("array");
+    let ids: Vec<&str> = listed
+        .iter()
+        .map(|v| v["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 4, "{listed:?}");
+    let web = listed.iter().find(|v| v["id"] == "100").expect("VM 100");
+    assert_eq!(web["path"], "/lab/pve1/prod/web01");
+
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).expect("out");
+    ok(&export(&data, "/lab/pve1/prod/web01", &out));
+    assert_eq!(
+        sshd.vzdump_args().as_deref(),
+        Some("100 --stdout --mode snapshot --compress zstd")
+    );
+    // Only the OVA: the unpacked disks (staging) are gone.
+    assert_eq!(entries(&out), ["web01.ova"]);
+    let ova = out.join("web01.ova");
+    let verify = ok(&hyperctl(
+        &data,
+        &["ova", "verify", ova.to_str().expect("utf-8")],
+        None,
+    ));
+    assert!(verify.starts_with("OK"), "{verify}");
+
+    // Each disk is its source image as a guest sees it.
+    let unpacked = tmp.path().join("unpacked");
+    std::fs::create_dir(&unpacked).expect("unpacked");
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(&ova)
+        .arg("-C")
+        .arg(&unpacked));
+    let mut vmdks: Vec<PathBuf> = std::fs::read_dir(&unpacked)
+        .expect("list")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "vmdk"))
+        .collect();
+    vmdks.sort();
+    assert_eq!(vmdks.len(), 2, "{vmdks:?}");
+    for (raw, vmdk) in [&fx.sparse, &fx.full].into_iter().zip(&vmdks) {
+        run(Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "vmdk"])
+            .arg(raw)
+            .arg(vmdk));
+    }
+    // The descriptor comes from the archive's qemu-server.conf.
+    let ovf = std::fs::read_dir(&unpacked)
+        .expect("list")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "ovf"))
+        .expect("an .ovf");
+    let descriptor = std::fs::read_to_string(ovf).expect("ovf");
+    assert!(descriptor.contains("vmbr0"), "the bridge names the network");
+    assert!(descriptor.contains("efi"), "bios: ovmf is EFI firmware");
+    // An importer reads it.
+    let v2v = Command::new("virt-v2v")
+        .args(["-i", "ova"])
+        .arg(&ova)
+        .arg("--print-source")
+        .env("LIBGUESTFS_BACKEND", "direct")
+        .output()
+        .expect("virt-v2v");
+    assert!(
+        v2v.status.success(),
+        "virt-v2v: {}",
+        String::from_utf8_lossy(&v2v.stderr)
+    );
+    let job = jobs(&data).into_iter().next().expect("a job");
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["verified"], true, "{job}");
+
+    // A container is listed but refused, saying why.
+    let err = fails(&export(&data, "200", &out));
+    assert!(err.contains("LXC"), "{err}");
+}
+
+#[test]
+fn broken_streams_and_vzdump_errors_fail_the_job_and_leave_nothing() {
+    let pve = pve();
+    let sshd = Sshd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let fx = fixture(tmp.path());
+    add_connection(&data, &pve, &sshd, &tmp.path().join("id_ed25519"));
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).expect("out");
+
+    // A flipped byte in the first extent's header: its MD5 no longer matches.
+    let mut corrupt = fx.vma.clone();
+    let first_extent = hypersdk_proxmox::vma_writer::extent_offsets(&fx.vma)[0];
+    corrupt[first_extent + 100] ^= 0xff;
+    // A stream that ends mid-cluster; vzdump "succeeds" (a broken peer).
+    let cut = fx.vma[..fx.vma.len() / 2 + 1000].to_vec();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("ok", corrupt, "MD5"),
+        ("ok", cut, "truncated"),
+        ("locked", fx.vma.clone(), "locked"),
+        ("fail_midway", fx.vma.clone(), "vzdump of VM 100 failed"),
+    ];
+    for (mode, bytes, expected) in cases {
+        sshd.set_mode(mode);
+        sshd.write_fixture(100, &zstd(&bytes));
+        let err = fails(&export(&data, "100", &out));
+        assert!(
+            err.to_lowercase().contains(&expected.to_lowercase()),
+            "{mode}: expected {expected:?} in {err}"
+        );
+        assert!(entries(&out).is_empty(), "{mode}: {:?}", entries(&out));
+    }
+    let states: Vec<Value> = jobs(&data)
+        .into_iter()
+        .map(|j| j["state"].clone())
+        .collect();
+    assert!(states.iter().all(|s| s == "failed"), "{states:?}");
+
+    // A VMID that does not exist, or a hostile one, never reaches the node.
+    for bad in ["999", "../100"] {
+        let err = fails(&export(&data, bad, &out));
+        assert!(
+            err.contains("not found") || err.contains("No VM"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn cancel_mid_stream_stops_vzdump_and_keeps_no_file_and_a_retry_after_a_lost_connection_works() {
+    let pve = pve();
+    let sshd = Sshd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let fx = fixture(tmp.path());
+    sshd.write_fixture(100, &zstd(&fx.vma));
+    add_connection(&data, &pve, &sshd, &tmp.path().join("id_ed25519"));
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).expect("out");
+
+    // Ctrl-C while vzdump hangs half way: cancelled, the remote process gone, nothing kept.
+    sshd.set_mode("hang");
+    let _ = std::fs::remove_file(sshd.fixture_dir.join("vzdump.pid"));
+    let child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
+        .args(["export", "--connection", "pve", "--vm", "100", "-o"])
+        .arg(&out)
+        .env("HYPERSDK_DATA_DIR", &data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hyperctl");
+    let started = Instant::now();
+    let pid = loop {
+        if let Some(pid) = sshd.vzdump_pid().filter(|p| process_alive(*p)) {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "vzdump never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    run(Command::new("kill").args(["-INT", &child.id().to_string()]));
+    let output = child.wait_with_output().expect("hyperctl exits");
+    assert!(!output.status.success());
+    let gone = Instant::now();
+    while process_alive(pid) {
+        assert!(
+            gone.elapsed() < Duration::from_secs(10),
+            "vzdump {pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+    assert_eq!(jobs(&data)[0]["state"], "cancelled");
+
+    // The node's sshd drops the connection mid-stream: failed, and marked retryable.
+    sshd.set_mode("hang");
+    let child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
+        .args(["export", "--connection", "pve", "--vm", "100", "-o"])
+        .arg(&out)
+        .env("HYPERSDK_DATA_DIR", &data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hyperctl");
+    let _ = std::fs::remove_file(sshd.fixture_dir.join("vzdump.pid"));
+    let started = Instant::now();
+    while sshd.vzdump_pid().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "vzdump never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    sshd.kill_connections();
+    let output = child.wait_with_output().expect("hyperctl exits");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("lost") || stderr.contains("truncated"),
+        "{stderr}"
+    );
+    assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+
+    // The same export again, the node healthy: it completes and verifies.
+    sshd.set_mode("ok");
+    ok(&export(&data, "100", &out));
+    assert_eq!(entries(&out), ["web01.ova"]);
+}

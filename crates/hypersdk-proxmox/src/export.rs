@@ -1,0 +1,670 @@
+//! Export of one QEMU VM: `vzdump VMID --stdout --compress zstd` on the VM's
+//! node over SSH, decoded as it arrives and unpacked by the VMA reader into
+//! one sparse raw file per disk, which the core's engine then packages.
+//!
+//! vzdump takes the VM's `lock: backup` for the run and drops it when it
+//! ends, also when the channel closes under it (it cancels the QEMU backup
+//! job on SIGPIPE/SIGTERM). Whatever the outcome, the session checks over
+//! the API that the lock is gone, and says so when it is not.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use hypersdk_core::providers::{ExportSession, Unpack, UnpackProgress, Unpacked};
+use hypersdk_core::{CoreError, Result as CoreResult};
+use hypersdk_ovf::{
+    Controller, DiskFormat, DiskSource, ExportDisk, Firmware, NetworkSpec, OsInfo, VmSpec,
+};
+use tokio_util::io::SyncIoBridge;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::ApiClient;
+use crate::config::{Bus, GuestConfig, cim_os_id, os_name};
+use crate::error::{ProxmoxError, Result};
+use crate::inventory::path_segment;
+use crate::ssh::{self, SshAuth, SshError, SshSession, SshTarget};
+use crate::vma::{DeviceSink, SparseFiles, VmaDevice, VmaError, VmaHeader, VmaReader};
+
+/// How vzdump keeps the guest consistent (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackupMode {
+    /// The VM keeps running; QEMU copies blocks before the guest overwrites them.
+    #[default]
+    Snapshot,
+    Suspend,
+    Stop,
+}
+
+impl BackupMode {
+    pub fn parse(text: &str) -> Result<BackupMode> {
+        match text.trim() {
+            "" | "snapshot" => Ok(BackupMode::Snapshot),
+            "suspend" => Ok(BackupMode::Suspend),
+            "stop" => Ok(BackupMode::Stop),
+            other => Err(ProxmoxError::InvalidOption {
+                key: "vzdump_mode",
+                message: format!("\"{other}\" is not a vzdump mode: use snapshot, suspend or stop"),
+            }),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            BackupMode::Snapshot => "snapshot",
+            BackupMode::Suspend => "suspend",
+            BackupMode::Stop => "stop",
+        }
+    }
+}
+
+/// The data path of a connection, from its options and secret options.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// `ssh_host`; `None`: the VM's node at its cluster address.
+    pub host: Option<String>,
+    pub port: u16,
+    pub user: String,
+    /// `None` when neither a key nor a password is saved.
+    pub auth: Option<SshAuth>,
+    /// `ssh_host_keys`: the fingerprints the user pinned (one per node).
+    pub host_keys: Vec<String>,
+    pub mode: BackupMode,
+}
+
+impl SshSettings {
+    pub fn from_connection(
+        options: &BTreeMap<String, String>,
+        secrets: &hypersdk_core::model::Secrets,
+    ) -> Result<SshSettings> {
+        let opt = |k: &str| {
+            options
+                .get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let port = match opt("ssh_port") {
+            None => 22,
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                ProxmoxError::InvalidOption {
+                    key: "ssh_port",
+                    message: format!("SSH port \"{p}\" is not a port number (1–65535)"),
+                }
+            })?,
+        };
+        let mut host_keys = Vec::new();
+        for key in opt("ssh_host_keys")
+            .unwrap_or_default()
+            .split([',', ' ', '\n'])
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            ssh::parse_fingerprint(key).map_err(|e| ProxmoxError::InvalidOption {
+                key: "ssh_host_keys",
+                message: e.to_string(),
+            })?;
+            host_keys.push(key.to_owned());
+        }
+        let auth = match (secrets.option("ssh_key"), secrets.option("ssh_password")) {
+            (Some(key), _) => Some(SshAuth::Key {
+                pem: key.expose().to_owned(),
+                passphrase: secrets
+                    .option("ssh_key_passphrase")
+                    .map(|p| p.expose().to_owned()),
+            }),
+            (None, Some(pw)) => Some(SshAuth::Password(pw.expose().to_owned())),
+            (None, None) => None,
+        };
+        Ok(SshSettings {
+            host: opt("ssh_host"),
+            port,
+            user: opt("ssh_user").unwrap_or_else(|| "root".to_owned()),
+            auth,
+            host_keys,
+            mode: BackupMode::parse(&opt("vzdump_mode").unwrap_or_default())?,
+        })
+    }
+
+    /// Where vzdump for a guest on `node` runs.
+    pub fn host_for(
+        &self,
+        node: &str,
+        addresses: &BTreeMap<String, String>,
+        api_host: &str,
+    ) -> String {
+        self.host
+            .clone()
+            .or_else(|| addresses.get(node).cloned())
+            .unwrap_or_else(|| api_host.to_owned())
+    }
+
+    /// Connects to `host`, accepting any of the pinned host keys (a cluster
+    /// has one per node; SSH checks one pin at a time).
+    pub async fn connect(&self, host: &str, cancel: &CancellationToken) -> Result<SshSession> {
+        let auth = self
+            .auth
+            .clone()
+            .ok_or_else(|| ProxmoxError::InvalidOption {
+                key: "ssh_key",
+                message: "no SSH private key or password is saved for this connection; the data \
+                      path (vzdump over SSH) needs one: edit the connection"
+                    .into(),
+            })?;
+        let base = SshTarget::new(host, &self.user, auth).with_port(self.port);
+        let first = match self.host_keys.first() {
+            Some(pin) => base.clone().with_host_key(pin.clone()),
+            None => base.clone(),
+        };
+        match ssh::connect(&first, cancel).await {
+            Err(SshError::HostKeyChanged { presented, .. })
+                if self
+                    .host_keys
+                    .iter()
+                    .any(|k| same_fingerprint(k, &presented)) =>
+            {
+                Ok(ssh::connect(&base.with_host_key(presented), cancel).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+}
+
+fn same_fingerprint(a: &str, b: &str) -> bool {
+    matches!((ssh::parse_fingerprint(a), ssh::parse_fingerprint(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+/// The hardware a guest config describes, as the OVF descriptor will say it.
+/// `disks` is left empty: the engine rebuilds it from the exported disks.
+pub fn vm_spec(name: &str, config: &GuestConfig) -> VmSpec {
+    let mut spec = VmSpec::new(
+        config.name.clone().unwrap_or_else(|| name.to_owned()),
+        config.cpus(),
+        config.memory_mib.max(1),
+    );
+    spec.firmware = if config.uefi {
+        Firmware::Efi
+    } else {
+        Firmware::Bios
+    };
+    spec.os = Some(OsInfo {
+        id: cim_os_id(config.ostype.as_deref()),
+        description: config.ostype.as_deref().map(os_name),
+    });
+    spec.networks = config
+        .nics
+        .iter()
+        .map(|n| NetworkSpec {
+            name: n.bridge.clone().unwrap_or_else(|| n.key.clone()),
+            adapter: Some(
+                match n.model.as_str() {
+                    // OVF consumers know VMware's adapter names; virtio has
+                    // no OVF name, vmxnet3 is what importers map it to.
+                    "e1000" | "e1000e" => "E1000",
+                    "rtl8139" => "PCNet32",
+                    _ => "VmxNet3",
+                }
+                .to_owned(),
+            ),
+        })
+        .collect();
+    spec
+}
+
+/// The OVF controller for a Proxmox bus. Virtio-blk has no OVF
+/// counterpart; SATA is what every importer attaches without drivers.
+fn controller(bus: Bus, scsihw: Option<&str>) -> Controller {
+    match bus {
+        Bus::Ide => Controller::Ide,
+        Bus::Sata | Bus::Virtio => Controller::Sata,
+        Bus::Scsi => Controller::Scsi {
+            subtype: match scsihw.unwrap_or("") {
+                "pvscsi" => "VirtualSCSI",
+                "megasas" => "lsilogicsas",
+                _ => "lsilogic",
+            }
+            .to_owned(),
+        },
+    }
+}
+
+/// The file a device is unpacked to: its drive key (`drive-scsi0` →
+/// `scsi0.raw`) when that is a plain name, else `disk-<id>.raw`. Device
+/// names come from the stream, so nothing else of them reaches a path.
+fn device_file(dev: &VmaDevice) -> String {
+    let key = dev.name.strip_prefix("drive-").unwrap_or(&dev.name);
+    if !key.is_empty() && key.len() <= 32 && key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        format!("{key}.raw")
+    } else {
+        format!("disk-{}.raw", dev.id)
+    }
+}
+
+/// One export in progress: what to run where.
+pub struct VzdumpUnpack {
+    pub vmid: u32,
+    pub node: String,
+    pub vm_name: String,
+    pub host: String,
+    pub settings: SshSettings,
+    /// The config the API gave: disk names and sizes for progress before the
+    /// stream tells them, and the fallback description.
+    pub config: GuestConfig,
+}
+
+#[async_trait]
+impl Unpack for VzdumpUnpack {
+    fn disks(&self) -> Vec<(String, Option<u64>)> {
+        self.config
+            .drives
+            .iter()
+            .filter(|d| d.backup)
+            .map(|d| (d.key.clone(), d.size_bytes))
+            .collect()
+    }
+
+    async fn run(
+        self: Box<Self>,
+        dir: &Path,
+        progress: UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> CoreResult<Unpacked> {
+        let vmid = self.vmid;
+        self.unpack(dir, progress, cancel).await.map_err(|e| {
+            tracing::info!(vmid, code = e.code(), error = %e, "vzdump export failed");
+            CoreError::from(e)
+        })
+    }
+}
+
+/// Reports a device's progress as the highest byte written so far: vzdump
+/// sends clusters roughly in disk order, and all-zero clusters carry no data
+/// to write, so the offset (not the bytes) is what tracks the stream.
+struct ProgressSink {
+    inner: SparseFiles,
+    /// Device id → (disk index, highest end written, last reported).
+    disks: Vec<Option<(usize, u64, u64)>>,
+    progress: UnpackProgress,
+}
+
+/// Report at most every this many bytes per disk (the reporter throttles
+/// events, but is called from the data path).
+const PROGRESS_STEP: u64 = 8 << 20;
+
+impl DeviceSink for ProgressSink {
+    fn write_at(&mut self, dev: u8, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.inner.write_at(dev, offset, data)?;
+        if let Some(Some((index, high, reported))) = self.disks.get_mut(usize::from(dev)) {
+            *high = (*high).max(offset + data.len() as u64);
+            if *high >= *reported + PROGRESS_STEP {
+                *reported = *high;
+                (self.progress)(*index, *high);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish()
+    }
+}
+
+struct Stream {
+    header: VmaHeader,
+    paths: Vec<(u8, PathBuf)>,
+}
+
+impl VzdumpUnpack {
+    fn command(&self) -> String {
+        // Every part is a number or a fixed word: nothing from a name reaches the shell.
+        format!(
+            "vzdump {} --stdout --mode {} --compress zstd",
+            self.vmid,
+            self.settings.mode.as_str()
+        )
+    }
+
+    async fn unpack(
+        self: Box<Self>,
+        dir: &Path,
+        progress: UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> Result<Unpacked> {
+        let session = self.settings.connect(&self.host, cancel).await?;
+        let command = self.command();
+        let mut exec = session.exec(&command).await?;
+        tracing::info!(vmid = self.vmid, node = %self.node, host = %session.endpoint(), "vzdump started");
+
+        // vzdump's stderr: kept for the error message, progress lines logged.
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stderr_task = exec.take_stderr().map(|mut rx| {
+            let lines = Arc::clone(&lines);
+            let vmid = self.vmid;
+            tokio::spawn(async move {
+                while let Some(line) = rx.recv().await {
+                    tracing::debug!(vmid, "vzdump: {line}");
+                    if let Ok(mut l) = lines.lock() {
+                        if l.len() == 40 {
+                            l.remove(0);
+                        }
+                        l.push(line);
+                    }
+                }
+            })
+        });
+
+        // The reader is synchronous (it checks MD5s and writes files): it
+        // runs on a blocking thread, reading the channel through a bridge.
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&cancelled);
+        let token = cancel.clone();
+        let watcher = tokio::spawn(async move {
+            token.cancelled().await;
+            flag.store(true, Ordering::Relaxed);
+        });
+        let disk_order: Vec<String> = self.disks().into_iter().map(|(k, _)| k).collect();
+        let dir_owned = dir.to_path_buf();
+        let flag = Arc::clone(&cancelled);
+        let reader_progress = Arc::clone(&progress);
+        let runtime = tokio::runtime::Handle::current();
+        let vmid = self.vmid;
+        let joined = tokio::task::spawn_blocking(move || {
+            let bridge = SyncIoBridge::new_with_handle(exec, runtime);
+            let mut decoder = match zstd::stream::read::Decoder::new(bridge) {
+                Ok(d) => d,
+                Err(e) => {
+                    return (
+                        Err(ProxmoxError::Io {
+                            context: "cannot start the zstd decoder".into(),
+                            source: e,
+                        }),
+                        None,
+                    );
+                }
+            };
+            let result = read_stream(
+                &mut decoder,
+                vmid,
+                &dir_owned,
+                &disk_order,
+                reader_progress,
+                flag,
+            );
+            let exec = decoder.finish().into_inner().into_inner();
+            (result, Some(exec))
+        })
+        .await;
+        watcher.abort();
+        let (result, exec) =
+            joined.map_err(|e| ProxmoxError::Protocol(format!("the backup reader failed: {e}")))?;
+
+        let stream = match result {
+            Ok(stream) => stream,
+            Err(e) => {
+                if cancel.is_cancelled() {
+                    return Err(ProxmoxError::Cancelled);
+                }
+                // A stream that stopped early most often means vzdump
+                // failed: its own words beat "truncated". Wait briefly for
+                // its exit status; dropping the stream stops it otherwise.
+                if let Some(exec) = exec
+                    && let Ok(Ok(exit)) =
+                        tokio::time::timeout(Duration::from_secs(10), exec.wait()).await
+                    && !exit.success()
+                {
+                    return Err(self.vzdump_error(exit.stderr_tail));
+                }
+                return Err(e);
+            }
+        };
+        let exit = match exec {
+            Some(exec) => exec.wait().await?,
+            None => return Err(ProxmoxError::Protocol("the SSH stream was lost".into())),
+        };
+        if let Some(task) = stderr_task {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
+        if !exit.success() {
+            // The archive parsed, yet vzdump says it failed: do not trust it.
+            return Err(self.vzdump_error(exit.stderr_tail));
+        }
+        drop(session);
+        self.describe(stream, &progress)
+    }
+
+    fn vzdump_error(&self, tail: Vec<String>) -> ProxmoxError {
+        let detail = tail
+            .iter()
+            .rev()
+            .find(|l| l.trim_start().starts_with("ERROR:"))
+            .or_else(|| tail.iter().rev().find(|l| !l.trim().is_empty()))
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_else(|| "it exited without saying why".to_owned());
+        ProxmoxError::Vzdump {
+            vmid: self.vmid,
+            node: self.node.clone(),
+            detail,
+        }
+    }
+
+    /// The VM as the archive describes it, and its disks as local files.
+    fn describe(&self, stream: Stream, progress: &UnpackProgress) -> Result<Unpacked> {
+        let archived = stream
+            .header
+            .config("qemu-server.conf")
+            .map(|c| GuestConfig::from_conf(&String::from_utf8_lossy(c)));
+        let config = archived.as_ref().unwrap_or(&self.config);
+        // `#qmdump#map:<drive key>:<device>:…` names each device's drive.
+        let drive_of = |device: &str| {
+            config
+                .archive_map
+                .iter()
+                .find(|(_, dev)| dev.as_str() == device)
+                .map(|(key, _)| key.clone())
+                .or_else(|| device.strip_prefix("drive-").map(str::to_owned))
+        };
+        let mut disks = Vec::new();
+        for (index, dev) in stream.header.devices.iter().enumerate() {
+            let Some((_, path)) = stream.paths.iter().find(|(id, _)| *id == dev.id) else {
+                continue;
+            };
+            let key = drive_of(&dev.name).unwrap_or_else(|| format!("disk{}", dev.id));
+            let bus = config.drives.iter().find(|d| d.key == key).map(|d| d.bus);
+            progress(index, dev.size);
+            disks.push(ExportDisk {
+                name: format!("{}-{key}", self.vm_name),
+                source: DiskSource::File(path.clone()),
+                format: Some(DiskFormat::Raw),
+                capacity_bytes: Some(dev.size),
+                controller: controller(bus.unwrap_or(Bus::Sata), config.scsihw.as_deref()),
+                // What OVF consumers (vSphere, virt-v2v, VirtualBox) expect in an OVA.
+                convert_to: Some(DiskFormat::VmdkStreamOptimized),
+            });
+        }
+        Ok(Unpacked {
+            vm: Some(vm_spec(&self.vm_name, config)),
+            disks,
+        })
+    }
+}
+
+fn read_stream(
+    input: impl io::Read,
+    vmid: u32,
+    dir: &Path,
+    disk_order: &[String],
+    progress: UnpackProgress,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Stream> {
+    let vma = |source: VmaError| match source {
+        VmaError::Cancelled => ProxmoxError::Cancelled,
+        source => ProxmoxError::Vma { vmid, source },
+    };
+    let reader = VmaReader::new(input)
+        .map_err(vma)?
+        .with_cancel_flag(cancelled);
+    let header = reader.header().clone();
+    let files = SparseFiles::create_with(dir, &header.devices, device_file).map_err(|e| {
+        ProxmoxError::Io {
+            context: format!("cannot create the disk files in {}", dir.display()),
+            source: e,
+        }
+    })?;
+    let paths = files.paths();
+    let mut disks: Vec<Option<(usize, u64, u64)>> = vec![None; 256];
+    for (i, dev) in header.devices.iter().enumerate() {
+        // Progress goes to the disk the engine announced under that drive
+        // key, else by position.
+        let key = dev.name.strip_prefix("drive-").unwrap_or(&dev.name);
+        let index = disk_order.iter().position(|k| k == key).unwrap_or(i);
+        disks[usize::from(dev.id)] = Some((index, 0, 0));
+    }
+    reader
+        .read_to(ProgressSink {
+            inner: files,
+            disks,
+            progress,
+        })
+        .map_err(vma)?;
+    Ok(Stream { header, paths })
+}
+
+/// The server side: nothing to keep alive (vzdump runs as long as the
+/// channel is open); at the end, the VM must hold no backup lock.
+pub struct LockCheck {
+    pub api: Arc<ApiClient>,
+    pub node: String,
+    pub vmid: u32,
+}
+
+impl LockCheck {
+    /// Waits (up to 30 s: vzdump cleans up after its QEMU job stops) until
+    /// the VM's config has no `lock`.
+    async fn ensure_unlocked(&self) -> Result<()> {
+        let path = format!(
+            "/nodes/{}/qemu/{}/config",
+            path_segment(&self.node)?,
+            self.vmid
+        );
+        let started = Instant::now();
+        loop {
+            let config: serde_json::Map<String, serde_json::Value> = self.api.get(&path).await?;
+            match config.get("lock").and_then(|l| l.as_str()) {
+                None => return Ok(()),
+                Some(lock) if started.elapsed() >= Duration::from_secs(30) => {
+                    return Err(ProxmoxError::Locked {
+                        vmid: self.vmid,
+                        lock: lock.to_owned(),
+                    });
+                }
+                Some(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ExportSession for LockCheck {
+    fn keep_alive_interval(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    async fn keep_alive(&self, _percent: u8) -> CoreResult<()> {
+        Ok(())
+    }
+
+    async fn complete(self: Box<Self>) -> CoreResult<()> {
+        self.ensure_unlocked().await.map_err(CoreError::from)
+    }
+
+    async fn abort(self: Box<Self>, reason: &str) -> CoreResult<()> {
+        tracing::info!(
+            vmid = self.vmid,
+            reason,
+            "checking that the aborted backup left no lock"
+        );
+        self.ensure_unlocked().await.map_err(CoreError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hypersdk_core::model::{Secret, Secrets};
+
+    #[test]
+    fn settings_come_from_options_and_secrets() {
+        let options = BTreeMap::from([
+            ("ssh_port".to_owned(), "2222".to_owned()),
+            (
+                "ssh_host_keys".to_owned(),
+                format!("SHA256:{}, {}", "A".repeat(43), "ab".repeat(32)),
+            ),
+        ]);
+        let mut secrets = Secrets::default();
+        secrets
+            .options
+            .insert("ssh_password".into(), Secret::new("pw"));
+        let s = SshSettings::from_connection(&options, &secrets).expect("settings");
+        assert_eq!(
+            (s.port, s.user.as_str(), s.mode),
+            (2222, "root", BackupMode::Snapshot)
+        );
+        assert_eq!(s.host_keys.len(), 2);
+        assert!(matches!(s.auth, Some(SshAuth::Password(_))));
+        // A key wins over a password.
+        secrets.options.insert("ssh_key".into(), Secret::new("PEM"));
+        let s = SshSettings::from_connection(&options, &secrets).expect("settings");
+        assert!(matches!(s.auth, Some(SshAuth::Key { .. })));
+
+        for (key, value) in [
+            ("ssh_port", "0"),
+            ("ssh_port", "ssh"),
+            ("vzdump_mode", "snapshot; reboot"),
+            ("ssh_host_keys", "not-a-key"),
+        ] {
+            let bad = BTreeMap::from([(key.to_owned(), value.to_owned())]);
+            let err = SshSettings::from_connection(&bad, &secrets).expect_err(value);
+            assert!(
+                matches!(err, ProxmoxError::InvalidOption { key: k, .. } if k == key),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn device_files_never_escape_the_folder() {
+        let dev = |id, name: &str| VmaDevice {
+            id,
+            name: name.into(),
+            size: 1,
+        };
+        assert_eq!(device_file(&dev(1, "drive-scsi0")), "scsi0.raw");
+        assert_eq!(device_file(&dev(2, "drive-../../x")), "disk-2.raw");
+        assert_eq!(device_file(&dev(3, "")), "disk-3.raw");
+    }
+
+    #[test]
+    fn the_descriptor_follows_the_config() {
+        let c = GuestConfig::from_conf(
+            "cores: 2\nsockets: 2\nmemory: 2048\nbios: ovmf\nostype: win11\nnet0: e1000=BC:24:11:00:00:01,bridge=vmbr1\nscsi0: local:vm-1-disk-0,size=1G\n",
+        );
+        let spec = vm_spec("fallback", &c);
+        assert_eq!(
+            (spec.cpus, spec.memory_mib, spec.firmware),
+            (4, 2048, Firmware::Efi)
+        );
+        assert_eq!(spec.os.map(|o| o.id), Some(103));
+        assert_eq!(spec.networks[0].name, "vmbr1");
+        assert_eq!(spec.networks[0].adapter.as_deref(), Some("E1000"));
+        assert_eq!(
+            controller(Bus::Scsi, Some("virtio-scsi-single")),
+            Controller::Scsi {
+                subtype: "lsilogic".into()
+            }
+        );
+    }
+}
