@@ -739,6 +739,11 @@ export type TestCheck = {
 	 *  (colon-separated hex), so the window can offer to pin it.
 	 */
 	fingerprint?: string | null,
+	/**
+	 *  Where the window pins `fingerprint`: the connection option that holds
+	 *  such pins (an SSH host key list); `None` is the certificate pin.
+	 */
+	pin_option?: string | null,
 };
 
 /**  A time range in Unix seconds, `from` inclusive, `to` exclusive. */

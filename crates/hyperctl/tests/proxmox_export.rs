@@ -213,6 +213,56 @@ fn list_then_export_a_vm_over_ssh_that_passes_every_independent_check() {
     let web = listed.iter().find(|v| v["id"] == "100").expect("VM 100");
     assert_eq!(web["path"], "/lab/pve1/prod/web01");
 
+    // The connection test checks both trusts and the data path.
+    let ssh_check = |data: &Path| -> Value {
+        // A failed test still prints its checks (and exits non-zero).
+        let out = hyperctl(data, &["--json", "connection", "test", "pve"], None);
+        // The result first; a failed test adds its error object after it.
+        let test: Value = serde_json::Deserializer::from_slice(&out.stdout)
+            .into_iter::<Value>()
+            .next()
+            .expect("a JSON value")
+            .expect("test json");
+        assert_eq!(out.status.success(), test["ok"] == true, "{test}");
+        test["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "SSH data path (vzdump)")
+            .cloned()
+            .expect("an SSH check")
+    };
+    let ssh = ssh_check(&data);
+    assert_eq!(ssh["ok"], true, "{ssh}");
+    assert!(
+        ssh["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("vzdump is there"),
+        "{ssh}"
+    );
+    // Without a pinned host key: the key is shown, to pin into ssh_host_keys.
+    ok(&hyperctl(
+        &data,
+        &["connection", "edit", "pve", "--option", "ssh_host_keys="],
+        None,
+    ));
+    let ssh = ssh_check(&data);
+    assert_eq!(ssh["ok"], false, "{ssh}");
+    assert_eq!(ssh["fingerprint"], sshd.host_fingerprint.as_str(), "{ssh}");
+    assert_eq!(ssh["pin_option"], "ssh_host_keys", "{ssh}");
+    ok(&hyperctl(
+        &data,
+        &[
+            "connection",
+            "edit",
+            "pve",
+            "--option",
+            &format!("ssh_host_keys={}", sshd.host_fingerprint),
+        ],
+        None,
+    ));
+
     let out = tmp.path().join("out");
     std::fs::create_dir(&out).expect("out");
     ok(&export(&data, "/lab/pve1/prod/web01", &out));

@@ -523,6 +523,7 @@ impl Core {
                     ok: !main_missing && missing.is_empty(),
                     detail,
                     fingerprint: None,
+                    pin_option: None,
                 });
                 secrets
             }
@@ -532,6 +533,7 @@ impl Core {
                     ok: false,
                     detail: e.to_string(),
                     fingerprint: None,
+                    pin_option: None,
                 });
                 Secrets::default()
             }
@@ -549,6 +551,7 @@ impl Core {
                     kinds::display_name(connection.kind)
                 ),
                 fingerprint: None,
+                pin_option: None,
             });
         }
         Ok(ConnectionTestResult {
@@ -568,6 +571,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 ok: false,
                 detail: format!("stored endpoint is invalid: {e}"),
                 fingerprint: None,
+                pin_option: None,
             };
         }
     };
@@ -598,12 +602,14 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 started.elapsed().as_millis()
             ),
             fingerprint: None,
+            pin_option: None,
         },
         Ok(Err(e)) => TestCheck {
             name,
             ok: false,
             detail: format!("cannot connect to {host}:{port}: {e}"),
             fingerprint: None,
+            pin_option: None,
         },
         Err(_) => TestCheck {
             name,
@@ -613,6 +619,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 CONNECT_TIMEOUT.as_secs()
             ),
             fingerprint: None,
+            pin_option: None,
         },
     }
 }

@@ -177,6 +177,10 @@ pub struct TestCheck {
     /// (colon-separated hex), so the window can offer to pin it.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// Where the window pins `fingerprint`: the connection option that holds
+    /// such pins (an SSH host key list); `None` is the certificate pin.
+    #[serde(default)]
+    pub pin_option: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]

@@ -224,6 +224,58 @@ impl ProxmoxProvider {
         Ok((inv, index))
     }
 
+    /// The data path: SSH to a node that holds guests (the first one, or the
+    /// connection's SSH host), host key pinned, and vzdump there.
+    async fn check_ssh(&self, inv: &Inventory, cancel: &CancellationToken) -> TestCheck {
+        let name = "SSH data path (vzdump)";
+        let node = inv
+            .guests
+            .iter()
+            .find(|g| g.is_qemu())
+            .map(|g| g.resource.node.clone())
+            .or_else(|| inv.node_addresses.keys().next().cloned())
+            .unwrap_or_default();
+        let api_host = url::Url::parse(self.api.endpoint())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let host = self.ssh.host_for(&node, &inv.node_addresses, &api_host);
+        let session = match self.ssh.connect(&host, cancel).await {
+            Ok(s) => s,
+            Err(e) => {
+                let fingerprint = match &e {
+                    ProxmoxError::Ssh(s) => s.fingerprint().map(str::to_owned),
+                    _ => None,
+                };
+                return TestCheck {
+                    name: name.into(),
+                    ok: false,
+                    detail: e.to_string(),
+                    pin_option: fingerprint.as_ref().map(|_| "ssh_host_keys".to_owned()),
+                    fingerprint,
+                };
+            }
+        };
+        // `command -v` is POSIX; PVE installs vzdump as /usr/bin/vzdump.
+        let found = session.run("command -v vzdump").await;
+        check(
+            name,
+            match found {
+                Ok(exit) if exit.success() => Ok(format!(
+                    "signed in to {} as {}; vzdump is there (node {node})",
+                    session.endpoint(),
+                    self.ssh.user
+                )),
+                Ok(_) => Err(format!(
+                    "signed in to {} as {}, but vzdump is not on that user's PATH: is this a Proxmox VE node?",
+                    session.endpoint(),
+                    self.ssh.user
+                )),
+                Err(e) => Err(e.to_string()),
+            },
+        )
+    }
+
     async fn check_tls(&self) -> TestCheck {
         let name = "TLS certificate".to_owned();
         let trust = if self.api.endpoint().starts_with("http://") {
@@ -244,6 +296,7 @@ impl ProxmoxProvider {
                 ok: true,
                 detail: format!("{trust}; Proxmox VE {}", v.version),
                 fingerprint: None,
+                pin_option: None,
             },
             Err(ProxmoxError::AuthFailed { .. } | ProxmoxError::PermissionDenied { .. }) => {
                 TestCheck {
@@ -251,12 +304,14 @@ impl ProxmoxProvider {
                     ok: true,
                     detail: trust,
                     fingerprint: None,
+                    pin_option: None,
                 }
             }
             Err(e) => TestCheck {
                 name,
                 ok: false,
                 fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
+                pin_option: None,
                 detail: e.to_string(),
             },
         }
@@ -287,6 +342,7 @@ fn check(name: &str, result: std::result::Result<String, String>) -> TestCheck {
         ok,
         detail,
         fingerprint: None,
+        pin_option: None,
     }
 }
 
@@ -310,7 +366,7 @@ impl Provider for ProxmoxProvider {
 
     async fn validate(&self, cancel: &CancellationToken) -> CoreResult<Vec<TestCheck>> {
         let work = async {
-            let mut checks = Vec::with_capacity(3);
+            let mut checks = Vec::with_capacity(4);
             let tls = self.check_tls().await;
             let tls_ok = tls.ok;
             checks.push(tls);
@@ -343,10 +399,11 @@ impl Provider for ProxmoxProvider {
                     return Ok(checks);
                 }
             }
+            let inventory = self.refresh_inventory().await;
             checks.push(check(
                 "Inventory readable",
-                self.refresh_inventory()
-                    .await
+                inventory
+                    .as_ref()
                     .map(|inv| {
                         let mut nodes: Vec<&str> = inv
                             .guests
@@ -364,6 +421,9 @@ impl Provider for ProxmoxProvider {
                     })
                     .map_err(|e| e.to_string()),
             ));
+            if let Ok(inv) = &inventory {
+                checks.push(self.check_ssh(inv, cancel).await);
+            }
             Ok::<_, ProxmoxError>(checks)
         };
         cancellable(cancel, work).await

@@ -137,7 +137,12 @@ async fn a_password_signs_in_with_a_ticket() {
         .validate(&CancellationToken::new())
         .await
         .expect("validate");
-    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    assert!(checks[..3].iter().all(|c| c.ok), "{checks:?}");
+    // No SSH login saved: the data path says what to set (the SSH tests cover the rest).
+    assert!(
+        !checks[3].ok && checks[3].detail.contains("no SSH private key"),
+        "{checks:?}"
+    );
     assert!(
         checks[1].detail.contains("ops@pve (password)"),
         "{checks:?}"

@@ -317,11 +317,13 @@ impl VsphereProvider {
                     format_args!("API {}", sc.about.api_version)
                 ),
                 fingerprint: None,
+                pin_option: None,
             },
             Err(e) => TestCheck {
                 name,
                 ok: false,
                 fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
+                pin_option: None,
                 detail: e.to_string(),
             },
         }
@@ -348,6 +350,7 @@ fn not_checked(name: &str, why: &str) -> TestCheck {
         ok: false,
         detail: format!("not checked: {why}"),
         fingerprint: None,
+        pin_option: None,
     }
 }
 
@@ -383,6 +386,7 @@ impl Provider for VsphereProvider {
                     ok: false,
                     detail: "no password is saved for this connection; edit it to set one".into(),
                     fingerprint: None,
+                    pin_option: None,
                 });
                 checks.push(not_checked("Inventory readable", "not signed in"));
                 return Ok(checks);
@@ -393,6 +397,7 @@ impl Provider for VsphereProvider {
                     ok: true,
                     detail: format!("signed in as {}", self.pool.username()),
                     fingerprint: None,
+                    pin_option: None,
                 }),
                 Err(e) => {
                     checks.push(TestCheck {
@@ -400,6 +405,7 @@ impl Provider for VsphereProvider {
                         ok: false,
                         detail: e.to_string(),
                         fingerprint: None,
+                        pin_option: None,
                     });
                     checks.push(not_checked("Inventory readable", "not signed in"));
                     return Ok(checks);
@@ -415,12 +421,14 @@ impl Provider for VsphereProvider {
                         inv.vms.len()
                     ),
                     fingerprint: None,
+                    pin_option: None,
                 },
                 Err(e) => TestCheck {
                     name: "Inventory readable".into(),
                     ok: false,
                     detail: e.to_string(),
                     fingerprint: None,
+                    pin_option: None,
                 },
             });
             Ok::<_, VsphereError>(checks)

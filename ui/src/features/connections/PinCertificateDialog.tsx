@@ -38,7 +38,7 @@ export function PinCertificateDialog({ opened, connection, problem, onClose, onP
     if (!connection || !fingerprint) return;
     test.reset();
     update.mutate(
-      { id: connection.id, input: pinInput(connection, fingerprint) },
+      { id: connection.id, input: pinInput(connection, fingerprint, problem?.pinOption) },
       {
         onSuccess: (saved) => {
           onPinned?.(saved);
@@ -49,11 +49,19 @@ export function PinCertificateDialog({ opened, connection, problem, onClose, onP
   };
 
   const pinned = update.isSuccess;
+  // The same decision for an SSH host key (the data path of some providers) as for a certificate.
+  const hostKey = Boolean(problem?.pinOption);
   const title = pinned
-    ? "Certificate pinned"
-    : changed
-      ? "The server's certificate has changed"
-      : "This server's certificate is not trusted";
+    ? hostKey
+      ? "SSH host key pinned"
+      : "Certificate pinned"
+    : hostKey
+      ? changed
+        ? "The node's SSH host key has changed"
+        : "This node's SSH host key is not trusted yet"
+      : changed
+        ? "The server's certificate has changed"
+        : "This server's certificate is not trusted";
 
   return (
     <Modal opened={opened} onClose={close} title={title} size="lg">
@@ -65,6 +73,12 @@ export function PinCertificateDialog({ opened, connection, problem, onClose, onP
             or replaced — and also when someone is intercepting the connection. Trust the new certificate
             only after its administrator has confirmed the fingerprint below.
           </Alert>
+        ) : hostKey ? (
+          <Alert color="yellow" variant="light" icon={<IconAlertTriangle aria-hidden />} data-testid="pin-host-key">
+            The SSH server that exports the VMs presents a host key this connection has not seen before.
+            Compare the fingerprint below with the node's (<code>ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub</code>{" "}
+            on the node) and pin it: this connection will then accept exactly the keys it has pinned.
+          </Alert>
         ) : (
           <Alert color="yellow" variant="light" icon={<IconAlertTriangle aria-hidden />}>
             This computer's certificate authorities do not vouch for the certificate of{" "}
@@ -74,7 +88,7 @@ export function PinCertificateDialog({ opened, connection, problem, onClose, onP
           </Alert>
         )}
         {fingerprint ? (
-          <CopyableValue label="SHA-256 fingerprint" value={fingerprint} testId="pin-fingerprint" />
+          <CopyableValue label={hostKey ? "SSH host key (SHA-256)" : "SHA-256 fingerprint"} value={fingerprint} testId="pin-fingerprint" />
         ) : (
           <Text size="sm" c="dimmed">
             The server's fingerprint is not known; test the connection to see it.

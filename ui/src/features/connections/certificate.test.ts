@@ -76,4 +76,23 @@ describe("pinInput", () => {
       tls_fingerprint: FP,
     });
   });
+
+  it("adds an SSH host key to the option that lists them, leaving the certificate pin alone", () => {
+    const key = "SHA256:AtmWCLLkLqXT9qsYDKdTDV2eIdq5eLbdaQagtjJ/yB0";
+    const pve = { ...connection, kind: "proxmox" as const, options: { ssh_host_keys: "SHA256:old" }, tls_fingerprint: FP };
+    const input = pinInput(pve, key, "ssh_host_keys");
+    expect(input.options).toEqual({ ssh_host_keys: `SHA256:old, ${key}` });
+    expect(input.tls_fingerprint).toBe(FP);
+    // Pinning the same key twice lists it once.
+    expect(pinInput({ ...pve, options: { ssh_host_keys: key } }, key, "ssh_host_keys").options).toEqual({ ssh_host_keys: key });
+  });
+
+  it("reads a host key check as a pin for its option, untrusted even when a certificate is pinned", () => {
+    const check = { name: "SSH data path (vzdump)", ok: false, detail: "not trusted yet", fingerprint: "SHA256:abc", pin_option: "ssh_host_keys" };
+    expect(certificateProblemInTest({ ok: false, checks: [check] }, { tls_fingerprint: FP })).toEqual({
+      kind: "untrusted",
+      fingerprint: "SHA256:abc",
+      pinOption: "ssh_host_keys",
+    });
+  });
 });

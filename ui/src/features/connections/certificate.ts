@@ -9,6 +9,11 @@ export type CertificateProblem = {
   kind: "untrusted" | "changed";
   /** SHA-256 of the certificate the server presents (colon-separated hex), when known. */
   fingerprint: string | null;
+  /**
+   * The connection option that holds pins of this kind (an SSH host key list, where a new
+   * pin joins the others); null for the server's TLS certificate.
+   */
+  pinOption?: string | null;
 };
 
 const COLON_FINGERPRINT = /\b(?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}\b/;
@@ -51,22 +56,33 @@ export function certificateProblemInTest(
 ): CertificateProblem | null {
   const check = result?.checks.find((c) => !c.ok && typeof c.fingerprint === "string" && c.fingerprint !== "");
   if (!check?.fingerprint) return null;
-  const changed = Boolean(connection?.tls_fingerprint) || /\bchanged\b/i.test(check.detail);
-  return { kind: changed ? "changed" : "untrusted", fingerprint: formatFingerprint(check.fingerprint) };
+  const pinOption = check.pin_option ?? null;
+  const pinned = pinOption === null ? Boolean(connection?.tls_fingerprint) : false;
+  const changed = pinned || /\bchanged\b/i.test(check.detail);
+  const problem: CertificateProblem = { kind: changed ? "changed" : "untrusted", fingerprint: formatFingerprint(check.fingerprint) };
+  if (pinOption !== null) problem.pinOption = pinOption;
+  return problem;
 }
 
 /**
  * The update that pins a certificate: every field as stored, the new pin, and `secret: null`,
  * which the core's `update_connection` takes as "keep the stored secret".
  */
-export function pinInput(connection: Connection, fingerprint: string): ConnectionInput {
+export function pinInput(connection: Connection, fingerprint: string, pinOption?: string | null): ConnectionInput {
+  const options: Record<string, string> = {};
+  for (const [key, value] of Object.entries(connection.options)) if (value !== undefined) options[key] = value;
+  if (pinOption) {
+    // A list of pins (one per cluster node): the new key joins the ones already trusted.
+    const current = (options[pinOption] ?? "").split(/[\s,]+/).filter((k) => k !== "" && k !== fingerprint);
+    options[pinOption] = [...current, fingerprint].join(", ");
+  }
   return {
     kind: connection.kind,
     name: connection.name,
     endpoint: connection.endpoint,
     username: connection.username,
     secret: null,
-    options: { ...connection.options },
-    tls_fingerprint: fingerprint,
+    options,
+    tls_fingerprint: pinOption ? connection.tls_fingerprint : fingerprint,
   };
 }
