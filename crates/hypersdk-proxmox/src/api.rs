@@ -203,13 +203,6 @@ impl ApiClient {
         parse_data(path, &bytes)
     }
 
-    /// The answer's bytes, unparsed: the "server's floor" of the discovery
-    /// benchmark (`examples/discovery_bench.rs`).
-    #[doc(hidden)]
-    pub async fn get_raw(&self, path: &str) -> Result<bytes::Bytes> {
-        self.send("GET", path, &[]).await
-    }
-
     /// `GET /version`: reachability, trust and credentials in one call.
     pub async fn version(&self) -> Result<Version> {
         self.get("/version").await

@@ -1,9 +1,11 @@
 //! HyperSDK's VMware vSphere provider: the vim25 SOAP subset over reqwest +
-//! rustls, certificate pinning, a per-connection session pool, and inventory
-//! discovery in batched property retrievals.
+//! rustls (trust from `hypersdk_core::tls`), a per-connection session pool,
+//! inventory discovery in batched property retrievals, and export through a
+//! snapshot and an NFC lease.
 //!
 //! ```text
 //! provider.rs   VsphereFactory / VsphereProvider: the core's Provider trait
+//! export.rs     snapshot, ExportSnapshot/ExportVm, NFC lease → ExportPlan
 //! inventory.rs  discovery → Inventory (tree for the UI + VM rows → VmInfo)
 //! page.rs       retrieval pages read in one pass into RetrieveResult
 //! session.rs    SessionPool: max size, idle timeout, health check, re-login
@@ -16,10 +18,6 @@
 //! ([`DeviceCounts`]): the device list is most of a discovery's bytes (see
 //! `docs/PERFORMANCE.md`). Tested against govmomi's vcsim
 //! (`scripts/lib/vcsim.sh` builds it; `tests/vcsim.rs`).
-//!
-//! Not here yet: export (snapshot, `ExportSnapshot`/`ExportVm`, NFC lease,
-//! disk download through the export engine), which comes with issue 4's
-//! second half; until then `capabilities()` offers no export format.
 //!
 //! # Why not `vim_rs`
 //!
