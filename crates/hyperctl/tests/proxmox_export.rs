@@ -19,23 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{hyperctl, ok};
+use common::{hyperctl, jobs, ok, run, virt_v2v_print_source};
 use fakepve::{FakePve, TOKEN_ID, TOKEN_SECRET};
 use hypersdk_proxmox::vma_writer::{ClusterOrder, DiskSource, VmaWriter, pseudo_random_bytes};
 use serde_json::Value;
 use sshd::{Sshd, process_alive};
 
 const MIB: usize = 1 << 20;
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The archive's `qemu-server.conf`, as vzdump writes it (with the device map lines).
 const CONF: &str = "\
@@ -178,13 +168,33 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
-fn jobs(data: &Path) -> Vec<Value> {
-    let out = ok(&hyperctl(data, &["--json", "jobs", "list"], None));
-    serde_json::from_str::<Value>(&out)
-        .expect("jobs json")
-        .as_array()
-        .cloned()
-        .expect("array")
+/// `hyperctl export` of VM 100 in the background with the fake vzdump hanging half way, once
+/// the remote vzdump runs (and has had time to send part of the stream): (hyperctl, vzdump pid).
+fn start_hanging_export(sshd: &Sshd, data: &Path, out: &Path) -> (std::process::Child, u32) {
+    sshd.set_mode("hang");
+    let _ = std::fs::remove_file(sshd.fixture_dir.join("vzdump.pid"));
+    let child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
+        .args(["export", "--connection", "pve", "--vm", "100", "-o"])
+        .arg(out)
+        .env("HYPERSDK_DATA_DIR", data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hyperctl");
+    let started = Instant::now();
+    let pid = loop {
+        if let Some(pid) = sshd.vzdump_pid().filter(|p| process_alive(*p)) {
+            break pid;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "vzdump never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    (child, pid)
 }
 
 #[test]
@@ -313,18 +323,7 @@ fn list_then_export_a_vm_over_ssh_that_passes_every_independent_check() {
     assert!(descriptor.contains("vmbr0"), "the bridge names the network");
     assert!(descriptor.contains("efi"), "bios: ovmf is EFI firmware");
     // An importer reads it.
-    let v2v = Command::new("virt-v2v")
-        .args(["-i", "ova"])
-        .arg(&ova)
-        .arg("--print-source")
-        .env("LIBGUESTFS_BACKEND", "direct")
-        .output()
-        .expect("virt-v2v");
-    assert!(
-        v2v.status.success(),
-        "virt-v2v: {}",
-        String::from_utf8_lossy(&v2v.stderr)
-    );
+    virt_v2v_print_source(&ova);
     let job = jobs(&data).into_iter().next().expect("a job");
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["result"]["verified"], true, "{job}");
@@ -396,29 +395,7 @@ fn cancel_mid_stream_stops_vzdump_and_keeps_no_file_and_a_retry_after_a_lost_con
     std::fs::create_dir(&out).expect("out");
 
     // Ctrl-C while vzdump hangs half way: cancelled, the remote process gone, nothing kept.
-    sshd.set_mode("hang");
-    let _ = std::fs::remove_file(sshd.fixture_dir.join("vzdump.pid"));
-    let child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
-        .args(["export", "--connection", "pve", "--vm", "100", "-o"])
-        .arg(&out)
-        .env("HYPERSDK_DATA_DIR", &data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hyperctl");
-    let started = Instant::now();
-    let pid = loop {
-        if let Some(pid) = sshd.vzdump_pid().filter(|p| process_alive(*p)) {
-            break pid;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "vzdump never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    std::thread::sleep(Duration::from_millis(500));
+    let (child, pid) = start_hanging_export(&sshd, &data, &out);
     run(Command::new("kill").args(["-INT", &child.id().to_string()]));
     let output = child.wait_with_output().expect("hyperctl exits");
     assert!(!output.status.success());
@@ -434,26 +411,7 @@ fn cancel_mid_stream_stops_vzdump_and_keeps_no_file_and_a_retry_after_a_lost_con
     assert_eq!(jobs(&data)[0]["state"], "cancelled");
 
     // The node's sshd drops the connection mid-stream: failed, and marked retryable.
-    sshd.set_mode("hang");
-    let child = Command::new(env!("CARGO_BIN_EXE_hyperctl"))
-        .args(["export", "--connection", "pve", "--vm", "100", "-o"])
-        .arg(&out)
-        .env("HYPERSDK_DATA_DIR", &data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hyperctl");
-    let _ = std::fs::remove_file(sshd.fixture_dir.join("vzdump.pid"));
-    let started = Instant::now();
-    while sshd.vzdump_pid().is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "vzdump never started"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    let (child, _) = start_hanging_export(&sshd, &data, &out);
     sshd.kill_connections();
     let output = child.wait_with_output().expect("hyperctl exits");
     assert!(!output.status.success());

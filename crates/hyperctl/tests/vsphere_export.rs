@@ -17,22 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{hyperctl, ok};
+use common::{hyperctl, jobs, ok, run, virt_v2v_print_source};
 use serde_json::Value;
 use support::Vcsim;
 
 const VM: &str = "DC0_H0_VM0";
 const VM_PATH: &str = "/DC0/vm/DC0_H0_VM0";
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("run tool");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A raw image of the VM disk's capacity with `random_mib` of random data at its start and a
 /// marker near its end, converted to the streamOptimized VMDK vCenter would serve, and put in
@@ -121,15 +111,6 @@ fn snapshots(sim: &Vcsim) -> String {
     sim.govc(&["snapshot.tree", "-vm", VM, "-D", "-i"])
         .trim()
         .to_owned()
-}
-
-fn jobs(data: &Path) -> Vec<Value> {
-    let out = ok(&hyperctl(data, &["--json", "jobs", "list"], None));
-    serde_json::from_str::<Value>(&out)
-        .expect("jobs json")
-        .as_array()
-        .cloned()
-        .expect("array")
 }
 
 /// The one member of `ova` ending in `.vmdk`, extracted into `dir`.
@@ -236,19 +217,7 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
         .arg(&raw)
         .arg(&vmdk));
     // An importer reads it: virt-v2v parses the OVA's descriptor and disks.
-    let v2v = Command::new("virt-v2v")
-        .args(["-i", "ova"])
-        .arg(&ova)
-        .arg("--print-source")
-        .env("LIBGUESTFS_BACKEND", "direct")
-        .output()
-        .expect("virt-v2v");
-    assert!(
-        v2v.status.success(),
-        "virt-v2v: {}",
-        String::from_utf8_lossy(&v2v.stderr)
-    );
-    assert!(String::from_utf8_lossy(&v2v.stdout).contains(VM));
+    assert!(virt_v2v_print_source(&ova).contains(VM));
 
     // The server is left as it was: no snapshot; the job says what it produced.
     assert_eq!(snapshots(&sim), "", "export snapshot removed");

@@ -466,14 +466,7 @@ async fn run_export(
                     Some(dir)
                 }
                 Err(e) => {
-                    let reason = if cancel.is_cancelled() {
-                        "cancelled by the user".to_owned()
-                    } else {
-                        e.to_string()
-                    };
-                    if let Err(abort) = session.abort(&reason).await {
-                        tracing::warn!(job = %job_id, error = %abort, "cannot abort the server-side export");
-                    }
+                    abort(session, cancel.is_cancelled(), e.to_string(), &job_id).await;
                     return Err(if cancel.is_cancelled() {
                         CoreError::Cancelled
                     } else {
@@ -645,16 +638,27 @@ async fn package(
             })
         }
         Err(e) => {
-            let reason = if matches!(e, hypersdk_ovf::Error::Cancelled) || cancel.is_cancelled() {
-                "cancelled by the user".to_owned()
-            } else {
-                e.to_string()
-            };
-            if let Err(abort) = session.abort(&reason).await {
-                tracing::warn!(job = %job_id, error = %abort, "cannot abort the server-side export");
-            }
+            let cancelled = matches!(e, hypersdk_ovf::Error::Cancelled) || cancel.is_cancelled();
+            abort(session, cancelled, e.to_string(), job_id).await;
             Err(e.into())
         }
+    }
+}
+
+/// Releases the server side of a failed or cancelled export, telling it why.
+async fn abort(
+    session: Box<dyn crate::providers::ExportSession>,
+    cancelled: bool,
+    error: String,
+    job_id: &str,
+) {
+    let reason = if cancelled {
+        "cancelled by the user".to_owned()
+    } else {
+        error
+    };
+    if let Err(e) = session.abort(&reason).await {
+        tracing::warn!(job = %job_id, error = %e, "cannot abort the server-side export");
     }
 }
 

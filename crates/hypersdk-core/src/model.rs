@@ -183,6 +183,32 @@ pub struct TestCheck {
     pub pin_option: Option<String>,
 }
 
+impl TestCheck {
+    /// A check that passed, with what it found.
+    pub fn passed(name: impl Into<String>, detail: impl Into<String>) -> TestCheck {
+        TestCheck {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+            fingerprint: None,
+            pin_option: None,
+        }
+    }
+
+    /// A check that failed, saying why.
+    pub fn failed(name: impl Into<String>, detail: impl Into<String>) -> TestCheck {
+        TestCheck {
+            ok: false,
+            ..TestCheck::passed(name, detail)
+        }
+    }
+
+    /// A check skipped because an earlier one failed.
+    pub fn not_checked(name: impl Into<String>, why: &str) -> TestCheck {
+        TestCheck::failed(name, format!("not checked: {why}"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ConnectionTestResult {
     /// True only when every check passed.

@@ -183,6 +183,23 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// Runs a provider call unless `cancel` fires first (the call is dropped),
+/// its error turned into the core's.
+pub async fn cancellable<T, E: Into<CoreError>>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(CoreError::Cancelled),
+        r = fut => r.map_err(|e| {
+            let e = e.into();
+            tracing::debug!(code = e.code(), error = %e, "provider call failed");
+            e
+        }),
+    }
+}
+
 /// One line of a connection's live details (session pool counters, …).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
 pub struct Diagnostic {

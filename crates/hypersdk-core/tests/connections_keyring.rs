@@ -12,14 +12,7 @@ use hypersdk_core::secrets::KEYRING_SERVICE;
 use hypersdk_core::{Core, Paths};
 
 fn secret_tool_lookup(connection_id: &str) -> Option<String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", KEYRING_SERVICE, "username"])
-        .arg(format!("connection:{connection_id}"))
-        .output()
-        .expect("secret-tool runs (apt libsecret-tools)");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    secret_tool_lookup_account(&format!("connection:{connection_id}"))
 }
 
 fn input(name: &str, secret: Option<&str>) -> ConnectionInput {

@@ -10,8 +10,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -338,36 +337,22 @@ impl VzdumpUnpack {
         let mut exec = session.exec(&command).await?;
         tracing::info!(vmid = self.vmid, node = %self.node, host = %session.endpoint(), "vzdump started");
 
-        // vzdump's stderr: kept for the error message, progress lines logged.
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        // vzdump's stderr goes to the log; the SSH layer keeps its tail for
+        // the error message (ExitInfo::stderr_tail).
         let stderr_task = exec.take_stderr().map(|mut rx| {
-            let lines = Arc::clone(&lines);
             let vmid = self.vmid;
             tokio::spawn(async move {
                 while let Some(line) = rx.recv().await {
                     tracing::debug!(vmid, "vzdump: {line}");
-                    if let Ok(mut l) = lines.lock() {
-                        if l.len() == 40 {
-                            l.remove(0);
-                        }
-                        l.push(line);
-                    }
                 }
             })
         });
 
         // The reader is synchronous (it checks MD5s and writes files): it
         // runs on a blocking thread, reading the channel through a bridge.
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&cancelled);
-        let token = cancel.clone();
-        let watcher = tokio::spawn(async move {
-            token.cancelled().await;
-            flag.store(true, Ordering::Relaxed);
-        });
         let disk_order: Vec<String> = self.disks().into_iter().map(|(k, _)| k).collect();
         let dir_owned = dir.to_path_buf();
-        let flag = Arc::clone(&cancelled);
+        let token = cancel.clone();
         let reader_progress = Arc::clone(&progress);
         let runtime = tokio::runtime::Handle::current();
         let vmid = self.vmid;
@@ -391,13 +376,12 @@ impl VzdumpUnpack {
                 &dir_owned,
                 &disk_order,
                 reader_progress,
-                flag,
+                move || token.is_cancelled(),
             );
             let exec = decoder.finish().into_inner().into_inner();
             (result, Some(exec))
         })
         .await;
-        watcher.abort();
         let (result, exec) =
             joined.map_err(|e| ProxmoxError::Protocol(format!("the backup reader failed: {e}")))?;
 
@@ -497,15 +481,13 @@ fn read_stream(
     dir: &Path,
     disk_order: &[String],
     progress: UnpackProgress,
-    cancelled: Arc<AtomicBool>,
+    cancelled: impl Fn() -> bool + Send + 'static,
 ) -> Result<Stream> {
     let vma = |source: VmaError| match source {
         VmaError::Cancelled => ProxmoxError::Cancelled,
         source => ProxmoxError::Vma { vmid, source },
     };
-    let reader = VmaReader::new(input)
-        .map_err(vma)?
-        .with_cancel_flag(cancelled);
+    let reader = VmaReader::new(input).map_err(vma)?.with_cancel(cancelled);
     let header = reader.header().clone();
     let files = SparseFiles::create_with(dir, &header.devices, device_file).map_err(|e| {
         ProxmoxError::Io {

@@ -85,8 +85,18 @@ pub struct Inventory {
     pub node_addresses: BTreeMap<String, String>,
 }
 
+/// Which guests' configs a discovery reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Configs {
+    /// Every QEMU guest's (a full inventory).
+    All,
+    /// Only this one's: looking one VM up still needs the whole listing
+    /// (its path depends on its neighbours' names), not their configs.
+    Only(u32),
+}
+
 /// Reads the cluster. `node` limits it to one node (the connection's option).
-pub async fn discover(api: &ApiClient, node: Option<&str>) -> Result<Inventory> {
+pub async fn discover(api: &ApiClient, node: Option<&str>, configs: Configs) -> Result<Inventory> {
     let (resources, status) = tokio::join!(
         api.get::<Vec<Resource>>("/cluster/resources?type=vm"),
         api.get::<Vec<ClusterStatus>>("/cluster/status"),
@@ -111,7 +121,9 @@ pub async fn discover(api: &ApiClient, node: Option<&str>) -> Result<Inventory> 
     // items inside a stream are not.
     let wanted: Vec<(String, u32)> = resources
         .iter()
-        .filter(|r| r.kind == "qemu")
+        .filter(|r| {
+            r.kind == "qemu" && (configs == Configs::All || configs == Configs::Only(r.vmid))
+        })
         .map(|r| (r.node.clone(), r.vmid))
         .collect();
     let configs: HashMap<u32, GuestConfig> = stream::iter(wanted)

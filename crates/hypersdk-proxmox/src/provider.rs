@@ -1,7 +1,6 @@
 //! The core's `Provider` for Proxmox VE, and the factory the shell registers.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,7 +8,9 @@ use async_trait::async_trait;
 use hypersdk_core::model::{
     Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
 };
-use hypersdk_core::providers::{Capabilities, ExportPlan, Provider, ProviderFactory, VmPage};
+use hypersdk_core::providers::{
+    Capabilities, ExportPlan, Provider, ProviderFactory, VmPage, cancellable,
+};
 use hypersdk_core::tls::Fingerprint;
 use hypersdk_core::{CoreError, Result as CoreResult};
 use tokio_util::sync::CancellationToken;
@@ -187,7 +188,9 @@ impl ProxmoxProvider {
     pub async fn refresh_inventory(&self) -> Result<Arc<Inventory>> {
         self.require_secret()?;
         let started = Instant::now();
-        let inv = Arc::new(inventory::discover(&self.api, self.node.as_deref()).await?);
+        let inv = Arc::new(
+            inventory::discover(&self.api, self.node.as_deref(), inventory::Configs::All).await?,
+        );
         tracing::info!(
             guests = inv.guests.len(),
             ms = started.elapsed().as_millis() as u64,
@@ -206,13 +209,20 @@ impl ProxmoxProvider {
     }
 
     /// The guest `vmid` as it is now (a fresh listing: the VM may have
-    /// migrated to another node since the last inventory).
-    pub async fn find_guest(&self, vmid: &str) -> Result<(Arc<Inventory>, usize)> {
+    /// migrated to another node since the last inventory), with only its own
+    /// config read. Not kept as the paging snapshot, which needs every config.
+    pub async fn find_guest(&self, vmid: &str) -> Result<(Inventory, usize)> {
         let wanted: u32 = vmid.trim().parse().map_err(|_| ProxmoxError::NotFound {
             what: "VM",
             id: vmid.to_owned(),
         })?;
-        let inv = self.refresh_inventory().await?;
+        self.require_secret()?;
+        let inv = inventory::discover(
+            &self.api,
+            self.node.as_deref(),
+            inventory::Configs::Only(wanted),
+        )
+        .await?;
         let index = inv
             .guests
             .iter()
@@ -222,6 +232,16 @@ impl ProxmoxProvider {
                 id: vmid.to_owned(),
             })?;
         Ok((inv, index))
+    }
+
+    /// Where vzdump for a guest on `node` runs: the connection's SSH host,
+    /// else the node's cluster address, else the API's host.
+    fn ssh_host(&self, inv: &Inventory, node: &str) -> String {
+        let api_host = url::Url::parse(self.api.endpoint())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.ssh.host_for(node, &inv.node_addresses, &api_host)
     }
 
     /// The data path: SSH to a node that holds guests (the first one, or the
@@ -235,11 +255,7 @@ impl ProxmoxProvider {
             .map(|g| g.resource.node.clone())
             .or_else(|| inv.node_addresses.keys().next().cloned())
             .unwrap_or_default();
-        let api_host = url::Url::parse(self.api.endpoint())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let host = self.ssh.host_for(&node, &inv.node_addresses, &api_host);
+        let host = self.ssh_host(inv, &node);
         let session = match self.ssh.connect(&host, cancel).await {
             Ok(s) => s,
             Err(e) => {
@@ -318,36 +334,11 @@ impl ProxmoxProvider {
     }
 }
 
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    fut: impl Future<Output = Result<T>>,
-) -> CoreResult<T> {
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(CoreError::Cancelled),
-        r = fut => r.map_err(|e| {
-            tracing::debug!(code = e.code(), error = %e, "Proxmox call failed");
-            CoreError::from(e)
-        }),
-    }
-}
-
 fn check(name: &str, result: std::result::Result<String, String>) -> TestCheck {
-    let (ok, detail) = match result {
-        Ok(d) => (true, d),
-        Err(d) => (false, d),
-    };
-    TestCheck {
-        name: name.into(),
-        ok,
-        detail,
-        fingerprint: None,
-        pin_option: None,
+    match result {
+        Ok(detail) => TestCheck::passed(name, detail),
+        Err(detail) => TestCheck::failed(name, detail),
     }
-}
-
-fn not_checked(name: &str, why: &str) -> TestCheck {
-    check(name, Err(format!("not checked: {why}")))
 }
 
 #[async_trait]
@@ -371,13 +362,19 @@ impl Provider for ProxmoxProvider {
             let tls_ok = tls.ok;
             checks.push(tls);
             if !tls_ok {
-                checks.push(not_checked("Sign in", "the TLS check failed"));
-                checks.push(not_checked("Inventory readable", "the TLS check failed"));
+                checks.push(TestCheck::not_checked("Sign in", "the TLS check failed"));
+                checks.push(TestCheck::not_checked(
+                    "Inventory readable",
+                    "the TLS check failed",
+                ));
                 return Ok(checks);
             }
             if let Err(e) = self.require_secret() {
                 checks.push(check("Sign in", Err(e.to_string())));
-                checks.push(not_checked("Inventory readable", "not signed in"));
+                checks.push(TestCheck::not_checked(
+                    "Inventory readable",
+                    "not signed in",
+                ));
                 return Ok(checks);
             }
             let user = self.api.credentials().user().to_owned();
@@ -395,7 +392,10 @@ impl Provider for ProxmoxProvider {
                 )),
                 Err(e) => {
                     checks.push(check("Sign in", Err(e.to_string())));
-                    checks.push(not_checked("Inventory readable", "not signed in"));
+                    checks.push(TestCheck::not_checked(
+                        "Inventory readable",
+                        "not signed in",
+                    ));
                     return Ok(checks);
                 }
             }
@@ -482,11 +482,7 @@ impl Provider for ProxmoxProvider {
             None => cancellable(cancel, inventory::read_config(&self.api, &r.node, r.vmid)).await?,
         };
         let name = r.name.clone().unwrap_or_else(|| format!("vm-{}", r.vmid));
-        let api_host = url::Url::parse(self.api.endpoint())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let host = self.ssh.host_for(&r.node, &inv.node_addresses, &api_host);
+        let host = self.ssh_host(&inv, &r.node);
         tracing::info!(vmid = r.vmid, node = %r.node, %host, job = tag, "Proxmox export planned");
         Ok(ExportPlan {
             vm: vm_spec(&name, &config),

@@ -1,7 +1,6 @@
 //! The core's `Provider` for vSphere, and the factory the shell registers.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use hypersdk_core::model::{
     Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::{
-    Capabilities, Diagnostic, ExportPlan, Provider, ProviderFactory, VmPage,
+    Capabilities, Diagnostic, ExportPlan, Provider, ProviderFactory, VmPage, cancellable,
 };
 use hypersdk_core::{CoreError, Result as CoreResult};
 use tokio_util::sync::CancellationToken;
@@ -330,30 +329,6 @@ impl VsphereProvider {
     }
 }
 
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    fut: impl Future<Output = Result<T>>,
-) -> CoreResult<T> {
-    tokio::select! {
-        biased;
-        _ = cancel.cancelled() => Err(CoreError::Cancelled),
-        r = fut => r.map_err(|e| {
-            tracing::debug!(code = e.code(), error = %e, "vSphere call failed");
-            CoreError::from(e)
-        }),
-    }
-}
-
-fn not_checked(name: &str, why: &str) -> TestCheck {
-    TestCheck {
-        name: name.into(),
-        ok: false,
-        detail: format!("not checked: {why}"),
-        fingerprint: None,
-        pin_option: None,
-    }
-}
-
 #[async_trait]
 impl Provider for VsphereProvider {
     fn kind(&self) -> ProviderKind {
@@ -376,8 +351,11 @@ impl Provider for VsphereProvider {
             let tls_ok = tls.ok;
             checks.push(tls);
             if !tls_ok {
-                checks.push(not_checked("Sign in", "the TLS check failed"));
-                checks.push(not_checked("Inventory readable", "the TLS check failed"));
+                checks.push(TestCheck::not_checked("Sign in", "the TLS check failed"));
+                checks.push(TestCheck::not_checked(
+                    "Inventory readable",
+                    "the TLS check failed",
+                ));
                 return Ok(checks);
             }
             if !self.has_password {
@@ -388,7 +366,10 @@ impl Provider for VsphereProvider {
                     fingerprint: None,
                     pin_option: None,
                 });
-                checks.push(not_checked("Inventory readable", "not signed in"));
+                checks.push(TestCheck::not_checked(
+                    "Inventory readable",
+                    "not signed in",
+                ));
                 return Ok(checks);
             }
             match self.pool.sign_in().await {
@@ -407,7 +388,10 @@ impl Provider for VsphereProvider {
                         fingerprint: None,
                         pin_option: None,
                     });
-                    checks.push(not_checked("Inventory readable", "not signed in"));
+                    checks.push(TestCheck::not_checked(
+                        "Inventory readable",
+                        "not signed in",
+                    ));
                     return Ok(checks);
                 }
             }

@@ -51,3 +51,41 @@ pub fn fails(out: &Output) -> String {
     assert_eq!(lines.len(), 1, "one-line error expected, got: {stderr}");
     lines[0].to_owned()
 }
+
+/// Runs a judging tool (qemu-img, tar, …) and fails the test with its output if it fails.
+pub fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("run tool");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `hyperctl --json jobs list`, newest first.
+pub fn jobs(data: &Path) -> Vec<serde_json::Value> {
+    let out = ok(&hyperctl(data, &["--json", "jobs", "list"], None));
+    serde_json::from_str::<serde_json::Value>(&out)
+        .expect("jobs json")
+        .as_array()
+        .cloned()
+        .expect("array")
+}
+
+/// What virt-v2v, an independent importer, reads of an OVA (`-i ova --print-source`).
+pub fn virt_v2v_print_source(ova: &Path) -> String {
+    let v2v = Command::new("virt-v2v")
+        .args(["-i", "ova"])
+        .arg(ova)
+        .arg("--print-source")
+        .env("LIBGUESTFS_BACKEND", "direct")
+        .output()
+        .expect("virt-v2v");
+    assert!(
+        v2v.status.success(),
+        "virt-v2v: {}",
+        String::from_utf8_lossy(&v2v.stderr)
+    );
+    String::from_utf8_lossy(&v2v.stdout).into_owned()
+}
