@@ -93,6 +93,8 @@ pub enum Configs {
     /// Only this one's: looking one VM up still needs the whole listing
     /// (its path depends on its neighbours' names), not their configs.
     Only(u32),
+    /// None: the listing alone (the discovery benchmark's middle figure).
+    None,
 }
 
 /// Reads the cluster. `node` limits it to one node (the connection's option).
@@ -122,7 +124,12 @@ pub async fn discover(api: &ApiClient, node: Option<&str>, configs: Configs) -> 
     let wanted: Vec<(String, u32)> = resources
         .iter()
         .filter(|r| {
-            r.kind == "qemu" && (configs == Configs::All || configs == Configs::Only(r.vmid))
+            r.kind == "qemu"
+                && match configs {
+                    Configs::All => true,
+                    Configs::Only(vmid) => vmid == r.vmid,
+                    Configs::None => false,
+                }
         })
         .map(|r| (r.node.clone(), r.vmid))
         .collect();
