@@ -84,6 +84,12 @@ rust_tests() {
   "$ROOT/scripts/lib/with-session.sh" -- cargo test --workspace "${FEATURES[@]}"
 }
 
+# The app and hyperctl, and the VMA fixture writer the Proxmox journey feeds its fake vzdump with.
+build_for_e2e() {
+  cargo build --workspace --bins "${FEATURES[@]}"
+  cargo build -p hypersdk-proxmox --features fixtures --example make_vma
+}
+
 stage "deps" deps
 stage "npm ci" npm_install
 stage "cargo fmt" cargo fmt --all --check
@@ -95,7 +101,7 @@ stage "ui build" ui build
 [[ -f ui/dist/index.html ]] || die "ui/dist/index.html missing after the UI build"
 stage "cargo clippy" cargo clippy --workspace --all-targets "${FEATURES[@]}" -- -D warnings
 stage "cargo test" rust_tests
-stage "cargo build" cargo build --workspace --bins "${FEATURES[@]}"
+stage "cargo build" build_for_e2e
 stage "e2e" "$ROOT/tests/e2e/run.sh" --no-build
 
 # Summary: real test counts parsed from the runners' own closing lines.

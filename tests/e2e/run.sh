@@ -26,17 +26,18 @@ if ((build)); then
     (cd "$ROOT/ui" && npm run --silent build)
   fi
   mapfile -t features < <(cargo_feature_args)
-  (cd "$ROOT" && cargo build --workspace --bins "${features[@]}")
+  (cd "$ROOT" && cargo build --workspace --bins "${features[@]}" &&
+    cargo build -p hypersdk-proxmox --features fixtures --example make_vma)
 fi
 
-for f in "$APP_BIN" "$HYPERCTL_BIN" "$ROOT/.tools/bin/tauri-driver" /usr/bin/WebKitWebDriver; do
+for f in "$APP_BIN" "$HYPERCTL_BIN" "$TARGET_DIR/debug/examples/make_vma" "$ROOT/.tools/bin/tauri-driver" /usr/bin/WebKitWebDriver; do
   [[ -x "$f" ]] || die "$f is missing (run ./scripts/test.sh once, or tests/e2e/run.sh without --no-build)"
 done
 
 specs=("$@")
 ((${#specs[@]})) || specs=(specs/*.test.mjs)
 
-export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN"
+export HYPERSDK_E2E_APP="$APP_BIN" HYPERSDK_E2E_HYPERCTL="$HYPERCTL_BIN" HYPERSDK_E2E_MAKE_VMA="$TARGET_DIR/debug/examples/make_vma"
 # The runner's TAP summary ("# pass N", "# fail N") is the last thing printed.
 exec "$ROOT/scripts/lib/with-session.sh" --xvfb -- \
   node --test --test-concurrency=1 --test-reporter=tap "${specs[@]}"

@@ -274,7 +274,8 @@ export async function fill(browser, testId, value) {
   await el.waitForDisplayed();
   await el.click();
   await el.clearValue();
-  if (value !== "") await el.setValue(value);
+  // WebKitWebDriver drops a "\n" in typed text; the Enter key is how a newline is typed.
+  if (value !== "") await el.setValue(value.replaceAll("\n", "\uE007"));
   const got = await el.getValue();
   if (got !== value) throw new Error(`input ${testId} holds ${JSON.stringify(got)}, wanted ${JSON.stringify(value)}`);
 }
@@ -312,6 +313,9 @@ export async function submitConnectionForm(browser, c) {
   await fill(browser, "connection-endpoint", c.endpoint);
   await fill(browser, "connection-username", c.username);
   await fill(browser, "connection-secret", c.secret);
+  // The kind's own fields: plain options, then the ones kept in the keyring.
+  for (const [key, value] of Object.entries(c.options ?? {})) await fill(browser, `connection-option-${key}`, value);
+  for (const [key, value] of Object.entries(c.secretOptions ?? {})) await fill(browser, `connection-secret-option-${key}`, value);
   await byTestId(browser, "connection-save").click();
 }
 
@@ -330,6 +334,40 @@ export async function addConnectionViaUi(browser, c) {
     async () => (await browser.execute(() => !document.querySelector(".mantine-Modal-overlay, [data-modal-overlay]"))),
     { timeout: 3000 },
   ).catch(() => {});
+}
+
+/** Presses Escape until no dialog is open. */
+export async function closeDialogs(browser) {
+  await browser.waitUntil(
+    async () => {
+      const open = await browser.execute(() => !!document.querySelector(".mantine-Modal-overlay"));
+      if (open) await browser.keys("Escape");
+      return !open;
+    },
+    { timeout: 10000, interval: 300, timeoutMsg: "a dialog stayed open" },
+  );
+}
+
+/**
+ * Tests a connection from its row, expects a fingerprint to pin (a certificate or an SSH host key),
+ * pins it through the pin dialog and closes the dialogs. Returns the fingerprint text shown
+ * ("SHA-256 …") and whether the dialog spoke of an SSH host key, for the caller to check.
+ */
+export async function pinFingerprintFromTest(browser, connectionName) {
+  await connectionRow(browser, connectionName).$('[data-testid="connection-test"]').click();
+  const fp = byTestId(browser, "connection-test-fingerprint");
+  await fp.waitForDisplayed({ timeout: 30000, timeoutMsg: "no fingerprint shown for an untrusted certificate or host key" });
+  const shown = await fp.getText();
+  await byTestId(browser, "pin-offer").click();
+  await byTestId(browser, "pin-certificate").waitForDisplayed();
+  const hostKey = await byTestId(browser, "pin-host-key").isExisting();
+  await byTestId(browser, "pin-certificate").click();
+  await byTestId(browser, "pin-done").waitForDisplayed({ timeout: 30000, timeoutMsg: "pinning did not finish" });
+  // The re-test has finished when Done is enabled.
+  await browser.waitUntil(async () => byTestId(browser, "pin-done").isEnabled(), { timeout: 30000, timeoutMsg: "the re-test did not finish" });
+  await byTestId(browser, "pin-done").click();
+  await closeDialogs(browser);
+  return { shown, hostKey };
 }
 
 /** Waits until some element matching the selector is displayed; returns its text. */

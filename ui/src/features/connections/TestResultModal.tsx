@@ -48,13 +48,18 @@ export function TestResultModal({ connection, pending, result, error, onClose, o
               onClick={() => onTrustCertificate(problem)}
               data-testid="pin-offer"
             >
-              {problem.kind === "changed" ? "Review the changed certificate…" : "Trust this certificate…"}
+              {pinOfferLabel(problem)}
             </Button>
           </Group>
         )}
       </Stack>
     </Modal>
   );
+}
+
+function pinOfferLabel(problem: CertificateProblem): string {
+  const what = problem.pinOption ? "SSH host key" : "certificate";
+  return problem.kind === "changed" ? `Review the changed ${what}…` : `Trust this ${what}…`;
 }
 
 export function TestResultView({ result }: { result: ConnectionTestResult }) {
