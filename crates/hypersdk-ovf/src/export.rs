@@ -124,7 +124,9 @@ impl ExportDisk {
     /// length a provider announced).
     pub fn source_len(&self) -> Option<u64> {
         match &self.source {
-            DiskSource::File(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            DiskSource::File(p) | DiskSource::Staged(p) => {
+                std::fs::metadata(p).ok().map(|m| m.len())
+            }
             DiskSource::Http { length, .. } | DiskSource::Reader { length, .. } => *length,
         }
     }
@@ -311,6 +313,9 @@ fn check_cancel(cancel: &CancellationToken) -> Result<()> {
     }
 }
 
+/// How often hashing a staged disk in place reports progress.
+const PROGRESS_BYTES: u64 = 64 << 20;
+
 /// Hashes the first `len` bytes at `offset` of `path` (resume: re-hash what is already written).
 fn rehash(
     path: &Path,
@@ -318,6 +323,18 @@ fn rehash(
     len: u64,
     alg: DigestAlgorithm,
     cancel: &CancellationToken,
+) -> Result<(Hasher, u64)> {
+    rehash_with(path, offset, len, alg, cancel, &|_| {})
+}
+
+/// [`rehash`], telling `report` the bytes hashed so far every [`PROGRESS_BYTES`].
+fn rehash_with(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    alg: DigestAlgorithm,
+    cancel: &CancellationToken,
+    report: &dyn Fn(u64),
 ) -> Result<(Hasher, u64)> {
     let mut h = alg.hasher();
     let mut f = File::open(path).ctx(|| format!("opening {} to re-hash", path.display()))?;
@@ -340,6 +357,9 @@ fn rehash(
         h.update(&buf[..n]);
         left -= n as u64;
         done += n as u64;
+        if done % PROGRESS_BYTES < n as u64 {
+            report(done);
+        }
     }
     Ok((h, done))
 }
@@ -609,12 +629,13 @@ async fn prepare_disk(
             )));
         }
         // qemu-img needs a local path: stage a non-file source first.
-        let input = match source {
-            DiskSource::File(p) => p,
+        let (input, input_staged) = match source {
+            DiskSource::File(p) => (p, false),
+            DiskSource::Staged(p) => (p, true),
             other => {
                 let alg = DigestAlgorithm::Sha256;
                 let staged = stage(i, other, label, work, alg, progress.clone(), cancel).await?;
-                staged.path
+                (staged.path, true)
             }
         };
         let info = q
@@ -623,8 +644,8 @@ async fn prepare_disk(
         let capacity = capacity_bytes.unwrap_or(info.virtual_size);
         let already = info.disk_format() == target
             && !(target == DiskFormat::Vhd && options.vhd == VhdKind::Fixed);
-        let path = if already {
-            input
+        let (path, staged) = if already {
+            (input, input_staged)
         } else {
             let out = work.join(format!("conv-{i}.{}", target.extension()));
             if !out.is_file() {
@@ -642,7 +663,7 @@ async fn prepare_disk(
                 })
                 .await?;
             }
-            out
+            (out, true)
         };
         let length = Some(
             std::fs::metadata(&path)
@@ -651,7 +672,12 @@ async fn prepare_disk(
         );
         return Ok(Prepared {
             href: String::new(),
-            source: DiskSource::File(path),
+            // A conversion's output is this export's own file.
+            source: if staged {
+                DiskSource::Staged(path)
+            } else {
+                DiskSource::File(path)
+            },
             format: target,
             capacity,
             length,
@@ -662,7 +688,7 @@ async fn prepare_disk(
     let length = cancellable(cancel, source.probe_len(label)).await?;
     // Owned pieces only: no borrow of the (not necessarily Sync) source may live across an await.
     let file_path = match &source {
-        DiskSource::File(p) => Some(p.clone()),
+        DiskSource::File(p) | DiskSource::Staged(p) => Some(p.clone()),
         _ => None,
     };
     let (format, capacity) = match (file_path, format, capacity_bytes) {
@@ -1094,7 +1120,7 @@ async fn write_ova_members(
             };
             let precomputed = known_digest[i].take();
             let staged_file = match (&precomputed, &p.source) {
-                (Some(_), DiskSource::File(path)) => Some(path.clone()),
+                (Some(_), DiskSource::File(path) | DiskSource::Staged(path)) => Some(path.clone()),
                 _ => None,
             };
             let res = copy(
@@ -1198,6 +1224,9 @@ async fn write_folder_disk(
 ) -> Result<(String, u64)> {
     let href = p.href.clone();
     let path = join_inside(dir, &href)?;
+    if let DiskSource::Staged(staged) = &p.source {
+        return move_staged_disk(ctx, i, href, staged.clone(), path).await;
+    }
     let (mut done, mut hasher) = resume_point(ctx, i, &path, 0, p.length).await?;
     let opened = open_at(ctx, i, &mut p.source, done, p.length, &href).await?;
     if opened.offset != done {
@@ -1255,6 +1284,66 @@ async fn write_folder_disk(
         .digest
         .ok_or_else(|| Error::Internal("disk written without a digest".into()))?;
     Ok((digest, bytes))
+}
+
+/// Puts a [`DiskSource::Staged`] file into the folder by renaming it (the staging folders are
+/// beside the destination, so on its file system): hashed where it lies, then moved, synced and
+/// marked complete. Across file systems it is copied instead.
+async fn move_staged_disk(
+    ctx: &WriteCtx,
+    i: usize,
+    href: String,
+    staged: PathBuf,
+    path: PathBuf,
+) -> Result<(String, u64)> {
+    let (alg, cancel, progress, cp) = (
+        ctx.alg,
+        ctx.cancel.clone(),
+        ctx.progress.clone(),
+        ctx.checkpoint.clone(),
+    );
+    blocking(move || {
+        let len = std::fs::metadata(&staged)
+            .ctx(|| format!("reading size of {}", staged.display()))?
+            .len();
+        let report = |done: u64| {
+            if let Some(p) = &progress {
+                p(crate::pipeline::Progress {
+                    disk_index: i,
+                    file: href.clone(),
+                    bytes_done: done,
+                    bytes_total: Some(len),
+                });
+            }
+        };
+        report(0);
+        let (hasher, hashed) = rehash_with(&staged, 0, len, alg, &cancel, &report)?;
+        if hashed != len {
+            return Err(Error::Internal(format!(
+                "{} changed while it was hashed",
+                staged.display()
+            )));
+        }
+        remove_if_exists(&path)?;
+        if let Err(e) = std::fs::rename(&staged, &path) {
+            if e.kind() != std::io::ErrorKind::CrossesDevices {
+                return Err(Error::io(
+                    format!("moving {} into the package", staged.display()),
+                    e,
+                ));
+            }
+            std::fs::copy(&staged, &path).ctx(|| format!("copying {}", staged.display()))?;
+            std::fs::remove_file(&staged).ctx(|| format!("removing {}", staged.display()))?;
+        }
+        File::open(&path)
+            .and_then(|f| f.sync_all())
+            .ctx(|| format!("syncing {}", path.display()))?;
+        sync_dir(&crate::fsutil::parent_dir(&path))?;
+        cp.update(i, len, true)?;
+        report(len);
+        Ok((hasher.finish_hex(), len))
+    })
+    .await
 }
 
 async fn write_folder(

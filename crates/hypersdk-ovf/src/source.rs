@@ -16,6 +16,10 @@ pub type BoxRead = Pin<Box<dyn AsyncRead + Send>>;
 pub enum DiskSource {
     /// A local file; seekable, so resume continues where it stopped.
     File(PathBuf),
+    /// A local file made for this export alone (a disk unpacked from a backup archive, a
+    /// conversion's output), read like `File`; an OVF folder takes it by renaming it rather than
+    /// copying it, so its bytes are written once and its holes stay holes.
+    Staged(PathBuf),
     /// An HTTP(S) URL. Resume uses `Range: bytes=N-` and falls back to a restart when the server
     /// answers 200 instead of 206.
     Http {
@@ -46,6 +50,7 @@ impl std::fmt::Debug for DiskSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DiskSource::File(p) => f.debug_tuple("File").field(p).finish(),
+            DiskSource::Staged(p) => f.debug_tuple("Staged").field(p).finish(),
             DiskSource::Http { url, length, .. } => f
                 .debug_struct("Http")
                 .field("url", &redact_url(url))
@@ -118,7 +123,7 @@ impl DiskSource {
     /// (tokens rotate; the object stays) for HTTP, `stream` for readers.
     pub fn identity(&self) -> String {
         match self {
-            DiskSource::File(p) => {
+            DiskSource::File(p) | DiskSource::Staged(p) => {
                 let (len, mtime) = std::fs::metadata(p)
                     .map(|m| {
                         let mt = m
@@ -145,7 +150,7 @@ impl DiskSource {
     /// The source's total length if it can be learnt without reading it.
     pub async fn probe_len(&mut self, disk: &str) -> Result<Option<u64>> {
         match self {
-            DiskSource::File(p) => {
+            DiskSource::File(p) | DiskSource::Staged(p) => {
                 let m = tokio::fs::metadata(&p).await.map_err(|e| Error::Source {
                     disk: disk.to_string(),
                     message: format!("{}: {e}", p.display()),
@@ -214,7 +219,7 @@ impl DiskSource {
     /// Opens the source at `offset` (0 for a fresh start).
     pub async fn open(&mut self, offset: u64, disk: &str) -> Result<Opened> {
         match self {
-            DiskSource::File(p) => {
+            DiskSource::File(p) | DiskSource::Staged(p) => {
                 let src_err = |e: std::io::Error| Error::Source {
                     disk: disk.to_string(),
                     message: format!("{}: {e}", p.display()),

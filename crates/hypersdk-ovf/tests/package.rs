@@ -371,3 +371,60 @@ async fn http_source_when_head_is_refused() {
         "{reqs:?}"
     );
 }
+
+/// A staged disk (this export's own file) goes into an OVF folder by rename: its holes stay holes,
+/// the manifest still has its digest; an OVA copies it and leaves the file to its owner.
+#[tokio::test]
+async fn staged_disks_move_into_a_folder_and_are_copied_into_an_ova() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sparse_len = 64u64 << 20;
+    let staged = |name: &str| {
+        let path = dir.path().join(name);
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(sparse_len).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, &pattern(8192, 3), 40 << 20).unwrap();
+        let mut d = raw_disk("system", &path);
+        d.source = DiskSource::Staged(path.clone());
+        (path, d)
+    };
+    let (path, disk) = staged("staged.raw");
+    let reference = std::fs::read(&path).unwrap();
+    let dest = dir.path().join("folder");
+    let out = export_ok(request(
+        base_vm("vm"),
+        vec![disk],
+        &dest,
+        PackageFormat::Ovf,
+    ))
+    .await;
+    assert!(!path.exists(), "the staged file was moved, not copied");
+    let moved = dest.join("system.img");
+    assert_eq!(std::fs::read(&moved).unwrap(), reference);
+    let allocated = std::fs::metadata(&moved).unwrap().blocks() * 512;
+    assert!(
+        allocated < sparse_len / 4,
+        "holes kept: {allocated} bytes allocated"
+    );
+    let digest = out
+        .manifest
+        .entries
+        .iter()
+        .find(|e| e.file == "system.img")
+        .unwrap();
+    assert_eq!(
+        digest.digest,
+        DigestAlgorithm::Sha256.digest_hex(&reference)
+    );
+    verify(&dest).await.unwrap();
+
+    let (path, disk) = staged("staged2.raw");
+    let ova = dir.path().join("vm.ova");
+    export_ok(request(base_vm("vm"), vec![disk], &ova, PackageFormat::Ova)).await;
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        reference,
+        "an OVA leaves the staged file alone"
+    );
+    verify(&ova).await.unwrap();
+}

@@ -460,7 +460,7 @@ impl VzdumpUnpack {
             progress(index, dev.size);
             disks.push(ExportDisk {
                 name: format!("{}-{key}", self.vm_name),
-                source: DiskSource::File(path.clone()),
+                source: DiskSource::Staged(path.clone()),
                 format: Some(DiskFormat::Raw),
                 capacity_bytes: Some(dev.size),
                 controller: controller(bus.unwrap_or(Bus::Sata), config.scsihw.as_deref()),
