@@ -512,7 +512,14 @@ export type PackageKind =
 /**  One `.ova` archive (optionally `.ova.gz` / `.ova.zst`). */
 "ova" | 
 /**  A folder with the `.ovf`, the disks and the `.mf`. */
-"ovf";
+"ovf" | 
+/**
+ *  The platform's own backup archive, kept as the platform wrote it once
+ *  the provider has read it through and checked it (Proxmox VE: a
+ *  `vzdump-qemu-….vma.zst` that `qmrestore` restores). Only for kinds
+ *  that have one (`ProviderKindInfo::native_archive`).
+ */
+"native";
 
 export type PowerState = "powered_on" | "powered_off" | "suspended" | "unknown";
 
@@ -526,6 +533,11 @@ export type ProviderKindInfo = {
 	username_label: string,
 	secret_label: string,
 	options: FieldSpec[],
+	/**
+	 *  The platform's own backup archive, when an export can keep it instead
+	 *  of an OVA (`PackageKind::Native`): how the export dialog names it.
+	 */
+	native_archive: string | null,
 	/**
 	 *  Whether this build can browse and export this kind's VMs, or only
 	 *  store the connection for later.

@@ -15,14 +15,26 @@ use hypersdk_core::model::{Job, JobProgress, JobState};
 use hypersdk_core::{ApiError, Core, CoreEvent};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::ova::{CompressArg, DiskFormatArg, FormatArg, ManifestArg};
+use crate::ova::{CompressArg, DiskFormatArg, ManifestArg};
+
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackageArg {
+    /// A single .ova archive.
+    Ova,
+    /// A folder with the .ovf, the disks and the .mf.
+    Ovf,
+    /// The platform's own backup archive, checked and kept as it came (Proxmox VE:
+    /// vzdump-qemu-VMID-….vma.zst, restored with qmrestore).
+    Native,
+}
 
 /// How an export is written; shared by `export` and `schedule add`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportFormatArgs {
     /// Package layout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Ova)]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = PackageArg::Ova)]
+    pub format: PackageArg,
     /// Convert disks to this format with qemu-img [default: keep the platform's format —
     /// streamOptimized VMDK for vSphere].
     #[arg(long, value_enum)]
@@ -42,8 +54,9 @@ impl ExportFormatArgs {
     pub fn to_format(&self) -> ExportFormat {
         ExportFormat {
             package: match self.format {
-                FormatArg::Ova => PackageKind::Ova,
-                FormatArg::Ovf => PackageKind::Ovf,
+                PackageArg::Ova => PackageKind::Ova,
+                PackageArg::Ovf => PackageKind::Ovf,
+                PackageArg::Native => PackageKind::Native,
             },
             compression: match self.compress {
                 CompressArg::None => CompressionKind::None,
@@ -85,6 +98,13 @@ pub struct ExportArgs {
 
 pub async fn run(core: Arc<Core>, args: ExportArgs, json: bool) -> Result<(), ApiError> {
     let cleanup = spawn_cleanup(&core);
+    let outcome = export(&core, args, json).await;
+    // Also after a refused request: an unfinished clean-up would be cut off mid-way.
+    finish_cleanup(cleanup).await;
+    outcome
+}
+
+async fn export(core: &Arc<Core>, args: ExportArgs, json: bool) -> Result<(), ApiError> {
     let destination = std::path::absolute(&args.output).map_err(|e| ApiError {
         code: "invalid_input".into(),
         message: format!("cannot resolve {}: {e}", args.output.display()),
@@ -101,9 +121,7 @@ pub async fn run(core: Arc<Core>, args: ExportArgs, json: bool) -> Result<(), Ap
             format: args.format.to_format(),
         })
         .await?;
-    let outcome = watch(&core, jobs, events, json).await;
-    finish_cleanup(cleanup).await;
-    outcome
+    watch(core, jobs, events, json).await
 }
 
 /// Whatever an earlier crash left on a server (a snapshot) is cleaned up beside this command.
@@ -348,7 +366,7 @@ mod tests {
     #[test]
     fn format_arguments_map_onto_the_core_format() {
         let args = ExportFormatArgs {
-            format: FormatArg::Ova,
+            format: PackageArg::Ova,
             disk_format: Some(DiskFormatArg::Qcow2),
             compress: CompressArg::Zstd,
             level: Some(5),

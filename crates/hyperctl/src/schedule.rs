@@ -6,9 +6,6 @@ use std::sync::Arc;
 
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use hypersdk_core::cron_schedule::parse_zone;
-use hypersdk_core::exports::{
-    CompressionKind, DiskFormatChoice, ExportFormat, ManifestAlgorithm, PackageKind,
-};
 use hypersdk_core::model::Timestamp;
 use hypersdk_core::schedules::{
     ExecutionStatus, MissedRunPolicy, Retention, Schedule, ScheduleExecution, ScheduleInput,
@@ -17,8 +14,8 @@ use hypersdk_core::schedules::{
 use hypersdk_core::{ApiError, Core, CoreError, CoreEvent};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::export::ExportFormatArgs;
 use crate::output;
-use crate::ova::{CompressArg, DiskFormatArg, FormatArg, ManifestArg};
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
@@ -114,21 +111,8 @@ pub struct AddArgs {
     /// Existing folder; each run writes DIR/NAME/YYYYMMDD-HHMMSS/.
     #[arg(short = 'o', long = "output", value_name = "DIR")]
     output: PathBuf,
-    /// Package layout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Ova)]
-    format: FormatArg,
-    /// Whole-archive compression (OVA only).
-    #[arg(long, value_enum, default_value_t = CompressArg::None)]
-    compress: CompressArg,
-    /// Compression level (gzip 0–9, zstd 1–22).
-    #[arg(long)]
-    level: Option<i32>,
-    /// Manifest digest algorithm.
-    #[arg(long, value_enum, default_value_t = ManifestArg::Sha256)]
-    manifest: ManifestArg,
-    /// Convert disks to this format [default: as the platform exports them].
-    #[arg(long, value_enum)]
-    disk_format: Option<DiskFormatArg>,
+    #[command(flatten)]
+    format: ExportFormatArgs,
     /// Keep the newest N succeeded runs; delete older runs' files.
     #[arg(long, value_name = "N", conflicts_with_all = ["keep_daily", "keep_weekly", "keep_monthly"])]
     keep_last: Option<u32>,
@@ -147,33 +131,6 @@ pub struct AddArgs {
     /// Save the schedule disabled.
     #[arg(long)]
     disabled: bool,
-}
-
-fn format_of(a: &AddArgs) -> ExportFormat {
-    ExportFormat {
-        package: match a.format {
-            FormatArg::Ova => PackageKind::Ova,
-            FormatArg::Ovf => PackageKind::Ovf,
-        },
-        compression: match a.compress {
-            CompressArg::None => CompressionKind::None,
-            CompressArg::Gzip => CompressionKind::Gzip,
-            CompressArg::Zstd => CompressionKind::Zstd,
-        },
-        compression_level: a.level,
-        manifest: match a.manifest {
-            ManifestArg::Sha256 => ManifestAlgorithm::Sha256,
-            ManifestArg::Sha1 => ManifestAlgorithm::Sha1,
-        },
-        disk_format: a.disk_format.map(|d| match d {
-            DiskFormatArg::Vmdk => DiskFormatChoice::Vmdk,
-            DiskFormatArg::Qcow2 => DiskFormatChoice::Qcow2,
-            DiskFormatArg::Vhd => DiskFormatChoice::Vhd,
-            DiskFormatArg::Vhdx => DiskFormatChoice::Vhdx,
-            DiskFormatArg::Vdi => DiskFormatChoice::Vdi,
-            DiskFormatArg::Raw => DiskFormatChoice::Raw,
-        }),
-    }
 }
 
 fn input_of(a: AddArgs) -> Result<ScheduleInput, ApiError> {
@@ -211,7 +168,7 @@ fn input_of(a: AddArgs) -> Result<ScheduleInput, ApiError> {
             connection_id: a.connection.clone(),
             selection,
             destination_dir: output.display().to_string(),
-            format: format_of(&a),
+            format: a.format.to_format(),
         },
         retention,
         missed_run_policy: match a.missed {

@@ -426,4 +426,311 @@ fn cancel_mid_stream_stops_vzdump_and_keeps_no_file_and_a_retry_after_a_lost_con
     sshd.set_mode("ok");
     ok(&export(&data, "100", &out));
     assert_eq!(entries(&out), ["web01.ova"]);
+
+    // hyperctl killed mid-stream leaves its unpack folder; the next export's clean-up removes it.
+    std::fs::remove_file(out.join("web01.ova")).expect("remove the OVA");
+    let (mut child, _) = start_hanging_export(&sshd, &data, &out);
+    child.kill().expect("SIGKILL hyperctl");
+    let _ = child.wait();
+    let left = entries(&out);
+    assert!(
+        left.len() == 1 && left[0].starts_with(".web01.ova.unpack-"),
+        "{left:?}"
+    );
+    sshd.set_mode("ok");
+    ok(&export(&data, "100", &out));
+    assert_eq!(entries(&out), ["web01.ova"]);
+}
+
+/// `dissect.archive`'s reading of a VMA (tests/peers/vma_check.py): device name → SHA-256 of its
+/// contents.
+fn dissect_devices(vma: &Path) -> Vec<(String, String)> {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../hypersdk-proxmox/tests/peers/vma_check.py");
+    let out = run(Command::new(fakepve::python()).arg(script).arg(vma));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("vma_check json");
+    report["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().expect("name").to_owned(),
+                d["sha256"].as_str().expect("sha256").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn sha256_file(path: &Path) -> String {
+    let out = run(Command::new("sha256sum").arg(path));
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a digest")
+        .to_owned()
+}
+
+#[test]
+fn the_archive_is_kept_as_proxmox_wrote_it_once_checked_and_a_broken_one_is_not() {
+    let pve = pve();
+    let sshd = Sshd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let fx = fixture(tmp.path());
+    let sent = zstd(&fx.vma);
+    sshd.write_fixture(100, &sent);
+    add_connection(&data, &pve, &sshd, &tmp.path().join("id_ed25519"));
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).expect("out");
+    let native = |vm: &str| {
+        hyperctl(
+            &data,
+            &[
+                "--json",
+                "export",
+                "--connection",
+                "pve",
+                "--vm",
+                vm,
+                "-o",
+                out.to_str().expect("utf-8"),
+                "--format",
+                "native",
+            ],
+            None,
+        )
+    };
+
+    let job: Value = serde_json::from_str(&ok(&native("100"))).expect("job json");
+    let job = &job[0];
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["verified"], true, "{job}");
+    // vzdump's own name, so it sits among a storage's backups and qmrestore takes it.
+    let names = entries(&out);
+    assert_eq!(names.len(), 1, "{names:?}");
+    let name = &names[0];
+    let stamp = name
+        .strip_prefix("vzdump-qemu-100-")
+        .and_then(|s| s.strip_suffix(".vma.zst"))
+        .unwrap_or_else(|| panic!("{name} is not vzdump-qemu-100-….vma.zst"));
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y_%m_%d-%H_%M_%S").is_ok(),
+        "{stamp}"
+    );
+    let kept = out.join(name);
+    assert_eq!(job["result"]["path"], kept.to_str().expect("utf-8"));
+    // Byte for byte what vzdump sent, and an independent reader finds the disks in it.
+    assert_eq!(std::fs::read(&kept).expect("kept"), sent);
+    let plain = tmp.path().join("kept.vma");
+    std::fs::write(
+        &plain,
+        zstd::decode_all(std::fs::File::open(&kept).expect("open")).expect("zstd -d"),
+    )
+    .expect("write vma");
+    assert_eq!(
+        dissect_devices(&plain),
+        [
+            ("drive-scsi0".to_owned(), sha256_file(&fx.sparse)),
+            ("drive-scsi1".to_owned(), sha256_file(&fx.full)),
+        ]
+    );
+    std::fs::remove_file(&kept).expect("remove");
+
+    // A damaged archive is not kept, and neither is its part file.
+    let mut corrupt = fx.vma.clone();
+    let first_extent = hypersdk_proxmox::vma_writer::extent_offsets(&fx.vma)[0];
+    corrupt[first_extent + 100] ^= 0xff;
+    sshd.write_fixture(100, &zstd(&corrupt));
+    let err = fails(&native("100"));
+    assert!(err.contains("MD5"), "{err}");
+    assert!(entries(&out).is_empty(), "{:?}", entries(&out));
+
+    // Options that do not apply to a kept archive are refused before anything runs.
+    let refused = hyperctl(
+        &data,
+        &[
+            "export",
+            "--connection",
+            "pve",
+            "--vm",
+            "100",
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--format",
+            "native",
+            "--disk-format",
+            "qcow2",
+        ],
+        None,
+    );
+    let err = fails(&refused);
+    assert!(err.contains("keeps its disks as they are"), "{err}");
+}
+
+/// vzdump --stdout is root's only (PVE's CLI says "please run as root" to anyone else): another
+/// SSH user's export backs up into a storage through the API, reads the file over SFTP and
+/// removes it again. fakepve has no real backup task, so its harness runs one (writing the fixture
+/// to the storage's dump folder and logging its path as vzdump does); and it forgets a removed
+/// volume without deleting its file, so the removal is checked through the API's content list.
+#[test]
+fn without_root_over_ssh_the_export_goes_through_a_backup_on_a_storage() {
+    let sshd = Sshd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let storage_dir = tmp.path().join("storage-local");
+    let mut scenario = fakepve::lab_scenario();
+    let vm = &mut scenario["guests"][0]["config"];
+    vm["scsi0"] = "local-lvm:vm-100-disk-0,size=64M".into();
+    vm["scsi1"] = "local-lvm:vm-100-disk-1,size=16M".into();
+    scenario["vzdump"] = serde_json::json!({
+        "fixture_dir": sshd.fixture_dir,
+        "dump_base": storage_dir,
+    });
+    scenario["grants"] = serde_json::json!([
+        [
+            TOKEN_ID,
+            "/",
+            "VM.Audit",
+            "Sys.Audit",
+            "VM.Backup",
+            "Datastore.AllocateSpace",
+            "Datastore.Audit"
+        ],
+        ["ops@pve", "/", "VM.Audit", "Sys.Audit", "Datastore.Audit"],
+    ]);
+    let pve = FakePve::start(scenario);
+    let data = tmp.path().join("data");
+    let fx = fixture(tmp.path());
+    let sent = zstd(&fx.vma);
+    sshd.write_fixture(100, &sent);
+    sshd.set_mode("no_stdout_permission");
+    add_connection(&data, &pve, &sshd, &tmp.path().join("id_ed25519"));
+    let out = tmp.path().join("out");
+    std::fs::create_dir(&out).expect("out");
+
+    ok(&export(&data, "100", &out));
+    assert_eq!(entries(&out), ["web01.ova"]);
+    let ova = out.join("web01.ova");
+    let verify = ok(&hyperctl(
+        &data,
+        &["ova", "verify", ova.to_str().expect("utf-8")],
+        None,
+    ));
+    assert!(verify.starts_with("OK"), "{verify}");
+    let unpacked = tmp.path().join("unpacked");
+    std::fs::create_dir(&unpacked).expect("unpacked");
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(&ova)
+        .arg("-C")
+        .arg(&unpacked));
+    let mut vmdks: Vec<PathBuf> = std::fs::read_dir(&unpacked)
+        .expect("list")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "vmdk"))
+        .collect();
+    vmdks.sort();
+    assert_eq!(vmdks.len(), 2, "{vmdks:?}");
+    for (raw, vmdk) in [&fx.sparse, &fx.full].into_iter().zip(&vmdks) {
+        run(Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "vmdk"])
+            .arg(raw)
+            .arg(vmdk));
+    }
+    let backups = || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let content = rt.block_on(pve.raw_get("/nodes/pve1/storage/local/content"));
+        content
+            .as_array()
+            .expect("content")
+            .iter()
+            .filter(|v| v["content"] == "backup")
+            .count()
+    };
+    assert_eq!(backups(), 0, "the backup was removed from the storage");
+
+    // Kept as Proxmox's own archive, the same way round.
+    let kept = hyperctl(
+        &data,
+        &[
+            "export",
+            "--connection",
+            "pve",
+            "--vm",
+            "100",
+            "-o",
+            out.to_str().expect("utf-8"),
+            "--format",
+            "native",
+        ],
+        None,
+    );
+    ok(&kept);
+    let name = entries(&out)
+        .into_iter()
+        .find(|n| n.ends_with(".vma.zst"))
+        .expect("a kept archive");
+    assert_eq!(std::fs::read(out.join(name)).expect("kept"), sent);
+
+    // With `backup_remove=no` the backup stays on the storage.
+    ok(&hyperctl(
+        &data,
+        &["connection", "edit", "pve", "--option", "backup_remove=no"],
+        None,
+    ));
+    std::fs::remove_file(&ova).expect("remove the OVA");
+    ok(&export(&data, "100", &out));
+    assert_eq!(backups(), 1, "backup_remove=no keeps the backup");
+
+    // An API user who may not back up gets told both ways out.
+    let key_file = tmp.path().join("id_ed25519");
+    ok(&hyperctl(
+        &data,
+        &[
+            "connection",
+            "add",
+            "--kind",
+            "proxmox",
+            "--name",
+            "ops",
+            "--endpoint",
+            &pve.endpoint,
+            "--username",
+            "ops@pve",
+            "--password-stdin",
+            "--pin-fingerprint",
+            &pve.fingerprint,
+            "--option",
+            "ssh_host=127.0.0.1",
+            "--option",
+            &format!("ssh_port={}", sshd.port),
+            "--option",
+            &format!("ssh_user={}", sshd.user),
+            "--option",
+            &format!("ssh_host_keys={}", sshd.host_fingerprint),
+            "--secret-file",
+            &format!("ssh_key={}", key_file.display()),
+        ],
+        Some("ops-password\n"),
+    ));
+    std::fs::remove_file(&ova).expect("remove the OVA");
+    let err = fails(&hyperctl(
+        &data,
+        &[
+            "export",
+            "--connection",
+            "ops",
+            "--vm",
+            "100",
+            "-o",
+            out.to_str().expect("utf-8"),
+        ],
+        None,
+    ));
+    assert!(
+        err.contains("runs only as root") && err.contains("VM.Backup"),
+        "{err}"
+    );
+    assert!(!out.join("web01.ova").exists());
 }

@@ -133,6 +133,7 @@ impl CoreError {
                 "destination_dir" => "invalid_destination",
                 "compression" => "invalid_compression",
                 "compression_level" => "invalid_compression_level",
+                "disk_format" => "invalid_disk_format",
                 "vm_ids" => "invalid_vm_selection",
                 "url" => "invalid_url",
                 "events" => "invalid_event",

@@ -28,6 +28,11 @@ pub enum PackageKind {
     Ova,
     /// A folder with the `.ovf`, the disks and the `.mf`.
     Ovf,
+    /// The platform's own backup archive, kept as the platform wrote it once
+    /// the provider has read it through and checked it (Proxmox VE: a
+    /// `vzdump-qemu-….vma.zst` that `qmrestore` restores). Only for kinds
+    /// that have one (`ProviderKindInfo::native_archive`).
+    Native,
 }
 
 /// Whole-archive compression (OVA only).
@@ -89,6 +94,20 @@ pub struct ExportFormat {
 
 impl ExportFormat {
     pub fn validate(&self) -> Result<()> {
+        if self.package == PackageKind::Native {
+            if self.compression != CompressionKind::None || self.compression_level.is_some() {
+                return Err(CoreError::invalid(
+                    "compression",
+                    "The platform's backup archive is kept as it is; choose no compression",
+                ));
+            }
+            if self.disk_format.is_some() {
+                return Err(CoreError::invalid(
+                    "disk_format",
+                    "The platform's backup archive keeps its disks as they are; choose OVA or OVF to convert them",
+                ));
+            }
+        }
         if self.package == PackageKind::Ovf && self.compression != CompressionKind::None {
             return Err(CoreError::invalid(
                 "compression",
@@ -132,7 +151,7 @@ impl ExportFormat {
     pub fn artefact_name(&self, vm_name: &str) -> String {
         let stem = hypersdk_ovf::names::sanitize_component(vm_name, "vm", 200);
         let ext = match (self.package, self.compression) {
-            (PackageKind::Ovf, _) => "",
+            (PackageKind::Ovf | PackageKind::Native, _) => "",
             (PackageKind::Ova, CompressionKind::None) => ".ova",
             (PackageKind::Ova, CompressionKind::Gzip) => ".ova.gz",
             (PackageKind::Ova, CompressionKind::Zstd) => ".ova.zst",
@@ -179,13 +198,28 @@ impl Core {
         let connection = self.connection(&spec.connection_id).await?;
         let provider = self.provider(&connection.id).await?;
         let cancel = CancellationToken::new();
+        let started = chrono::Local::now();
         let mut requests = Vec::with_capacity(spec.vm_ids.len());
         for id in &spec.vm_ids {
             let vm = resolve_vm(provider.as_ref(), id, &cancel).await?;
             if let Some(reason) = &vm.not_exportable {
                 return Err(CoreError::Unsupported(format!("{}: {reason}", vm.path)));
             }
-            let destination = dir.join(spec.format.artefact_name(&vm.name));
+            let name = match spec.format.package {
+                PackageKind::Native => provider
+                    .native_archive_name(&vm, started)
+                    // The provider's name is a file name: it stays in the folder.
+                    .map(|n| hypersdk_ovf::names::sanitize_component(&n, "backup", 200))
+                    .ok_or_else(|| {
+                        CoreError::Unsupported(format!(
+                            "{}: {} has no backup archive of its own to keep; export an OVA or OVF",
+                            vm.path,
+                            crate::kinds::display_name(connection.kind)
+                        ))
+                    })?,
+                PackageKind::Ova | PackageKind::Ovf => spec.format.artefact_name(&vm.name),
+            };
+            let destination = dir.join(name);
             if requests
                 .iter()
                 .any(|r: &ExportJobRequest| r.destination == destination)
@@ -311,6 +345,7 @@ impl Core {
             let Ok(request) = serde_json::from_str::<ExportJobRequest>(&request_json) else {
                 continue;
             };
+            remove_scratch(&request.destination, &job_id).await;
             let outcome = async {
                 let provider = self.provider(&request.connection_id).await?;
                 provider
@@ -450,6 +485,16 @@ async fn run_export(
         unpack,
         session,
     } = plan;
+    if request.format.package == PackageKind::Native {
+        let Some(unpack) = unpack else {
+            let e = CoreError::Unsupported(
+                "this platform sends disks, not an archive to keep; export an OVA or OVF".into(),
+            );
+            abort(session, false, e.to_string(), &job_id).await;
+            return Err(e);
+        };
+        return keep_native(unpack, session, &request, &job_id, &progress, &cancel).await;
+    }
     let staging = match unpack {
         None => {
             progress.set_disks(disks.iter().map(|d| (d.name.clone(), d.source_len())));
@@ -499,6 +544,142 @@ async fn run_export(
 /// A staging folder (removed by the caller).
 struct Staging(PathBuf);
 
+/// What a job writes beside its destination while it runs, hidden and named
+/// after the job, so the clean-up after a crash finds exactly these.
+struct Scratch {
+    /// An archive's unpacked disks (`.NAME.unpack-JOB/`).
+    unpack: PathBuf,
+    /// A kept archive before its final name (`.NAME.part-JOB`).
+    part: PathBuf,
+}
+
+fn scratch_paths(destination: &Path, job_id: &str) -> Option<Scratch> {
+    let parent = destination.parent()?;
+    let name = destination.file_name()?.to_string_lossy();
+    Some(Scratch {
+        unpack: parent.join(format!(".{name}.unpack-{job_id}")),
+        part: parent.join(format!(".{name}.part-{job_id}")),
+    })
+}
+
+/// Removes what a crashed job left beside its destination.
+async fn remove_scratch(destination: &Path, job_id: &str) {
+    let Some(scratch) = scratch_paths(destination, job_id) else {
+        return;
+    };
+    for (path, dir) in [(scratch.unpack, true), (scratch.part, false)] {
+        let removed = if dir {
+            tokio::fs::remove_dir_all(&path).await
+        } else {
+            tokio::fs::remove_file(&path).await
+        };
+        match removed {
+            Ok(()) => {
+                tracing::info!(job = %job_id, path = %path.display(), "removed what an interrupted export left")
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(job = %job_id, path = %path.display(), error = %e, "cannot remove what an interrupted export left")
+            }
+        }
+    }
+}
+
+/// Keeps the platform's own archive (`PackageKind::Native`): written to
+/// `.NAME.part-JOB` beside the destination while the provider reads it
+/// through, synced, then given its name. The provider's full read is the
+/// verification (every checksum of the format); a failure removes the part.
+async fn keep_native(
+    unpack: Box<dyn crate::providers::Unpack>,
+    session: Box<dyn crate::providers::ExportSession>,
+    request: &ExportJobRequest,
+    job_id: &str,
+    progress: &crate::jobs::ProgressReporter,
+    cancel: &CancellationToken,
+) -> Result<JobOutcome> {
+    let destination = &request.destination;
+    let (parent, name, part) = match (
+        destination.parent(),
+        destination.file_name(),
+        scratch_paths(destination, job_id),
+    ) {
+        (Some(p), Some(n), Some(scratch)) => (
+            p.to_path_buf(),
+            n.to_string_lossy().into_owned(),
+            scratch.part,
+        ),
+        _ => return Err(CoreError::Internal("the destination has no folder".into())),
+    };
+    progress.set_disks(unpack.disks());
+    let reporter = progress.clone();
+    let on_progress: crate::providers::UnpackProgress =
+        Arc::new(move |disk, bytes| reporter.disk_bytes(disk, bytes));
+    let kept = async {
+        let bytes = unpack.keep(&part, on_progress, cancel).await?;
+        let (part2, dest2, parent2) = (part.clone(), destination.clone(), parent.clone());
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let ctx = |what: &str, p: &Path| format!("cannot {what} {}", p.display());
+            std::fs::File::open(&part2)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| CoreError::io(ctx("sync", &part2), e))?;
+            if std::fs::symlink_metadata(&dest2).is_ok() {
+                return Err(CoreError::Remote {
+                    code: "destination_exists",
+                    message: format!(
+                        "{} appeared while the export ran; nothing was overwritten",
+                        dest2.display()
+                    ),
+                    retryable: false,
+                });
+            }
+            std::fs::rename(&part2, &dest2).map_err(|e| CoreError::io(ctx("rename", &part2), e))?;
+            std::fs::File::open(&parent2)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| CoreError::io(ctx("sync", &parent2), e))
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("the final rename failed: {e}")))??;
+        Ok::<u64, CoreError>(bytes)
+    }
+    .await;
+    match kept {
+        Ok(bytes) => {
+            let mut summary = format!(
+                "kept the backup archive of {} ({}) as {}",
+                request.vm_name,
+                human_bytes(bytes),
+                destination.display()
+            );
+            if let Err(e) = session.complete().await {
+                tracing::warn!(job = %job_id, error = %e, "export finished but the server side was not released");
+                summary.push_str(&format!(
+                    "; warning: the server-side export was not released cleanly ({e})"
+                ));
+            }
+            Ok(JobOutcome {
+                summary,
+                result: Some(JobResult {
+                    path: destination.display().to_string(),
+                    files: vec![name],
+                    bytes,
+                    // No manifest: the archive's own checksums were verified.
+                    manifest_algorithm: String::new(),
+                    verified: true,
+                }),
+            })
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&part).await;
+            abort(session, cancel.is_cancelled(), e.to_string(), job_id).await;
+            Err(if cancel.is_cancelled() {
+                CoreError::Cancelled
+            } else {
+                e
+            })
+        }
+    }
+}
+
 /// Runs an [`Unpack`] into `.NAME.unpack-JOB` beside the destination: the
 /// same file system, so the disks are not copied twice across devices, and
 /// hidden, so nobody takes it for the result. A failed unpack removes it.
@@ -509,14 +690,9 @@ async fn run_unpack(
     progress: &crate::jobs::ProgressReporter,
     cancel: &CancellationToken,
 ) -> Result<(Staging, crate::providers::Unpacked)> {
-    let parent = destination
-        .parent()
-        .ok_or_else(|| CoreError::Internal("the destination has no folder".into()))?;
-    let name = destination
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let dir = parent.join(format!(".{name}.unpack-{job_id}"));
+    let dir = scratch_paths(destination, job_id)
+        .ok_or_else(|| CoreError::Internal("the destination has no folder".into()))?
+        .unpack;
     if tokio::fs::symlink_metadata(&dir).await.is_ok() {
         // Left by a crashed run of this job: its content cannot be trusted.
         let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -573,6 +749,9 @@ async fn package(
         package: match request.format.package {
             PackageKind::Ova => hypersdk_ovf::PackageFormat::Ova,
             PackageKind::Ovf => hypersdk_ovf::PackageFormat::Ovf,
+            PackageKind::Native => {
+                return Err(CoreError::Internal("a kept archive is not packaged".into()));
+            }
         },
         compression: request.format.compression(),
         manifest: match request.format.manifest {
@@ -706,6 +885,26 @@ mod tests {
         assert!(f.validate().is_ok());
         f.compression_level = Some(0);
         assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn a_kept_archive_takes_no_compression_and_no_conversion() {
+        let mut f = ExportFormat {
+            package: PackageKind::Native,
+            ..ExportFormat::default()
+        };
+        assert!(f.validate().is_ok());
+        f.compression = CompressionKind::Zstd;
+        assert_eq!(
+            f.validate().map_err(|e| e.code()),
+            Err("invalid_compression")
+        );
+        f.compression = CompressionKind::None;
+        f.disk_format = Some(DiskFormatChoice::Qcow2);
+        assert_eq!(
+            f.validate().map_err(|e| e.code()),
+            Err("invalid_disk_format")
+        );
     }
 
     #[test]

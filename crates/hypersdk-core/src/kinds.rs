@@ -12,12 +12,16 @@ struct KindSpec {
     options: &'static [(&'static str, &'static str, &'static str, bool, &'static str)],
     /// Options kept in the keyring: (key, label, help, multiline).
     secret_options: &'static [(&'static str, &'static str, &'static str, bool)],
+    /// The platform's own backup archive an export can keep instead of an OVA
+    /// (`PackageKind::Native`), as the export dialog names it.
+    native_archive: Option<&'static str>,
 }
 
 fn spec(kind: ProviderKind) -> KindSpec {
     match kind {
         ProviderKind::Vsphere => KindSpec {
             display_name: "VMware vSphere",
+            native_archive: None,
             default_port: 443,
             endpoint_hint: "vcenter.example.com",
             username_label: "Username",
@@ -33,6 +37,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Aws => KindSpec {
             display_name: "AWS EC2",
+            native_archive: None,
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://ec2.us-east-1.amazonaws.com",
@@ -57,6 +62,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Azure => KindSpec {
             display_name: "Microsoft Azure",
+            native_archive: None,
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://management.azure.com",
@@ -88,6 +94,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Gcp => KindSpec {
             display_name: "Google Cloud",
+            native_archive: None,
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://compute.googleapis.com",
@@ -119,6 +126,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Hyperv => KindSpec {
             display_name: "Microsoft Hyper-V",
+            native_archive: None,
             secret_options: &[],
             default_port: 5986,
             endpoint_hint: "https://hyperv01.example.com:5986",
@@ -128,6 +136,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         },
         ProviderKind::Proxmox => KindSpec {
             display_name: "Proxmox VE",
+            native_archive: Some("Proxmox backup (.vma.zst, restores with qmrestore)"),
             default_port: 8006,
             endpoint_hint: "https://pve.example.com:8006",
             username_label: "User (root@pam, or user@realm!tokenid for an API token)",
@@ -162,6 +171,20 @@ fn spec(kind: ProviderKind) -> KindSpec {
                     "snapshot (default: the VM keeps running), suspend or stop",
                     false,
                     "snapshot",
+                ),
+                (
+                    "backup_storage",
+                    "Backup storage",
+                    "Only for an SSH user other than root (vzdump --stdout is root's): the export backs up into this storage through the API, then reads the file over SFTP; empty: local",
+                    false,
+                    "local",
+                ),
+                (
+                    "backup_remove",
+                    "Remove that backup",
+                    "yes (default): the backup file is removed from the storage once read; no: it stays",
+                    false,
+                    "yes",
                 ),
             ],
             secret_options: &[
@@ -213,6 +236,7 @@ pub fn info(kind: ProviderKind, discovery_available: bool) -> ProviderKindInfo {
         endpoint_hint: s.endpoint_hint.into(),
         username_label: s.username_label.into(),
         secret_label: s.secret_label.into(),
+        native_archive: s.native_archive.map(String::from),
         options: s
             .options
             .iter()

@@ -241,6 +241,9 @@ pub struct ProviderKindInfo {
     pub username_label: String,
     pub secret_label: String,
     pub options: Vec<FieldSpec>,
+    /// The platform's own backup archive, when an export can keep it instead
+    /// of an OVA (`PackageKind::Native`): how the export dialog names it.
+    pub native_archive: Option<String>,
     /// Whether this build can browse and export this kind's VMs, or only
     /// store the connection for later.
     pub discovery_available: bool,

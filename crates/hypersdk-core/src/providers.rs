@@ -49,6 +49,21 @@ pub trait Unpack: Send {
         progress: UnpackProgress,
         cancel: &CancellationToken,
     ) -> Result<Unpacked>;
+    /// Writes the archive itself into `out` (created or truncated; on the
+    /// destination's file system, synced and renamed by the engine), reading
+    /// it through as [`Unpack::run`] does so that a damaged archive fails
+    /// here; nothing is unpacked (`PackageKind::Native`). Returns its bytes.
+    async fn keep(
+        self: Box<Self>,
+        out: &std::path::Path,
+        progress: UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> Result<u64> {
+        let _ = (out, progress, cancel);
+        Err(CoreError::Unsupported(
+            "this platform's archive cannot be kept as it is; export an OVA or OVF".into(),
+        ))
+    }
 }
 
 /// What an [`Unpack`] produced.
@@ -169,6 +184,17 @@ pub trait Provider: Send + Sync {
             "exporting {} VMs is not available yet",
             crate::kinds::display_name(self.kind())
         )))
+    }
+    /// The file name of the platform's own backup archive of `vm`, started
+    /// at `at` (`PackageKind::Native`), for providers whose export plan can
+    /// keep one ([`Unpack::keep`]); `None` when the platform has none.
+    fn native_archive_name(
+        &self,
+        vm: &VmInfo,
+        at: chrono::DateTime<chrono::Local>,
+    ) -> Option<String> {
+        let _ = (vm, at);
+        None
     }
     /// Removes what an export tagged `tag` left on the server (a snapshot
     /// after a crash). Returns how many objects were removed.

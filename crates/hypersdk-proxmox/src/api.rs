@@ -203,6 +203,12 @@ impl ApiClient {
         parse_data(path, &bytes)
     }
 
+    /// `DELETE path`, the `data` of the answer.
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let bytes = self.send("DELETE", path, &[]).await?;
+        parse_data(path, &bytes)
+    }
+
     /// `GET /version`: reachability, trust and credentials in one call.
     pub async fn version(&self) -> Result<Version> {
         self.get("/version").await

@@ -90,6 +90,20 @@ pub enum ProxmoxError {
         node: String,
         detail: String,
     },
+    /// `vzdump --stdout` is root's only, and the backup through a storage
+    /// (the way round it) failed as well.
+    #[error(
+        "vzdump --stdout runs only as root over SSH, and {user} is not root; the backup through \
+         the storage \"{storage}\" failed too: {source}. Sign in over SSH as root, or let the API \
+         user back up into that storage (VM.Backup on the VM, Datastore.AllocateSpace on \
+         /storage/{storage}), or choose another storage (backup_storage)"
+    )]
+    StorageBackup {
+        user: String,
+        storage: String,
+        #[source]
+        source: Box<ProxmoxError>,
+    },
     /// Writing the unpacked disks.
     #[error("{context}: {source}")]
     Io {
@@ -127,6 +141,7 @@ impl ProxmoxError {
             },
             ProxmoxError::Vma { source, .. } => source.code(),
             ProxmoxError::Vzdump { .. } => "vzdump_failed",
+            ProxmoxError::StorageBackup { source, .. } => source.code(),
             ProxmoxError::Io { .. } => "io_error",
             ProxmoxError::Cancelled => "cancelled",
         }
@@ -194,6 +209,7 @@ impl From<ProxmoxError> for CoreError {
             | ProxmoxError::Ssh(_)
             | ProxmoxError::Vma { .. }
             | ProxmoxError::Vzdump { .. }
+            | ProxmoxError::StorageBackup { .. }
             | ProxmoxError::PermissionDenied { .. }
             | ProxmoxError::Api { .. }
             | ProxmoxError::Protocol(_)) => CoreError::Remote {

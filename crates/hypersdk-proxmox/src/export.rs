@@ -1,6 +1,8 @@
 //! Export of one QEMU VM: `vzdump VMID --stdout --compress zstd` on the VM's
 //! node over SSH, decoded as it arrives and unpacked by the VMA reader into
-//! one sparse raw file per disk, which the core's engine then packages.
+//! one sparse raw file per disk, which the core's engine then packages; or
+//! the compressed archive kept as it came, once the same reader has checked
+//! it through (`PackageKind::Native`: `qmrestore` restores it).
 //!
 //! vzdump takes the VM's `lock: backup` for the run and drops it when it
 //! ends, also when the channel closes under it (it cancels the QEMU backup
@@ -27,7 +29,8 @@ use crate::config::{Bus, GuestConfig, cim_os_id, os_name};
 use crate::error::{ProxmoxError, Result};
 use crate::inventory::path_segment;
 use crate::ssh::{self, SshAuth, SshError, SshSession, SshTarget};
-use crate::vma::{DeviceSink, SparseFiles, VmaDevice, VmaError, VmaHeader, VmaReader};
+use crate::storage_backup::StorageBackup;
+use crate::vma::{DeviceSink, Discard, SparseFiles, VmaDevice, VmaError, VmaHeader, VmaReader};
 
 /// How vzdump keeps the guest consistent (`--mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,7 +55,7 @@ impl BackupMode {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             BackupMode::Snapshot => "snapshot",
             BackupMode::Suspend => "suspend",
@@ -73,6 +76,11 @@ pub struct SshSettings {
     /// `ssh_host_keys`: the fingerprints the user pinned (one per node).
     pub host_keys: Vec<String>,
     pub mode: BackupMode,
+    /// `backup_storage`: where a backup through the API goes when the SSH
+    /// user may not run `vzdump --stdout` (default `local`).
+    pub backup_storage: String,
+    /// `backup_remove`: whether that backup is removed once read (default yes).
+    pub remove_backup: bool,
 }
 
 impl SshSettings {
@@ -118,6 +126,22 @@ impl SshSettings {
             (None, Some(pw)) => Some(SshAuth::Password(pw.expose().to_owned())),
             (None, None) => None,
         };
+        let backup_storage = opt("backup_storage").unwrap_or_else(|| "local".to_owned());
+        path_segment(&backup_storage).map_err(|_| ProxmoxError::InvalidOption {
+            key: "backup_storage",
+            message: format!("\"{backup_storage}\" is not a Proxmox storage name"),
+        })?;
+        let remove_backup = match opt("backup_remove").as_deref().map(str::to_ascii_lowercase) {
+            None => true,
+            Some(v) if matches!(v.as_str(), "yes" | "true" | "1") => true,
+            Some(v) if matches!(v.as_str(), "no" | "false" | "0") => false,
+            Some(v) => {
+                return Err(ProxmoxError::InvalidOption {
+                    key: "backup_remove",
+                    message: format!("\"{v}\" is not yes or no"),
+                });
+            }
+        };
         Ok(SshSettings {
             host: opt("ssh_host"),
             port,
@@ -125,6 +149,8 @@ impl SshSettings {
             auth,
             host_keys,
             mode: BackupMode::parse(&opt("vzdump_mode").unwrap_or_default())?,
+            backup_storage,
+            remove_backup,
         })
     }
 
@@ -244,6 +270,8 @@ fn device_file(dev: &VmaDevice) -> String {
 
 /// One export in progress: what to run where.
 pub struct VzdumpUnpack {
+    /// For the backup through a storage when `--stdout` is refused.
+    pub api: Arc<ApiClient>,
     pub vmid: u32,
     pub node: String,
     pub vm_name: String,
@@ -271,19 +299,103 @@ impl Unpack for VzdumpUnpack {
         progress: UnpackProgress,
         cancel: &CancellationToken,
     ) -> CoreResult<Unpacked> {
-        let vmid = self.vmid;
-        self.unpack(dir, progress, cancel).await.map_err(|e| {
-            tracing::info!(vmid, code = e.code(), error = %e, "vzdump export failed");
+        let progress = high_water(progress);
+        let target = || Target::Unpack(dir.to_path_buf());
+        let result = match self.stream(target(), &progress, cancel).await {
+            Err(e) if stdout_refused(&e) => self.through_storage(target(), &progress, cancel).await,
+            other => other,
+        }
+        .and_then(|stream| self.describe(stream, &progress));
+        result.map_err(|e| {
+            tracing::info!(vmid = self.vmid, code = e.code(), error = %e, "vzdump export failed");
             CoreError::from(e)
         })
+    }
+
+    async fn keep(
+        self: Box<Self>,
+        out: &Path,
+        progress: UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> CoreResult<u64> {
+        let progress = high_water(progress);
+        let target = || Target::Keep(out.to_path_buf());
+        let result = match self.stream(target(), &progress, cancel).await {
+            Err(e) if stdout_refused(&e) => self.through_storage(target(), &progress, cancel).await,
+            other => other,
+        };
+        result.map(|s| s.kept_bytes).map_err(|e| {
+            tracing::info!(vmid = self.vmid, code = e.code(), error = %e, "vzdump backup failed");
+            CoreError::from(e)
+        })
+    }
+}
+
+/// PVE's CLI lets only root run vzdump (`PVE::RESTEnvironment`'s "please
+/// run as root"), so another SSH user goes through a storage instead.
+fn stdout_refused(e: &ProxmoxError) -> bool {
+    matches!(e, ProxmoxError::Vzdump { detail, .. } if detail.contains("please run as root"))
+}
+
+/// Progress that only moves forward: the phases of a backup through a
+/// storage estimate it differently (vzdump's percentage, then the reader's
+/// offsets), and a bar must not jump back between them.
+fn high_water(progress: UnpackProgress) -> UnpackProgress {
+    let highest = std::sync::Mutex::new(Vec::<u64>::new());
+    Arc::new(move |disk, bytes| {
+        let Ok(mut highest) = highest.lock() else {
+            return;
+        };
+        if highest.len() <= disk {
+            highest.resize(disk + 1, 0);
+        }
+        if bytes > highest[disk] {
+            highest[disk] = bytes;
+            drop(highest);
+            progress(disk, bytes);
+        }
+    })
+}
+
+/// What becomes of the stream: unpacked into one sparse file per disk in a
+/// folder, or kept as it came (zstd-compressed VMA) in a file while it is
+/// read through into nothing, which checks every checksum all the same.
+enum Target {
+    Unpack(PathBuf),
+    Keep(PathBuf),
+}
+
+/// Copies every byte read from `inner` into `copy` (the kept archive). A
+/// failed write is remembered, so the error names the file (a full disk),
+/// not the stream it interrupted.
+struct Tee<R> {
+    inner: R,
+    copy: Option<std::fs::File>,
+    written: u64,
+    write_error: Option<io::Error>,
+}
+
+impl<R: io::Read> io::Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(file) = &mut self.copy
+            && n > 0
+        {
+            if let Err(e) = io::Write::write_all(file, &buf[..n]) {
+                self.write_error = Some(e);
+                return Err(io::Error::other("the archive could not be written"));
+            }
+            self.written += n as u64;
+        }
+        Ok(n)
     }
 }
 
 /// Reports a device's progress as the highest byte written so far: vzdump
 /// sends clusters roughly in disk order, and all-zero clusters carry no data
 /// to write, so the offset (not the bytes) is what tracks the stream.
-struct ProgressSink {
-    inner: SparseFiles,
+struct ProgressSink<S> {
+    inner: S,
     /// Device id → (disk index, highest end written, last reported).
     disks: Vec<Option<(usize, u64, u64)>>,
     progress: UnpackProgress,
@@ -293,7 +405,7 @@ struct ProgressSink {
 /// events, but is called from the data path).
 const PROGRESS_STEP: u64 = 8 << 20;
 
-impl DeviceSink for ProgressSink {
+impl<S: DeviceSink> DeviceSink for ProgressSink<S> {
     fn write_at(&mut self, dev: u8, offset: u64, data: &[u8]) -> io::Result<()> {
         self.inner.write_at(dev, offset, data)?;
         if let Some(Some((index, high, reported))) = self.disks.get_mut(usize::from(dev)) {
@@ -313,7 +425,10 @@ impl DeviceSink for ProgressSink {
 
 struct Stream {
     header: VmaHeader,
+    /// The unpacked disk files (none when the archive was kept).
     paths: Vec<(u8, PathBuf)>,
+    /// Bytes of the kept archive (0 when it was unpacked).
+    kept_bytes: u64,
 }
 
 impl VzdumpUnpack {
@@ -326,12 +441,14 @@ impl VzdumpUnpack {
         )
     }
 
-    async fn unpack(
-        self: Box<Self>,
-        dir: &Path,
-        progress: UnpackProgress,
+    /// Runs vzdump and reads its stream into `target`, checking it through;
+    /// fails unless both the stream and vzdump's exit status are good.
+    async fn stream(
+        &self,
+        target: Target,
+        progress: &UnpackProgress,
         cancel: &CancellationToken,
-    ) -> Result<Unpacked> {
+    ) -> Result<Stream> {
         let session = self.settings.connect(&self.host, cancel).await?;
         let command = self.command();
         let mut exec = session.exec(&command).await?;
@@ -351,14 +468,31 @@ impl VzdumpUnpack {
         // The reader is synchronous (it checks MD5s and writes files): it
         // runs on a blocking thread, reading the channel through a bridge.
         let disk_order: Vec<String> = self.disks().into_iter().map(|(k, _)| k).collect();
-        let dir_owned = dir.to_path_buf();
         let token = cancel.clone();
-        let reader_progress = Arc::clone(&progress);
+        let reader_progress = Arc::clone(progress);
         let runtime = tokio::runtime::Handle::current();
         let vmid = self.vmid;
+        let copy = match &target {
+            Target::Unpack(_) => None,
+            Target::Keep(path) => {
+                Some(std::fs::File::create(path).map_err(|e| ProxmoxError::Io {
+                    context: format!("cannot create {}", path.display()),
+                    source: e,
+                })?)
+            }
+        };
         let joined = tokio::task::spawn_blocking(move || {
-            let bridge = SyncIoBridge::new_with_handle(exec, runtime);
-            let mut decoder = match zstd::stream::read::Decoder::new(bridge) {
+            let dir = match target {
+                Target::Unpack(dir) => Some(dir),
+                Target::Keep(_) => None,
+            };
+            let tee = Tee {
+                inner: SyncIoBridge::new_with_handle(exec, runtime),
+                copy,
+                written: 0,
+                write_error: None,
+            };
+            let mut decoder = match zstd::stream::read::Decoder::new(tee) {
                 Ok(d) => d,
                 Err(e) => {
                     return (
@@ -370,16 +504,36 @@ impl VzdumpUnpack {
                     );
                 }
             };
-            let result = read_stream(
+            let mut result = read_stream(
                 &mut decoder,
                 vmid,
-                &dir_owned,
+                dir.as_deref(),
                 &disk_order,
                 reader_progress,
                 move || token.is_cancelled(),
             );
-            let exec = decoder.finish().into_inner().into_inner();
-            (result, Some(exec))
+            let mut rest = decoder.finish();
+            if result.is_ok() && rest.get_ref().copy.is_some() {
+                // The kept file must hold every byte vzdump sent, also what
+                // follows the last cluster the reader needed (zstd's epilogue).
+                if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
+                    result = Err(ProxmoxError::Io {
+                        context: "the end of the stream could not be read".into(),
+                        source: e,
+                    });
+                }
+            }
+            let mut tee = rest.into_inner();
+            if let Some(e) = tee.write_error.take() {
+                result = Err(ProxmoxError::Io {
+                    context: "cannot write the backup archive".into(),
+                    source: e,
+                });
+            }
+            if let Ok(stream) = &mut result {
+                stream.kept_bytes = tee.written;
+            }
+            (result, Some(tee.inner.into_inner()))
         })
         .await;
         let (result, exec) =
@@ -394,7 +548,8 @@ impl VzdumpUnpack {
                 // A stream that stopped early most often means vzdump
                 // failed: its own words beat "truncated". Wait briefly for
                 // its exit status; dropping the stream stops it otherwise.
-                if let Some(exec) = exec
+                // A local write error (a full disk) is ours to report.
+                if let Some(exec) = exec.filter(|_| !matches!(e, ProxmoxError::Io { .. }))
                     && let Ok(Ok(exit)) =
                         tokio::time::timeout(Duration::from_secs(10), exec.wait()).await
                     && !exit.success()
@@ -416,7 +571,132 @@ impl VzdumpUnpack {
             return Err(self.vzdump_error(exit.stderr_tail));
         }
         drop(session);
-        self.describe(stream, &progress)
+        Ok(stream)
+    }
+
+    /// The backup through a storage (see `storage_backup`): vzdump through
+    /// the API, the archive read over SFTP (resumed after a dropped
+    /// connection) and checked through into `target`, then removed from the
+    /// storage unless the connection keeps it — also when anything failed.
+    async fn through_storage(
+        &self,
+        target: Target,
+        progress: &UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> Result<Stream> {
+        tracing::info!(vmid = self.vmid, user = %self.settings.user, storage = %self.settings.backup_storage,
+            "vzdump --stdout is root's only: backing up through a storage");
+        let backup = StorageBackup {
+            api: &self.api,
+            node: &self.node,
+            vmid: self.vmid,
+            storage: &self.settings.backup_storage,
+            mode: self.settings.mode,
+        };
+        let sizes: Vec<u64> = self.disks().iter().map(|(_, s)| s.unwrap_or(0)).collect();
+        // The backup itself is the first half of the bar; reading the archive the second.
+        let archive = backup
+            .run(cancel, |percent| {
+                for (disk, size) in sizes.iter().enumerate() {
+                    progress(disk, size * u64::from(percent) / 200);
+                }
+            })
+            .await
+            .map_err(|e| match e {
+                ProxmoxError::PermissionDenied { .. } | ProxmoxError::Vzdump { .. } => {
+                    ProxmoxError::StorageBackup {
+                        user: self.settings.user.clone(),
+                        storage: self.settings.backup_storage.clone(),
+                        source: Box::new(e),
+                    }
+                }
+                e => e,
+            })?;
+        let result = self
+            .read_stored(&archive.path, target, progress, cancel)
+            .await;
+        if self.settings.remove_backup {
+            match backup.remove(&archive).await {
+                Ok(()) => {
+                    tracing::info!(vmid = self.vmid, volid = %archive.volid, "backup removed from the storage")
+                }
+                Err(e) => tracing::warn!(vmid = self.vmid, volid = %archive.volid, error = %e,
+                    "cannot remove the backup from the storage; remove it by hand"),
+            }
+        }
+        result
+    }
+
+    /// Downloads the stored archive and reads it through into `target`.
+    async fn read_stored(
+        &self,
+        remote: &str,
+        target: Target,
+        progress: &UnpackProgress,
+        cancel: &CancellationToken,
+    ) -> Result<Stream> {
+        let (local, dir) = match target {
+            // Beside the disks it unpacks into, and removed once read.
+            Target::Unpack(dir) => (dir.join(".vzdump.vma.zst"), Some(dir)),
+            Target::Keep(path) => (path, None),
+        };
+        let mut attempt = 0;
+        loop {
+            let fetch = async {
+                let session = self.settings.connect(&self.host, cancel).await?;
+                session
+                    .download(remote, &local, attempt > 0, |_| {})
+                    .await
+                    .map_err(ProxmoxError::from)
+            };
+            let fetched = tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Err(ProxmoxError::Cancelled),
+                r = fetch => r,
+            };
+            match fetched {
+                Ok(_) => break,
+                Err(ProxmoxError::Ssh(e)) if e.is_retryable() && attempt < 2 => {
+                    attempt += 1;
+                    tracing::warn!(vmid = self.vmid, attempt, error = %e, "the archive download stopped; resuming");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let disk_order: Vec<String> = self.disks().into_iter().map(|(k, _)| k).collect();
+        let (vmid, token, reader_progress) = (self.vmid, cancel.clone(), Arc::clone(progress));
+        let local2 = local.clone();
+        let unpacking = dir.is_some();
+        let read = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&local2).map_err(|e| ProxmoxError::Io {
+                context: format!("cannot open {}", local2.display()),
+                source: e,
+            })?;
+            let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let decoder = zstd::stream::read::Decoder::new(file).map_err(|e| ProxmoxError::Io {
+                context: "cannot start the zstd decoder".into(),
+                source: e,
+            })?;
+            let mut stream = read_stream(
+                decoder,
+                vmid,
+                dir.as_deref(),
+                &disk_order,
+                reader_progress,
+                move || token.is_cancelled(),
+            )?;
+            stream.kept_bytes = bytes;
+            Ok::<_, ProxmoxError>(stream)
+        })
+        .await
+        .map_err(|e| ProxmoxError::Protocol(format!("the backup reader failed: {e}")))?;
+        if unpacking {
+            let _ = tokio::fs::remove_file(&local).await;
+        }
+        if cancel.is_cancelled() {
+            return Err(ProxmoxError::Cancelled);
+        }
+        read
     }
 
     fn vzdump_error(&self, tail: Vec<String>) -> ProxmoxError {
@@ -475,10 +755,12 @@ impl VzdumpUnpack {
     }
 }
 
+/// Reads a VMA stream into sparse files in `dir`, or (no `dir`) into
+/// nothing: the reader checks every checksum either way.
 fn read_stream(
     input: impl io::Read,
     vmid: u32,
-    dir: &Path,
+    dir: Option<&Path>,
     disk_order: &[String],
     progress: UnpackProgress,
     cancelled: impl Fn() -> bool + Send + 'static,
@@ -489,13 +771,6 @@ fn read_stream(
     };
     let reader = VmaReader::new(input).map_err(vma)?.with_cancel(cancelled);
     let header = reader.header().clone();
-    let files = SparseFiles::create_with(dir, &header.devices, device_file).map_err(|e| {
-        ProxmoxError::Io {
-            context: format!("cannot create the disk files in {}", dir.display()),
-            source: e,
-        }
-    })?;
-    let paths = files.paths();
     let mut disks: Vec<Option<(usize, u64, u64)>> = vec![None; 256];
     for (i, dev) in header.devices.iter().enumerate() {
         // Progress goes to the disk the engine announced under that drive
@@ -504,6 +779,27 @@ fn read_stream(
         let index = disk_order.iter().position(|k| k == key).unwrap_or(i);
         disks[usize::from(dev.id)] = Some((index, 0, 0));
     }
+    let Some(dir) = dir else {
+        reader
+            .read_to(ProgressSink {
+                inner: Discard,
+                disks,
+                progress,
+            })
+            .map_err(vma)?;
+        return Ok(Stream {
+            header,
+            paths: Vec::new(),
+            kept_bytes: 0,
+        });
+    };
+    let files = SparseFiles::create_with(dir, &header.devices, device_file).map_err(|e| {
+        ProxmoxError::Io {
+            context: format!("cannot create the disk files in {}", dir.display()),
+            source: e,
+        }
+    })?;
+    let paths = files.paths();
     reader
         .read_to(ProgressSink {
             inner: files,
@@ -511,7 +807,11 @@ fn read_stream(
             progress,
         })
         .map_err(vma)?;
-    Ok(Stream { header, paths })
+    Ok(Stream {
+        header,
+        paths,
+        kept_bytes: 0,
+    })
 }
 
 /// The server side: nothing to keep alive (vzdump runs as long as the

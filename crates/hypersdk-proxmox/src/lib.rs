@@ -23,6 +23,7 @@ pub mod export;
 pub mod inventory;
 pub mod provider;
 pub mod ssh;
+pub mod storage_backup;
 pub mod vma;
 #[cfg(feature = "fixtures")]
 pub mod vma_writer;

@@ -274,13 +274,28 @@ impl ProxmoxProvider {
         };
         // `command -v` is POSIX; PVE installs vzdump as /usr/bin/vzdump.
         let found = session.run("command -v vzdump").await;
+        // vzdump's CLI runs for root only; anyone else's exports go through a storage.
+        let root = match &found {
+            Ok(exit) if exit.success() => session
+                .run("test \"$(id -u)\" = 0")
+                .await
+                .is_ok_and(|e| e.success()),
+            _ => false,
+        };
         check(
             name,
             match found {
-                Ok(exit) if exit.success() => Ok(format!(
+                Ok(exit) if exit.success() && root => Ok(format!(
                     "signed in to {} as {}; vzdump is there (node {node})",
                     session.endpoint(),
                     self.ssh.user
+                )),
+                Ok(exit) if exit.success() => Ok(format!(
+                    "signed in to {} as {}; vzdump is there (node {node}), but runs only for root: \
+                     exports back up into the storage \"{}\" through the API and read the file over SFTP",
+                    session.endpoint(),
+                    self.ssh.user,
+                    self.ssh.backup_storage
                 )),
                 Ok(_) => Err(format!(
                     "signed in to {} as {}, but vzdump is not on that user's PATH: is this a Proxmox VE node?",
@@ -353,6 +368,21 @@ impl Provider for ProxmoxProvider {
             incremental: false,
             formats: ["ova", "ovf"].map(String::from).to_vec(),
         }
+    }
+
+    /// vzdump's own name, so the file sits among a storage's backups and
+    /// `qmrestore` takes it as it is (the time is this machine's, where
+    /// vzdump uses the node's).
+    fn native_archive_name(
+        &self,
+        vm: &VmInfo,
+        at: chrono::DateTime<chrono::Local>,
+    ) -> Option<String> {
+        let vmid: u32 = vm.id.parse().ok()?;
+        Some(format!(
+            "vzdump-qemu-{vmid}-{}.vma.zst",
+            at.format("%Y_%m_%d-%H_%M_%S")
+        ))
     }
 
     async fn validate(&self, cancel: &CancellationToken) -> CoreResult<Vec<TestCheck>> {
@@ -488,6 +518,7 @@ impl Provider for ProxmoxProvider {
             vm: vm_spec(&name, &config),
             disks: Vec::new(),
             unpack: Some(Box::new(VzdumpUnpack {
+                api: Arc::clone(&self.api),
                 vmid: r.vmid,
                 node: r.node.clone(),
                 vm_name: name,

@@ -10,6 +10,7 @@ export const vsphereKind: ProviderKindInfo = {
   options: [
     { key: "datacenter", label: "Datacenter", help: "Limit discovery to one datacenter", required: false, placeholder: "DC1" },
   ],
+  native_archive: null,
   discovery_available: true,
 };
 
@@ -24,6 +25,7 @@ export const awsKind: ProviderKindInfo = {
     { key: "region", label: "Region", help: "The AWS region to browse", required: true, placeholder: "us-east-1" },
     { key: "bucket", label: "Export bucket", help: "S3 bucket for exported images", required: false, placeholder: "my-exports" },
   ],
+  native_archive: null,
   discovery_available: true,
 };
 
@@ -40,6 +42,7 @@ export const proxmoxKind: ProviderKindInfo = {
     { key: "ssh_key_passphrase", label: "SSH key passphrase", help: "", required: false, placeholder: "", secret: true, multiline: false },
     { key: "ssh_password", label: "SSH password", help: "", required: false, placeholder: "", secret: true, multiline: false },
   ],
+  native_archive: "Proxmox backup (.vma.zst, restores with qmrestore)",
   discovery_available: true,
 };
 

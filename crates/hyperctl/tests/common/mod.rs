@@ -53,7 +53,8 @@ pub fn fails(out: &Output) -> String {
 }
 
 /// Runs a judging tool (qemu-img, tar, …) and fails the test with its output if it fails.
-pub fn run(cmd: &mut Command) {
+/// Runs a tool that must succeed; returns its output.
+pub fn run(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run tool");
     assert!(
         out.status.success(),
@@ -61,6 +62,7 @@ pub fn run(cmd: &mut Command) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    out
 }
 
 /// `hyperctl --json jobs list`, newest first.

@@ -10,7 +10,16 @@ SCENARIO: {"nodes": ["pve1", "pve2"], "cluster_name": "lab",
                        "config": {...}, "pool", "template", "lock"}],
            "generate": {"count": 2000, "nodes": 4},   # optional: many similar VMs
            "tokens": {"user@pve!ci": "secret"}, "users": {"user@pve": "pw"},
-           "grants": [["user@pve", "/vms", "VM.Audit"]]}
+           "grants": [["user@pve", "/vms", "VM.Audit"]],
+           "vzdump": {"fixture_dir": DIR, "dump_base": DIR}}   # optional, see below
+
+With "vzdump", POST /nodes/{node}/vzdump runs a backup as PVE does for a user who
+may not run `vzdump --stdout` over SSH: a task (with the VM locked) that writes
+FIXTURE_DIR/<vmid>.vma.zst to the storage's dump folder as
+vzdump-qemu-<vmid>-<time>.vma.zst, logs "creating vzdump archive '<path>'" and
+adds the volume to the storage's content. The storage "local" keeps its files in
+DUMP_BASE (its `path`), so the SSH server of the tests can serve them. fakepve
+itself has no such backup: its POST vzdump only answers with a UPID.
 
 Prints one JSON line {"url", "fingerprint"} (SHA-256 of the certificate's DER, hex) once
 listening on 127.0.0.1 and a free port, then serves until stdin closes or SIGTERM.
@@ -19,18 +28,74 @@ listening on 127.0.0.1 and a free port, then serves until stdin closes or SIGTER
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
+import time
 
 from fakepve.certs import make_cert
+from fakepve.model import TaskError
+from fakepve.routing import die
 from fakepve.server import FakePve
 
 
+class HarnessPve(FakePve):
+    """fakepve with a backup that writes a real archive (see the module docs)."""
+
+    vzdump = None
+
+    def _routes_vzdump(self):
+        # Registered through fakepve's own stateful table, so the schema's
+        # permission checks (VM.Backup, Datastore.AllocateSpace) apply.
+        return [('POST', '/nodes/{node}/vzdump', self._harness_vzdump)] if self.vzdump else []
+
+    async def _harness_vzdump(self, v, user):
+        vmid = int(str(v['vmid']).split(',')[0])
+        storage = v.get('storage') or 'local'
+        mode = v.get('mode') or 'snapshot'
+        vm = self.guest(vmid)
+        if vm is None or vm.node != v['node']:
+            raise die("unable to find VM '{0}' on node '{1}'".format(vmid, v['node']))
+        # The schema leaves these to the code (PVE/API2/VZDump.pm and PVE/VZDump.pm check them).
+        self.require(user, '/storage/' + storage, 'Datastore.AllocateSpace')
+        self.require(user, '/vms/{0}'.format(vmid), 'VM.Backup')
+        name = 'vzdump-qemu-{0}-{1}.vma.zst'.format(vmid, time.strftime('%Y_%m_%d-%H_%M_%S'))
+        volname = 'backup/' + name
+        path = self._volume_path(storage, volname, 'backup')
+        fixture = os.path.join(self.vzdump['fixture_dir'], '{0}.vma.zst'.format(vmid))
+        log = ['INFO: starting new backup job: vzdump {0} --storage {1} --mode {2} --compress zstd'.format(
+                   vmid, storage, mode),
+               'INFO: Starting Backup of VM {0} (qemu)'.format(vmid),
+               'INFO: Backup started at {0}'.format(time.strftime('%Y-%m-%d %H:%M:%S')),
+               'INFO: backup mode: {0}'.format(mode),
+               "INFO: creating vzdump archive '{0}'".format(path),
+               'INFO: started backup task \'c0ffee00-0000-4000-8000-00000000{0}\''.format(vmid),
+               'INFO:  50% (2.0 GiB of 4.0 GiB) in 3s, read: 682.7 MiB/s, write: 120.3 MiB/s',
+               'INFO: 100% (4.0 GiB of 4.0 GiB) in 6s, read: 682.7 MiB/s, write: 120.3 MiB/s']
+
+        async def body():
+            vm.lock = 'backup'
+            vm.config['lock'] = 'backup'
+            try:
+                if not os.path.isfile(fixture):
+                    raise TaskError('Backup of VM {0} failed - no fixture at {1}'.format(vmid, fixture))
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                shutil.copyfile(fixture, path)
+                self.storages[storage].setdefault('volumes', {})[volname] = {
+                    'content': 'backup', 'format': 'vma.zst', 'size': os.path.getsize(path), 'vmid': vmid,
+                    'ctime': int(time.time())}
+            finally:
+                vm.lock = None
+                vm.config.pop('lock', None)
+            return 'INFO: Finished Backup of VM {0} (00:00:06)'.format(vmid)
+        return await self.task(vm.node, 'vzdump', '', user, body, vm=vm, lock=False, log=log)
+
+
 def build(scenario):
-    pve = FakePve(user='root@pam', password=scenario.get('root_password', 'secret'), host='127.0.0.1', port=0)
+    pve = HarnessPve(user='root@pam', password=scenario.get('root_password', 'secret'), host='127.0.0.1', port=0)
     pve.time_scale = 0
     pve.cluster_name = scenario.get('cluster_name', pve.cluster_name)
     for node in scenario.get('nodes', []):
@@ -50,6 +115,9 @@ def build(scenario):
                            'net0': 'virtio=BC:24:11:00:{0:02X}:{1:02X},bridge=vmbr0'.format(i // 256 % 256, i % 256),
                            'tags': 'gen;tier{0}'.format(i % 3)},
             })
+    if scenario.get('vzdump'):
+        pve.vzdump = scenario['vzdump']
+        pve.storages['local']['path'] = scenario['vzdump']['dump_base']
     pve.apitokens.update(scenario.get('tokens', {}))
     pve.users.update(scenario.get('users', {}))
     for user, path, *privs in scenario.get('grants', []):

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { open } from "@tauri-apps/plugin-dialog";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { commands } from "../../bindings";
-import { connection, makeJob } from "../../test/fixtures";
+import { connection, makeJob, proxmoxKind, vsphereKind } from "../../test/fixtures";
 import { renderWithProviders } from "../../test/render";
 import { makeVm } from "../../test/vms";
 import { useDestinations } from "../../store/destinations";
@@ -12,17 +12,18 @@ import { ExportDialog } from "./ExportDialog";
 import { messages } from "./schema";
 
 vi.mock("../../bindings", () => ({
-  commands: { startExport: vi.fn() },
+  commands: { startExport: vi.fn(), listProviderKinds: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
 
 const startExport = vi.mocked(commands.startExport);
+const listProviderKinds = vi.mocked(commands.listProviderKinds);
 const vms = [makeVm("/DC0/vm/prod/web01"), makeVm("/DC0/vm/prod/db01")];
 
-function setup(destination = "") {
+function setup(destination = "", subject = connection) {
   const onClose = vi.fn();
-  renderWithProviders(<ExportDialog request={{ connection, vms, destination }} onClose={onClose} />);
+  renderWithProviders(<ExportDialog request={{ connection: subject, vms, destination }} onClose={onClose} />);
   return { onClose, user: userEvent.setup() };
 }
 
@@ -31,6 +32,7 @@ beforeEach(() => {
   useNavigation.setState({ section: "inventory" });
   useDestinations.setState({ destinations: [], lastUsed: null });
   startExport.mockResolvedValue({ status: "ok", data: [makeJob({ id: "j-a" }), makeJob({ id: "j-b" })] });
+  listProviderKinds.mockResolvedValue([vsphereKind, proxmoxKind]);
 });
 
 describe("ExportDialog", () => {
@@ -128,5 +130,28 @@ describe("ExportDialog", () => {
     await user.click(screen.getByTestId("export-browse"));
     await waitFor(() => expect(screen.getByTestId("export-destination")).toHaveValue("/home/ada/Exports"));
     expect(open).toHaveBeenCalledWith(expect.objectContaining({ directory: true }));
+  });
+
+  it("offers the platform's own archive where there is one, without options that do not apply", async () => {
+    const { user } = setup("/srv/backups", { ...connection, kind: "proxmox", name: "pve" });
+    const pkg = screen.getByTestId("export-package");
+    await waitFor(() => expect(pkg).toHaveTextContent("Proxmox backup (.vma.zst"));
+    await user.selectOptions(screen.getByTestId("export-disk-format"), "qcow2");
+    await user.selectOptions(pkg, "native");
+    for (const id of ["export-compression", "export-manifest", "export-disk-format"]) {
+      expect(screen.getByTestId(id)).toBeDisabled();
+    }
+    await user.click(screen.getByTestId("export-submit"));
+    await waitFor(() => expect(startExport).toHaveBeenCalledTimes(1));
+    expect(startExport.mock.calls[0]?.[0].format).toEqual({
+      package: "native", compression: "none", compression_level: null, manifest: "sha256", disk_format: null,
+    });
+  });
+
+  it("does not offer it for a platform without one", async () => {
+    setup();
+    await waitFor(() => expect(listProviderKinds).toHaveBeenCalled());
+    expect(screen.getByTestId("export-package")).not.toHaveTextContent("Proxmox backup");
+    expect(screen.getByTestId("export-package").querySelectorAll("option")).toHaveLength(2);
   });
 });

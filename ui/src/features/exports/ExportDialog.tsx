@@ -6,14 +6,14 @@ import { useForm, useWatch } from "react-hook-form";
 import type { Connection, VmInfo } from "../../bindings";
 import { toCoreError } from "../../api/errors";
 import type { CoreError } from "../../api/errors";
-import { useStartExport } from "../../api/hooks";
+import { useProviderKinds, useStartExport } from "../../api/hooks";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useDestinations } from "../../store/destinations";
 import { useNavigation } from "../../store/navigation";
 import { DestinationField, ExportFormatFields } from "./ExportFormatFields";
 import type { ExportFieldsForm } from "./ExportFormatFields";
 import {
-  artefactSuffix,
+  artefactName,
   defaultExportValues,
   exportFormSchema,
   fieldForExportError,
@@ -63,6 +63,8 @@ type ExportFormProps = {
 
 export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
   const start = useStartExport();
+  const kinds = useProviderKinds();
+  const nativeArchive = kinds.data?.find((k) => k.kind === request.connection.kind)?.native_archive ?? null;
   const setSection = useNavigation((s) => s.setSection);
   const setLastUsed = useDestinations((s) => s.setLastUsed);
   const [submitError, setSubmitError] = useState<CoreError | null>(null);
@@ -113,10 +115,10 @@ export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
           {vmSummary(request.vms)}
         </Text>
         {submitError && <ErrorAlert error={submitError} title="Could not start the export" />}
-        <ExportFormatFields form={fieldsForm} testIdPrefix="export" />
+        <ExportFormatFields form={fieldsForm} testIdPrefix="export" nativeArchive={nativeArchive} />
         <DestinationField
           form={fieldsForm}
-          description={`An existing folder; each VM becomes NAME${artefactSuffix(pkg, compression)} inside it`}
+          description={`An existing folder; each VM becomes ${artefactName(pkg, compression)} inside it`}
           testId="export-destination"
           browseTestId="export-browse"
         />

@@ -5,7 +5,7 @@ import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { Controller, useWatch } from "react-hook-form";
 import type { UseFormReturn } from "react-hook-form";
 import { toApiError } from "../../api/errors";
-import { COMPRESSION_LEVELS } from "./schema";
+import { COMPRESSION_LEVELS, KEEP_DISK_FORMAT } from "./schema";
 import type { ExportFormValues } from "./schema";
 
 const PACKAGE_OPTIONS = [
@@ -41,13 +41,17 @@ type ExportFormatFieldsProps = {
   form: ExportFieldsForm;
   /** `export` gives `export-package`, `export-compression`, `export-level`, … */
   testIdPrefix: string;
+  /**
+   * The connection's platform's own backup archive (`ProviderKindInfo.native_archive`), offered
+   * as a package when it has one.
+   */
+  nativeArchive?: string | null;
 };
 
 /** Package, manifest, compression (+ level) and disk format, as the core's `ExportFormat` has them. */
-export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsProps) {
+export function ExportFormatFields({ form, testIdPrefix, nativeArchive = null }: ExportFormatFieldsProps) {
   const {
     control,
-    register,
     setValue,
     clearErrors,
     trigger,
@@ -56,7 +60,14 @@ export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsPro
   const pkg = useWatch({ control, name: "package" });
   const compression = useWatch({ control, name: "compression" });
   const isOvf = pkg === "ovf";
+  const isNative = pkg === "native";
   const levelRange = compression === "none" ? null : COMPRESSION_LEVELS[compression];
+  const packageOptions = nativeArchive
+    ? [...PACKAGE_OPTIONS, { value: "native", label: nativeArchive }]
+    : pkg === "native"
+      ? // Kept so a saved choice shows as it is (the core says why it no longer applies).
+        [...PACKAGE_OPTIONS, { value: "native", label: "The platform's own backup archive" }]
+      : PACKAGE_OPTIONS;
 
   return (
     <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="sm">
@@ -66,7 +77,7 @@ export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsPro
         render={({ field, fieldState }) => (
           <NativeSelect
             label="Package"
-            data={PACKAGE_OPTIONS}
+            data={packageOptions}
             name={field.name}
             ref={field.ref}
             value={field.value}
@@ -74,11 +85,16 @@ export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsPro
             onChange={(e) => {
               const value = e.currentTarget.value as ExportFormValues["package"];
               field.onChange(value);
-              if (value === "ovf") {
+              if (value === "ovf" || value === "native") {
                 // Compression is for OVA archives only: clear it rather than keep an invalid pair.
                 setValue("compression", "none");
                 setValue("compression_level", "");
                 clearErrors(["compression", "compression_level"]);
+              }
+              if (value === "native") {
+                // The archive is kept as the platform wrote it: its disks are not converted.
+                setValue("disk_format", KEEP_DISK_FORMAT);
+                clearErrors("disk_format");
               }
             }}
             error={fieldState.error?.message}
@@ -86,13 +102,25 @@ export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsPro
           />
         )}
       />
-      <NativeSelect
-        label="Manifest"
-        description="Digest of every file, checked after writing"
-        data={MANIFEST_OPTIONS}
-        error={errors.manifest?.message}
-        data-testid={`${testIdPrefix}-manifest`}
-        {...register("manifest")}
+      <Controller
+        control={control}
+        name="manifest"
+        render={({ field, fieldState }) => (
+          // Controlled, so disabling it for a kept archive never drops its value from the form.
+          <NativeSelect
+            label="Manifest"
+            description={isNative ? "None: the archive's own checksums are checked" : "Digest of every file, checked after writing"}
+            data={MANIFEST_OPTIONS}
+            disabled={isNative}
+            name={field.name}
+            ref={field.ref}
+            value={field.value}
+            onBlur={field.onBlur}
+            onChange={(e) => field.onChange(e.currentTarget.value)}
+            error={fieldState.error?.message}
+            data-testid={`${testIdPrefix}-manifest`}
+          />
+        )}
       />
       <Controller
         control={control}
@@ -101,9 +129,9 @@ export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsPro
           // Controlled, so disabling it for OVF never drops its value from the form.
           <NativeSelect
             label="Compression"
-            description={isOvf ? "OVA archives only" : "Of the whole archive"}
+            description={isOvf || isNative ? "OVA archives only" : "Of the whole archive"}
             data={COMPRESSION_OPTIONS}
-            disabled={isOvf}
+            disabled={isOvf || isNative}
             name={field.name}
             ref={field.ref}
             value={field.value}
@@ -144,13 +172,24 @@ export function ExportFormatFields({ form, testIdPrefix }: ExportFormatFieldsPro
           />
         )}
       />
-      <NativeSelect
-        label="Disk format"
-        description="Converted with qemu-img when it differs"
-        data={DISK_FORMAT_OPTIONS}
-        error={errors.disk_format?.message}
-        data-testid={`${testIdPrefix}-disk-format`}
-        {...register("disk_format")}
+      <Controller
+        control={control}
+        name="disk_format"
+        render={({ field, fieldState }) => (
+          <NativeSelect
+            label="Disk format"
+            description={isNative ? "As the platform wrote them" : "Converted with qemu-img when it differs"}
+            data={DISK_FORMAT_OPTIONS}
+            disabled={isNative}
+            name={field.name}
+            ref={field.ref}
+            value={field.value}
+            onBlur={field.onBlur}
+            onChange={(e) => field.onChange(e.currentTarget.value)}
+            error={fieldState.error?.message}
+            data-testid={`${testIdPrefix}-disk-format`}
+          />
+        )}
       />
     </SimpleGrid>
   );

@@ -9,7 +9,7 @@ import type {
   PackageKind,
 } from "../../bindings";
 
-export const PACKAGE_KINDS = ["ova", "ovf"] as const satisfies readonly PackageKind[];
+export const PACKAGE_KINDS = ["ova", "ovf", "native"] as const satisfies readonly PackageKind[];
 export const COMPRESSION_KINDS = ["none", "gzip", "zstd"] as const satisfies readonly CompressionKind[];
 export const MANIFEST_ALGORITHMS = ["sha256", "sha1"] as const satisfies readonly ManifestAlgorithm[];
 export const DISK_FORMATS = ["vmdk", "qcow2", "vhd", "vhdx", "vdi", "raw"] as const satisfies readonly DiskFormatChoice[];
@@ -26,6 +26,8 @@ export const COMPRESSION_LEVELS = {
 /** Messages are the core's own, so the form and the core never disagree in wording. */
 export const messages = {
   compressionOvaOnly: "Compression applies to OVA archives only; choose OVA or no compression",
+  nativeNoCompression: "The platform's backup archive is kept as it is; choose no compression",
+  nativeKeepsDisks: "The platform's backup archive keeps its disks as they are; choose OVA or OVF to convert them",
   levelNotANumber: "The compression level must be a whole number",
   levelNeedsCompression: "A compression level needs gzip or zstd compression",
   gzipLevel: "The gzip level must be between 0 and 9",
@@ -56,6 +58,14 @@ export type ExportFormatOutput = z.output<ExportFormatObject>;
 
 /** The core's `ExportFormat::validate`, as form issues on the fields at fault. */
 export function checkExportFormat(values: ExportFormatOutput, ctx: z.RefinementCtx): void {
+  if (values.package === "native") {
+    if (values.compression !== "none") {
+      ctx.addIssue({ code: "custom", path: ["compression"], message: messages.nativeNoCompression });
+    }
+    if (values.disk_format !== KEEP_DISK_FORMAT) {
+      ctx.addIssue({ code: "custom", path: ["disk_format"], message: messages.nativeKeepsDisks });
+    }
+  }
   if (values.package === "ovf" && values.compression !== "none") {
     ctx.addIssue({ code: "custom", path: ["compression"], message: messages.compressionOvaOnly });
   }
@@ -148,10 +158,11 @@ export function toExportSpec(values: ExportFormOutput, connectionId: string, vmI
   };
 }
 
-/** The artefact's file extension for the chosen package and compression, as the core names it. */
-export function artefactSuffix(pkg: PackageKind, compression: CompressionKind): string {
-  if (pkg === "ovf") return "/ (a folder)";
-  return compression === "gzip" ? ".ova.gz" : compression === "zstd" ? ".ova.zst" : ".ova";
+/** What one VM's export is called for the chosen package and compression, as the core names it. */
+export function artefactName(pkg: PackageKind, compression: CompressionKind, stem = "NAME"): string {
+  if (pkg === "native") return "a backup file named as the platform names its own";
+  if (pkg === "ovf") return `${stem}/ (a folder)`;
+  return stem + (compression === "gzip" ? ".ova.gz" : compression === "zstd" ? ".ova.zst" : ".ova");
 }
 
 /**
@@ -167,6 +178,8 @@ export function fieldForExportError(error: ApiError): ExportField | null {
       return "compression";
     case "invalid_compression_level":
       return "compression_level";
+    case "invalid_disk_format":
+      return "disk_format";
     default:
       return null;
   }

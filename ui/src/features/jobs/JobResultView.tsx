@@ -27,11 +27,15 @@ export function JobResultView({ jobId, result }: { jobId: string; result: JobRes
       <Group gap="xs">
         <Text size="xs" c="dimmed" data-testid="job-result-summary">
           {formatBytes(result.bytes)} · {fileCount} {fileCount === 1 ? "file" : "files"} ·{" "}
-          {result.manifest_algorithm.toUpperCase()} manifest
+          {result.manifest_algorithm ? `${result.manifest_algorithm.toUpperCase()} manifest` : "the archive's own checksums"}
         </Text>
         {result.verified ? (
           <Tooltip
-            label="Checked after writing: descriptor first, every file's size and digest matches the manifest"
+            label={
+              result.manifest_algorithm
+                ? "Checked after writing: descriptor first, every file's size and digest matches the manifest"
+                : "Read through before it got its final name: every checksum of the platform's archive format matched"
+            }
             withArrow
             multiline
             w={260}

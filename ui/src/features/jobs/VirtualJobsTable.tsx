@@ -204,7 +204,8 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
                 title="Every file matched the manifest before the package got its final name"
                 className={`${classes.dimmed} ${classes.verified}`}
               >
-                <IconShieldCheck size={14} aria-hidden /> Verified · {formatBytes(job.result.bytes)} · {job.result.manifest_algorithm.toUpperCase()}
+                <IconShieldCheck size={14} aria-hidden /> Verified · {formatBytes(job.result.bytes)}
+                {job.result.manifest_algorithm && ` · ${job.result.manifest_algorithm.toUpperCase()}`}
               </div>
             )}
           </div>

@@ -11,7 +11,13 @@ import { ScheduleForm } from "./ScheduleForm";
 import { messages } from "./schema";
 
 vi.mock("../../bindings", () => ({
-  commands: { addSchedule: vi.fn(), updateSchedule: vi.fn(), getSchedule: vi.fn(), listVms: vi.fn() },
+  commands: {
+    addSchedule: vi.fn(),
+    updateSchedule: vi.fn(),
+    getSchedule: vi.fn(),
+    listVms: vi.fn(),
+    listProviderKinds: vi.fn(() => Promise.resolve([])),
+  },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));

@@ -22,11 +22,11 @@ import { Controller, useForm, useWatch } from "react-hook-form";
 import type { Connection, Schedule } from "../../bindings";
 import { toCoreError } from "../../api/errors";
 import type { CoreError } from "../../api/errors";
-import { useAddSchedule, useScheduleDetail, useUpdateSchedule } from "../../api/hooks";
+import { useAddSchedule, useProviderKinds, useScheduleDetail, useUpdateSchedule } from "../../api/hooks";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { DestinationField, ExportFormatFields } from "../exports/ExportFormatFields";
 import type { ExportFieldsForm } from "../exports/ExportFormatFields";
-import { artefactSuffix } from "../exports/schema";
+import { artefactName } from "../exports/schema";
 import { formatLocal } from "./format";
 import { SchedulePreview } from "./SchedulePreview";
 import {
@@ -93,6 +93,9 @@ export function ScheduleForm({ schedule, connections, defaultDestination = "", o
     name: ["cron", "time_zone", "connection_id", "selection_kind", "retention_kind", "package", "compression"],
   });
   const zoneOptions = useMemo(() => timeZoneOptions(schedule?.time_zone), [schedule?.time_zone]);
+  const kinds = useProviderKinds();
+  const connectionKind = connections.find((c) => c.id === connectionId)?.kind;
+  const nativeArchive = kinds.data?.find((k) => k.kind === connectionKind)?.native_archive ?? null;
   const connectionOptions = useMemo(() => {
     const options = connections.map((c) => ({ value: c.id, label: c.name }));
     if (schedule && !connections.some((c) => c.id === schedule.template.connection_id)) {
@@ -294,11 +297,11 @@ export function ScheduleForm({ schedule, connections, defaultDestination = "", o
         <Section title="Where and how">
           <DestinationField
             form={fieldsForm}
-            description={`An existing folder; each run writes DEST/<name>/<date-time>/VM${artefactSuffix(pkg, compression)}`}
+            description={`An existing folder; each run writes DEST/<name>/<date-time>/${artefactName(pkg, compression, "VM")}`}
             testId="schedule-destination"
             browseTestId="schedule-browse"
           />
-          <ExportFormatFields form={fieldsForm} testIdPrefix="schedule-format" />
+          <ExportFormatFields form={fieldsForm} testIdPrefix="schedule-format" nativeArchive={nativeArchive} />
         </Section>
 
         <Section title="Keep">

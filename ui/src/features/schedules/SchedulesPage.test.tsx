@@ -23,6 +23,7 @@ vi.mock("../../bindings", () => ({
     removeSchedule: vi.fn(),
     scheduleRetentionPreview: vi.fn(),
     listVms: vi.fn(),
+    listProviderKinds: vi.fn(() => Promise.resolve([])),
   },
   events: { coreEvent: { listen: vi.fn() } },
 }));
