@@ -276,6 +276,23 @@ export type ExportFormat = {
 	manifest: ManifestAlgorithm,
 	/**  `None` keeps the format the platform exports (streamOptimized VMDK for vSphere). */
 	disk_format: DiskFormatChoice | null,
+	/**
+	 *  The platform's own choices for this export (`ProviderKindInfo::export_options`,
+	 *  e.g. Proxmox's `mode`); a key left out takes its first choice.
+	 */
+	platform_options?: { [key in string]: string },
+};
+
+/**
+ *  A choice a platform offers for each export (Proxmox's backup mode), shown
+ *  in the export dialog; the first choice is the default.
+ */
+export type ExportOptionSpec = {
+	key: string,
+	label: string,
+	help: string,
+	/**  (value, label) pairs; the first is what an export gets when not told. */
+	choices: ([string, string])[],
 };
 
 /**  What the window or `hyperctl export` asks for. */
@@ -533,6 +550,8 @@ export type ProviderKindInfo = {
 	username_label: string,
 	secret_label: string,
 	options: FieldSpec[],
+	/**  Choices this platform offers for each export (`ExportFormat::platform_options`). */
+	export_options: ExportOptionSpec[],
 	/**
 	 *  The platform's own backup archive, when an export can keep it instead
 	 *  of an OVA (`PackageKind::Native`): how the export dialog names it.

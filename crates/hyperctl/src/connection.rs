@@ -123,7 +123,7 @@ fn read_secret_files(files: Vec<(String, String)>) -> Result<BTreeMap<String, Se
     Ok(out)
 }
 
-fn parse_option(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_option(s: &str) -> Result<(String, String), String> {
     let (k, v) = s
         .split_once('=')
         .ok_or_else(|| format!("\"{s}\" is not KEY=VALUE"))?;

@@ -48,6 +48,10 @@ pub struct ExportFormatArgs {
     /// Manifest digest algorithm.
     #[arg(long, value_enum, default_value_t = ManifestArg::Sha256)]
     pub manifest: ManifestArg,
+    /// The platform's own export choice as KEY=VALUE (repeatable), e.g. Proxmox's
+    /// --export-option mode=stop (snapshot, suspend or stop; default snapshot).
+    #[arg(long = "export-option", value_name = "KEY=VALUE", value_parser = crate::connection::parse_option)]
+    pub export_options: Vec<(String, String)>,
 }
 
 impl ExportFormatArgs {
@@ -76,6 +80,7 @@ impl ExportFormatArgs {
                 DiskFormatArg::Vdi => DiskFormatChoice::Vdi,
                 DiskFormatArg::Raw => DiskFormatChoice::Raw,
             }),
+            platform_options: self.export_options.iter().cloned().collect(),
         }
     }
 }
@@ -371,6 +376,7 @@ mod tests {
             compress: CompressArg::Zstd,
             level: Some(5),
             manifest: ManifestArg::Sha1,
+            export_options: vec![("mode".into(), "stop".into())],
         };
         let f = args.to_format();
         assert_eq!(f.package, PackageKind::Ova);
@@ -378,6 +384,10 @@ mod tests {
         assert_eq!(f.compression_level, Some(5));
         assert_eq!(f.manifest, ManifestAlgorithm::Sha1);
         assert_eq!(f.disk_format, Some(DiskFormatChoice::Qcow2));
+        assert_eq!(
+            f.platform_options.get("mode").map(String::as_str),
+            Some("stop")
+        );
         assert!(f.validate().is_ok());
     }
 }

@@ -331,6 +331,44 @@ fn list_then_export_a_vm_over_ssh_that_passes_every_independent_check() {
     // A container is listed but refused, saying why.
     let err = fails(&export(&data, "200", &out));
     assert!(err.contains("LXC"), "{err}");
+
+    // The backup mode is chosen per export, among vzdump's own.
+    let stopped = tmp.path().join("stopped");
+    std::fs::create_dir(&stopped).expect("dir");
+    let with_option = |option: &str| {
+        hyperctl(
+            &data,
+            &[
+                "export",
+                "--connection",
+                "pve",
+                "--vm",
+                "100",
+                "-o",
+                stopped.to_str().expect("utf-8"),
+                "--export-option",
+                option,
+            ],
+            None,
+        )
+    };
+    ok(&with_option("mode=stop"));
+    assert_eq!(
+        sshd.vzdump_args().as_deref(),
+        Some("100 --stdout --mode stop --compress zstd")
+    );
+    std::fs::remove_file(stopped.join("web01.ova")).expect("remove");
+    let err = fails(&with_option("mode=reboot"));
+    assert!(
+        err.contains("is not one of snapshot, suspend, stop"),
+        "{err}"
+    );
+    let err = fails(&with_option("speed=fast"));
+    assert!(
+        err.contains("no option \"speed\"") && err.contains("mode"),
+        "{err}"
+    );
+    assert!(entries(&stopped).is_empty());
 }
 
 #[test]

@@ -140,6 +140,7 @@ impl Provider for LocalProvider {
         &self,
         _vm: &str,
         _tag: &str,
+        _options: &hypersdk_core::providers::PlatformOptions,
         _c: &CancellationToken,
     ) -> hypersdk_core::Result<ExportPlan> {
         let mut disk = hypersdk_ovf::ExportDisk::local(&self.disk);

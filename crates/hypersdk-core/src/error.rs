@@ -134,6 +134,7 @@ impl CoreError {
                 "compression" => "invalid_compression",
                 "compression_level" => "invalid_compression_level",
                 "disk_format" => "invalid_disk_format",
+                "export_options" => "invalid_export_option",
                 "vm_ids" => "invalid_vm_selection",
                 "url" => "invalid_url",
                 "events" => "invalid_event",

@@ -81,7 +81,7 @@ impl From<DiskFormatChoice> for hypersdk_ovf::DiskFormat {
 }
 
 /// How the artefact is written; shared by one-off exports and schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
 pub struct ExportFormat {
     pub package: PackageKind,
     pub compression: CompressionKind,
@@ -90,6 +90,10 @@ pub struct ExportFormat {
     pub manifest: ManifestAlgorithm,
     /// `None` keeps the format the platform exports (streamOptimized VMDK for vSphere).
     pub disk_format: Option<DiskFormatChoice>,
+    /// The platform's own choices for this export (`ProviderKindInfo::export_options`,
+    /// e.g. Proxmox's `mode`); a key left out takes its first choice.
+    #[serde(default)]
+    pub platform_options: std::collections::BTreeMap<String, String>,
 }
 
 impl ExportFormat {
@@ -196,6 +200,7 @@ impl Core {
         }
         let dir = check_destination_dir(&spec.destination_dir)?;
         let connection = self.connection(&spec.connection_id).await?;
+        crate::kinds::check_export_options(connection.kind, &spec.format.platform_options)?;
         let provider = self.provider(&connection.id).await?;
         let cancel = CancellationToken::new();
         let started = chrono::Local::now();
@@ -248,7 +253,7 @@ impl Core {
                 vm_name: vm.name,
                 vm_path: vm.path,
                 destination,
-                format: spec.format,
+                format: spec.format.clone(),
             });
         }
         let mut jobs = Vec::with_capacity(requests.len());
@@ -478,7 +483,14 @@ async fn run_export(
         cancel,
         progress,
     } = ctx;
-    let plan = provider.export(&request.vm_id, &job_id, &cancel).await?;
+    let plan = provider
+        .export(
+            &request.vm_id,
+            &job_id,
+            &request.format.platform_options,
+            &cancel,
+        )
+        .await?;
     let ExportPlan {
         mut vm,
         mut disks,

@@ -1,6 +1,7 @@
 //! What each platform's connection form asks for.
 
-use crate::model::{FieldSpec, ProviderKind, ProviderKindInfo};
+use crate::error::{CoreError, Result};
+use crate::model::{ExportOptionSpec, FieldSpec, ProviderKind, ProviderKindInfo};
 
 struct KindSpec {
     display_name: &'static str,
@@ -15,13 +16,23 @@ struct KindSpec {
     /// The platform's own backup archive an export can keep instead of an OVA
     /// (`PackageKind::Native`), as the export dialog names it.
     native_archive: Option<&'static str>,
+    /// Choices for each export: (key, label, help, (value, label) choices, the first the default).
+    export_options: &'static [ExportOption],
 }
+
+type ExportOption = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
 
 fn spec(kind: ProviderKind) -> KindSpec {
     match kind {
         ProviderKind::Vsphere => KindSpec {
             display_name: "VMware vSphere",
             native_archive: None,
+            export_options: &[],
             default_port: 443,
             endpoint_hint: "vcenter.example.com",
             username_label: "Username",
@@ -38,6 +49,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         ProviderKind::Aws => KindSpec {
             display_name: "AWS EC2",
             native_archive: None,
+            export_options: &[],
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://ec2.us-east-1.amazonaws.com",
@@ -63,6 +75,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         ProviderKind::Azure => KindSpec {
             display_name: "Microsoft Azure",
             native_archive: None,
+            export_options: &[],
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://management.azure.com",
@@ -95,6 +108,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         ProviderKind::Gcp => KindSpec {
             display_name: "Google Cloud",
             native_archive: None,
+            export_options: &[],
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://compute.googleapis.com",
@@ -127,6 +141,7 @@ fn spec(kind: ProviderKind) -> KindSpec {
         ProviderKind::Hyperv => KindSpec {
             display_name: "Microsoft Hyper-V",
             native_archive: None,
+            export_options: &[],
             secret_options: &[],
             default_port: 5986,
             endpoint_hint: "https://hyperv01.example.com:5986",
@@ -137,6 +152,19 @@ fn spec(kind: ProviderKind) -> KindSpec {
         ProviderKind::Proxmox => KindSpec {
             display_name: "Proxmox VE",
             native_archive: Some("Proxmox backup (.vma.zst, restores with qmrestore)"),
+            export_options: &[(
+                "mode",
+                "Backup mode",
+                "How vzdump keeps the guest consistent while it reads it",
+                &[
+                    ("snapshot", "Snapshot (the VM keeps running)"),
+                    ("suspend", "Suspend (paused while the backup starts)"),
+                    (
+                        "stop",
+                        "Stop (shut down for the backup, started again after)",
+                    ),
+                ],
+            )],
             default_port: 8006,
             endpoint_hint: "https://pve.example.com:8006",
             username_label: "User (root@pam, or user@realm!tokenid for an API token)",
@@ -164,13 +192,6 @@ fn spec(kind: ProviderKind) -> KindSpec {
                     "SHA-256 fingerprints of the nodes' SSH host keys, comma-separated (as ssh-keygen -l prints them); the connection test shows a node's key to pin",
                     false,
                     "SHA256:…",
-                ),
-                (
-                    "vzdump_mode",
-                    "Backup mode",
-                    "snapshot (default: the VM keeps running), suspend or stop",
-                    false,
-                    "snapshot",
                 ),
                 (
                     "backup_storage",
@@ -206,6 +227,44 @@ fn spec(kind: ProviderKind) -> KindSpec {
     }
 }
 
+/// Checks an export's platform options against what the kind offers: known
+/// keys, one of their choices.
+pub fn check_export_options(
+    kind: ProviderKind,
+    options: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let spec = spec(kind);
+    for (key, value) in options {
+        let Some((_, label, _, choices)) = spec.export_options.iter().find(|o| o.0 == key) else {
+            return Err(CoreError::invalid(
+                "export_options",
+                format!(
+                    "{} exports have no option \"{key}\"{}",
+                    spec.display_name,
+                    match spec.export_options.iter().map(|o| o.0).collect::<Vec<_>>() {
+                        keys if keys.is_empty() => String::new(),
+                        keys => format!(" (they have: {})", keys.join(", ")),
+                    }
+                ),
+            ));
+        };
+        if !choices.iter().any(|(v, _)| v == value) {
+            return Err(CoreError::invalid(
+                "export_options",
+                format!(
+                    "{label} \"{value}\" is not one of {}",
+                    choices
+                        .iter()
+                        .map(|(v, _)| *v)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn display_name(kind: ProviderKind) -> &'static str {
     spec(kind).display_name
 }
@@ -237,6 +296,19 @@ pub fn info(kind: ProviderKind, discovery_available: bool) -> ProviderKindInfo {
         username_label: s.username_label.into(),
         secret_label: s.secret_label.into(),
         native_archive: s.native_archive.map(String::from),
+        export_options: s
+            .export_options
+            .iter()
+            .map(|(key, label, help, choices)| ExportOptionSpec {
+                key: (*key).into(),
+                label: (*label).into(),
+                help: (*help).into(),
+                choices: choices
+                    .iter()
+                    .map(|(v, l)| ((*v).into(), (*l).into()))
+                    .collect(),
+            })
+            .collect(),
         options: s
             .options
             .iter()
@@ -264,5 +336,34 @@ pub fn info(kind: ProviderKind, discovery_available: bool) -> ProviderKindInfo {
             )
             .collect(),
         discovery_available,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn export_options_are_the_kinds_own_and_one_of_their_choices() {
+        let opts =
+            |k: &str, v: &str| std::collections::BTreeMap::from([(k.to_owned(), v.to_owned())]);
+        assert!(check_export_options(ProviderKind::Proxmox, &opts("mode", "stop")).is_ok());
+        assert!(check_export_options(ProviderKind::Proxmox, &Default::default()).is_ok());
+        let err = check_export_options(ProviderKind::Proxmox, &opts("mode", "reboot"))
+            .expect_err("reboot");
+        assert_eq!(err.code(), "invalid_export_option");
+        assert!(err.to_string().contains("snapshot, suspend, stop"), "{err}");
+        let err = check_export_options(ProviderKind::Vsphere, &opts("mode", "stop"))
+            .expect_err("vsphere");
+        assert!(
+            err.to_string()
+                .contains("VMware vSphere exports have no option"),
+            "{err}"
+        );
+        let info = info(ProviderKind::Proxmox, true);
+        assert_eq!(
+            info.export_options[0].choices[0].0, "snapshot",
+            "the default comes first"
+        );
     }
 }

@@ -232,6 +232,17 @@ pub struct FieldSpec {
     pub multiline: bool,
 }
 
+/// A choice a platform offers for each export (Proxmox's backup mode), shown
+/// in the export dialog; the first choice is the default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+pub struct ExportOptionSpec {
+    pub key: String,
+    pub label: String,
+    pub help: String,
+    /// (value, label) pairs; the first is what an export gets when not told.
+    pub choices: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ProviderKindInfo {
     pub kind: ProviderKind,
@@ -241,6 +252,8 @@ pub struct ProviderKindInfo {
     pub username_label: String,
     pub secret_label: String,
     pub options: Vec<FieldSpec>,
+    /// Choices this platform offers for each export (`ExportFormat::platform_options`).
+    pub export_options: Vec<ExportOptionSpec>,
     /// The platform's own backup archive, when an export can keep it instead
     /// of an OVA (`PackageKind::Native`): how the export dialog names it.
     pub native_archive: Option<String>,

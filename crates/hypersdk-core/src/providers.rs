@@ -30,6 +30,9 @@ pub struct ExportPlan {
     pub session: Box<dyn ExportSession>,
 }
 
+/// An export's platform options (`ExportFormat::platform_options`).
+pub type PlatformOptions = std::collections::BTreeMap<String, String>;
+
 /// Progress of an unpack: (disk index, bytes of that disk done).
 pub type UnpackProgress = Arc<dyn Fn(usize, u64) + Send + Sync>;
 
@@ -172,14 +175,16 @@ pub trait Provider: Send + Sync {
     async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> Result<VmInfo>;
     /// Prepares the export of one VM (see [`ExportPlan`]). `tag` identifies
     /// the job, so whatever the provider creates for it on the server can be
-    /// found again by [`Provider::cleanup_export`] after a crash.
+    /// found again by [`Provider::cleanup_export`] after a crash. `options`
+    /// are the kind's export options, already checked against its choices.
     async fn export(
         &self,
         vm_id: &str,
         tag: &str,
+        options: &PlatformOptions,
         cancel: &CancellationToken,
     ) -> Result<ExportPlan> {
-        let _ = (vm_id, tag, cancel);
+        let _ = (vm_id, tag, options, cancel);
         Err(CoreError::Unsupported(format!(
             "exporting {} VMs is not available yet",
             crate::kinds::display_name(self.kind())

@@ -127,6 +127,7 @@ impl Provider for FakeProvider {
         &self,
         vm_id: &str,
         _tag: &str,
+        _options: &hypersdk_core::providers::PlatformOptions,
         cancel: &CancellationToken,
     ) -> hypersdk_core::Result<ExportPlan> {
         let vm = self.get_vm(vm_id, cancel).await?;

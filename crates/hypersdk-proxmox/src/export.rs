@@ -29,7 +29,7 @@ use crate::config::{Bus, GuestConfig, cim_os_id, os_name};
 use crate::error::{ProxmoxError, Result};
 use crate::inventory::path_segment;
 use crate::ssh::{self, SshAuth, SshError, SshSession, SshTarget};
-use crate::storage_backup::StorageBackup;
+use crate::storage_backup::{StorageBackup, progress_percent};
 use crate::vma::{DeviceSink, Discard, SparseFiles, VmaDevice, VmaError, VmaHeader, VmaReader};
 
 /// How vzdump keeps the guest consistent (`--mode`).
@@ -49,7 +49,7 @@ impl BackupMode {
             "suspend" => Ok(BackupMode::Suspend),
             "stop" => Ok(BackupMode::Stop),
             other => Err(ProxmoxError::InvalidOption {
-                key: "vzdump_mode",
+                key: "mode",
                 message: format!("\"{other}\" is not a vzdump mode: use snapshot, suspend or stop"),
             }),
         }
@@ -75,7 +75,6 @@ pub struct SshSettings {
     pub auth: Option<SshAuth>,
     /// `ssh_host_keys`: the fingerprints the user pinned (one per node).
     pub host_keys: Vec<String>,
-    pub mode: BackupMode,
     /// `backup_storage`: where a backup through the API goes when the SSH
     /// user may not run `vzdump --stdout` (default `local`).
     pub backup_storage: String,
@@ -148,7 +147,6 @@ impl SshSettings {
             user: opt("ssh_user").unwrap_or_else(|| "root".to_owned()),
             auth,
             host_keys,
-            mode: BackupMode::parse(&opt("vzdump_mode").unwrap_or_default())?,
             backup_storage,
             remove_backup,
         })
@@ -276,6 +274,8 @@ pub struct VzdumpUnpack {
     pub node: String,
     pub vm_name: String,
     pub host: String,
+    /// The export's `mode` option.
+    pub mode: BackupMode,
     pub settings: SshSettings,
     /// The config the API gave: disk names and sizes for progress before the
     /// stream tells them, and the fallback description.
@@ -329,6 +329,22 @@ impl Unpack for VzdumpUnpack {
             CoreError::from(e)
         })
     }
+}
+
+/// Where vzdump's overall percentage puts each disk: QEMU's backup job reads
+/// the drives one after another, in the order the config lists them.
+fn share_of_progress(sizes: &[u64], percent: u8) -> Vec<(usize, u64)> {
+    let total: u64 = sizes.iter().sum();
+    let mut left = total / 100 * u64::from(percent) + total % 100 * u64::from(percent) / 100;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(disk, &size)| {
+            let done = left.min(size);
+            left -= done;
+            (disk, done)
+        })
+        .collect()
 }
 
 /// PVE's CLI lets only root run vzdump (`PVE::RESTEnvironment`'s "please
@@ -437,7 +453,7 @@ impl VzdumpUnpack {
         format!(
             "vzdump {} --stdout --mode {} --compress zstd",
             self.vmid,
-            self.settings.mode.as_str()
+            self.mode.as_str()
         )
     }
 
@@ -456,11 +472,20 @@ impl VzdumpUnpack {
 
         // vzdump's stderr goes to the log; the SSH layer keeps its tail for
         // the error message (ExitInfo::stderr_tail).
+        // Its `INFO:  42% (…)` lines count the zeros the stream leaves out
+        // too, so they move the bar where the written offsets cannot.
         let stderr_task = exec.take_stderr().map(|mut rx| {
             let vmid = self.vmid;
+            let sizes: Vec<u64> = self.disks().iter().map(|(_, s)| s.unwrap_or(0)).collect();
+            let progress = Arc::clone(progress);
             tokio::spawn(async move {
                 while let Some(line) = rx.recv().await {
                     tracing::debug!(vmid, "vzdump: {line}");
+                    if let Some(percent) = progress_percent(&line) {
+                        for (disk, done) in share_of_progress(&sizes, percent) {
+                            progress(disk, done);
+                        }
+                    }
                 }
             })
         });
@@ -591,7 +616,7 @@ impl VzdumpUnpack {
             node: &self.node,
             vmid: self.vmid,
             storage: &self.settings.backup_storage,
-            mode: self.settings.mode,
+            mode: self.mode,
         };
         let sizes: Vec<u64> = self.disks().iter().map(|(_, s)| s.unwrap_or(0)).collect();
         // The backup itself is the first half of the bar; reading the archive the second.
@@ -875,6 +900,18 @@ impl ExportSession for LockCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vzdumps_percentage_fills_the_disks_in_order() {
+        let sizes = [300, 100];
+        assert_eq!(share_of_progress(&sizes, 0), [(0, 0), (1, 0)]);
+        assert_eq!(share_of_progress(&sizes, 50), [(0, 200), (1, 0)]);
+        assert_eq!(share_of_progress(&sizes, 90), [(0, 300), (1, 60)]);
+        assert_eq!(share_of_progress(&sizes, 100), [(0, 300), (1, 100)]);
+        // No overflow for the largest disks PVE allows.
+        let huge = [u64::MAX / 4, u64::MAX / 4];
+        assert_eq!(share_of_progress(&huge, 100)[1].1, u64::MAX / 4);
+    }
     use hypersdk_core::model::{Secret, Secrets};
 
     #[test]
@@ -892,8 +929,13 @@ mod tests {
             .insert("ssh_password".into(), Secret::new("pw"));
         let s = SshSettings::from_connection(&options, &secrets).expect("settings");
         assert_eq!(
-            (s.port, s.user.as_str(), s.mode),
-            (2222, "root", BackupMode::Snapshot)
+            (
+                s.port,
+                s.user.as_str(),
+                s.backup_storage.as_str(),
+                s.remove_backup
+            ),
+            (2222, "root", "local", true)
         );
         assert_eq!(s.host_keys.len(), 2);
         assert!(matches!(s.auth, Some(SshAuth::Password(_))));
@@ -905,8 +947,9 @@ mod tests {
         for (key, value) in [
             ("ssh_port", "0"),
             ("ssh_port", "ssh"),
-            ("vzdump_mode", "snapshot; reboot"),
             ("ssh_host_keys", "not-a-key"),
+            ("backup_storage", "../etc"),
+            ("backup_remove", "maybe"),
         ] {
             let bad = BTreeMap::from([(key.to_owned(), value.to_owned())]);
             let err = SshSettings::from_connection(&bad, &secrets).expect_err(value);
@@ -915,6 +958,17 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_backup_mode_is_one_of_vzdumps() {
+        assert_eq!(BackupMode::parse("").ok(), Some(BackupMode::Snapshot));
+        assert_eq!(BackupMode::parse("stop").ok(), Some(BackupMode::Stop));
+        let err = BackupMode::parse("snapshot; reboot").expect_err("not a mode");
+        assert!(
+            matches!(err, ProxmoxError::InvalidOption { key: "mode", .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use hypersdk_core::model::{
     Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::{
-    Capabilities, ExportPlan, Provider, ProviderFactory, VmPage, cancellable,
+    Capabilities, ExportPlan, PlatformOptions, Provider, ProviderFactory, VmPage, cancellable,
 };
 use hypersdk_core::tls::Fingerprint;
 use hypersdk_core::{CoreError, Result as CoreResult};
@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiClient, Credentials, Timeouts};
 use crate::error::{ProxmoxError, Result};
-use crate::export::{LockCheck, SshSettings, VzdumpUnpack, vm_spec};
+use crate::export::{BackupMode, LockCheck, SshSettings, VzdumpUnpack, vm_spec};
 use crate::inventory::{self, Inventory};
 
 /// A cursor older than this re-reads the cluster instead of paging a stale copy.
@@ -488,8 +488,10 @@ impl Provider for ProxmoxProvider {
         &self,
         vm_id: &str,
         tag: &str,
+        options: &PlatformOptions,
         cancel: &CancellationToken,
     ) -> CoreResult<ExportPlan> {
+        let mode = BackupMode::parse(options.get("mode").map_or("", String::as_str))?;
         let (inv, index) = cancellable(cancel, self.find_guest(vm_id)).await?;
         let guest = &inv.guests[index];
         let r = &guest.resource;
@@ -523,6 +525,7 @@ impl Provider for ProxmoxProvider {
                 node: r.node.clone(),
                 vm_name: name,
                 host,
+                mode,
                 settings: self.ssh.clone(),
                 config,
             })),

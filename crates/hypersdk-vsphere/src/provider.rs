@@ -452,6 +452,8 @@ impl Provider for VsphereProvider {
         &self,
         vm_id: &str,
         tag: &str,
+        // vSphere offers no per-export choices (its kind declares none).
+        _options: &hypersdk_core::providers::PlatformOptions,
         cancel: &CancellationToken,
     ) -> CoreResult<ExportPlan> {
         self.require_password()?;

@@ -11,6 +11,7 @@ export const vsphereKind: ProviderKindInfo = {
     { key: "datacenter", label: "Datacenter", help: "Limit discovery to one datacenter", required: false, placeholder: "DC1" },
   ],
   native_archive: null,
+  export_options: [],
   discovery_available: true,
 };
 
@@ -26,6 +27,7 @@ export const awsKind: ProviderKindInfo = {
     { key: "bucket", label: "Export bucket", help: "S3 bucket for exported images", required: false, placeholder: "my-exports" },
   ],
   native_archive: null,
+  export_options: [],
   discovery_available: true,
 };
 
@@ -43,6 +45,7 @@ export const proxmoxKind: ProviderKindInfo = {
     { key: "ssh_password", label: "SSH password", help: "", required: false, placeholder: "", secret: true, multiline: false },
   ],
   native_archive: "Proxmox backup (.vma.zst, restores with qmrestore)",
+  export_options: [{ key: "mode", label: "Backup mode", help: "How vzdump keeps the guest consistent while it reads it", choices: [["snapshot", "Snapshot (the VM keeps running)"], ["suspend", "Suspend"], ["stop", "Stop"]] }],
   discovery_available: true,
 };
 

@@ -669,7 +669,7 @@ impl Core {
                 connection_id: template.connection_id.clone(),
                 vm_ids: vec![vm.clone()],
                 destination_dir: run_dir.display().to_string(),
-                format: template.format,
+                format: template.format.clone(),
             };
             match self.start_export(spec).await {
                 Ok(jobs) => job_ids.extend(jobs.into_iter().map(|j| j.id)),

@@ -256,6 +256,10 @@ impl Core {
             }
             Err(e) => return Err(e),
         };
+        crate::kinds::check_export_options(
+            connection.kind,
+            &input.template.format.platform_options,
+        )?;
         Ok(Valid {
             name,
             cron,
@@ -264,7 +268,7 @@ impl Core {
                 connection_id: connection.id,
                 selection,
                 destination_dir: destination.display().to_string(),
-                format: input.template.format,
+                format: input.template.format.clone(),
             },
             retention,
             missed_run_policy: input.missed_run_policy,

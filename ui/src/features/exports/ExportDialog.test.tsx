@@ -148,10 +148,21 @@ describe("ExportDialog", () => {
     });
   });
 
+  it("offers the platform's own choices, sending the one picked", async () => {
+    const { user } = setup("/srv/backups", { ...connection, kind: "proxmox", name: "pve" });
+    const mode = await screen.findByTestId("export-option-mode");
+    expect(mode).toHaveValue("snapshot");
+    await user.selectOptions(mode, "stop");
+    await user.click(screen.getByTestId("export-submit"));
+    await waitFor(() => expect(startExport).toHaveBeenCalledTimes(1));
+    expect(startExport.mock.calls[0]?.[0].format.platform_options).toEqual({ mode: "stop" });
+  });
+
   it("does not offer it for a platform without one", async () => {
     setup();
     await waitFor(() => expect(listProviderKinds).toHaveBeenCalled());
     expect(screen.getByTestId("export-package")).not.toHaveTextContent("Proxmox backup");
     expect(screen.getByTestId("export-package").querySelectorAll("option")).toHaveLength(2);
+    expect(screen.queryByTestId("export-option-mode")).not.toBeInTheDocument();
   });
 });

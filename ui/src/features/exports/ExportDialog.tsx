@@ -64,7 +64,8 @@ type ExportFormProps = {
 export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
   const start = useStartExport();
   const kinds = useProviderKinds();
-  const nativeArchive = kinds.data?.find((k) => k.kind === request.connection.kind)?.native_archive ?? null;
+  const kind = kinds.data?.find((k) => k.kind === request.connection.kind);
+  const nativeArchive = kind?.native_archive ?? null;
   const setSection = useNavigation((s) => s.setSection);
   const setLastUsed = useDestinations((s) => s.setLastUsed);
   const [submitError, setSubmitError] = useState<CoreError | null>(null);
@@ -115,7 +116,7 @@ export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
           {vmSummary(request.vms)}
         </Text>
         {submitError && <ErrorAlert error={submitError} title="Could not start the export" />}
-        <ExportFormatFields form={fieldsForm} testIdPrefix="export" nativeArchive={nativeArchive} />
+        <ExportFormatFields form={fieldsForm} testIdPrefix="export" nativeArchive={nativeArchive} exportOptions={kind?.export_options} />
         <DestinationField
           form={fieldsForm}
           description={`An existing folder; each VM becomes ${artefactName(pkg, compression)} inside it`}

@@ -2,9 +2,11 @@ import { Button, NativeSelect, SimpleGrid, TextInput } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconFolderOpen } from "@tabler/icons-react";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { useEffect } from "react";
 import { Controller, useWatch } from "react-hook-form";
 import type { UseFormReturn } from "react-hook-form";
 import { toApiError } from "../../api/errors";
+import type { ExportOptionSpec } from "../../bindings";
 import { COMPRESSION_LEVELS, KEEP_DISK_FORMAT } from "./schema";
 import type { ExportFormValues } from "./schema";
 
@@ -12,6 +14,7 @@ const PACKAGE_OPTIONS = [
   { value: "ova", label: "OVA — one archive file" },
   { value: "ovf", label: "OVF — a folder of files" },
 ];
+const NO_OPTIONS: readonly ExportOptionSpec[] = [];
 const COMPRESSION_OPTIONS = [
   { value: "none", label: "None" },
   { value: "gzip", label: "gzip" },
@@ -46,19 +49,34 @@ type ExportFormatFieldsProps = {
    * as a package when it has one.
    */
   nativeArchive?: string | null;
+  /** The connection's platform's own choices for each export (`ProviderKindInfo.export_options`). */
+  exportOptions?: readonly ExportOptionSpec[];
 };
 
 /** Package, manifest, compression (+ level) and disk format, as the core's `ExportFormat` has them. */
-export function ExportFormatFields({ form, testIdPrefix, nativeArchive = null }: ExportFormatFieldsProps) {
+export function ExportFormatFields({ form, testIdPrefix, nativeArchive = null, exportOptions = NO_OPTIONS }: ExportFormatFieldsProps) {
   const {
     control,
     setValue,
+    getValues,
     clearErrors,
     trigger,
     formState: { errors },
   } = form;
   const pkg = useWatch({ control, name: "package" });
   const compression = useWatch({ control, name: "compression" });
+  const platformOptions = useWatch({ control, name: "platform_options" });
+  // A record's errors are keyed by its keys; the core's one error for them sits on the record.
+  const optionsError = (errors.platform_options as { message?: string } | undefined)?.message;
+  const offered = exportOptions.map((o) => o.key).join(",");
+  useEffect(() => {
+    // Another connection's platform (a schedule's connection changed): drop what it does not offer.
+    const keys = new Set(offered.split(",").filter(Boolean));
+    const current = getValues("platform_options") ?? {};
+    if (Object.keys(current).some((k) => !keys.has(k))) {
+      setValue("platform_options", Object.fromEntries(Object.entries(current).filter(([k]) => keys.has(k))));
+    }
+  }, [offered, getValues, setValue]);
   const isOvf = pkg === "ovf";
   const isNative = pkg === "native";
   const levelRange = compression === "none" ? null : COMPRESSION_LEVELS[compression];
@@ -191,6 +209,20 @@ export function ExportFormatFields({ form, testIdPrefix, nativeArchive = null }:
           />
         )}
       />
+      {exportOptions.map((option) => (
+        <NativeSelect
+          key={option.key}
+          label={option.label}
+          description={option.help || undefined}
+          data={option.choices.map(([value, label]) => ({ value, label }))}
+          value={platformOptions?.[option.key] ?? option.choices[0]?.[0] ?? ""}
+          onChange={(e) =>
+            setValue("platform_options", { ...getValues("platform_options"), [option.key]: e.currentTarget.value }, { shouldDirty: true })
+          }
+          error={option === exportOptions[0] ? optionsError : undefined}
+          data-testid={`${testIdPrefix}-option-${option.key}`}
+        />
+      ))}
     </SimpleGrid>
   );
 }

@@ -84,13 +84,17 @@ describe("toExportSpec", () => {
       compression_level: " 19 ",
       manifest: "sha1",
       disk_format: "qcow2",
+      platform_options: { mode: "stop", unset: "" },
       destination_dir: "/srv/exports",
     });
     expect(toExportSpec(values, "c-1", ["vm-1", "vm-2"])).toEqual({
       connection_id: "c-1",
       vm_ids: ["vm-1", "vm-2"],
       destination_dir: "/srv/exports",
-      format: { package: "ova", compression: "zstd", compression_level: 19, manifest: "sha1", disk_format: "qcow2" },
+      format: {
+        package: "ova", compression: "zstd", compression_level: 19, manifest: "sha1", disk_format: "qcow2",
+        platform_options: { mode: "stop" },
+      },
     });
   });
 

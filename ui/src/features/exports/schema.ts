@@ -50,6 +50,8 @@ export const exportFormatShape = {
   compression_level: z.string().trim(),
   manifest: z.enum(MANIFEST_ALGORITHMS),
   disk_format: z.enum(DISK_FORMAT_CHOICES),
+  /** The platform's own choices (`ProviderKindInfo.export_options`), by key. */
+  platform_options: z.record(z.string(), z.string()).default({}),
 };
 
 type ExportFormatObject = z.ZodObject<typeof exportFormatShape>;
@@ -121,6 +123,7 @@ export function defaultExportFormatValues(): ExportFormatValues {
     compression_level: "",
     manifest: "sha256",
     disk_format: KEEP_DISK_FORMAT,
+    platform_options: {},
   };
 }
 
@@ -136,16 +139,20 @@ export function exportFormatValues(format: ExportFormat): ExportFormatValues {
     compression_level: format.compression_level === null ? "" : String(format.compression_level),
     manifest: format.manifest,
     disk_format: format.disk_format ?? KEEP_DISK_FORMAT,
+    platform_options: { ...format.platform_options },
   };
 }
 
 export function toExportFormat(values: ExportFormatOutput): ExportFormat {
+  const platformOptions = Object.fromEntries(Object.entries(values.platform_options).filter(([, v]) => v !== ""));
   return {
     package: values.package,
     compression: values.compression,
     compression_level: values.compression_level === "" ? null : Number(values.compression_level),
     manifest: values.manifest,
     disk_format: values.disk_format === KEEP_DISK_FORMAT ? null : values.disk_format,
+    // Left out when empty: the core takes each option's first choice.
+    ...(Object.keys(platformOptions).length > 0 ? { platform_options: platformOptions } : {}),
   };
 }
 
@@ -180,6 +187,8 @@ export function fieldForExportError(error: ApiError): ExportField | null {
       return "compression_level";
     case "invalid_disk_format":
       return "disk_format";
+    case "invalid_export_option":
+      return "platform_options";
     default:
       return null;
   }

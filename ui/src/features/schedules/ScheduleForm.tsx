@@ -95,7 +95,8 @@ export function ScheduleForm({ schedule, connections, defaultDestination = "", o
   const zoneOptions = useMemo(() => timeZoneOptions(schedule?.time_zone), [schedule?.time_zone]);
   const kinds = useProviderKinds();
   const connectionKind = connections.find((c) => c.id === connectionId)?.kind;
-  const nativeArchive = kinds.data?.find((k) => k.kind === connectionKind)?.native_archive ?? null;
+  const kind = kinds.data?.find((k) => k.kind === connectionKind);
+  const nativeArchive = kind?.native_archive ?? null;
   const connectionOptions = useMemo(() => {
     const options = connections.map((c) => ({ value: c.id, label: c.name }));
     if (schedule && !connections.some((c) => c.id === schedule.template.connection_id)) {
@@ -301,7 +302,7 @@ export function ScheduleForm({ schedule, connections, defaultDestination = "", o
             testId="schedule-destination"
             browseTestId="schedule-browse"
           />
-          <ExportFormatFields form={fieldsForm} testIdPrefix="schedule-format" nativeArchive={nativeArchive} />
+          <ExportFormatFields form={fieldsForm} testIdPrefix="schedule-format" nativeArchive={nativeArchive} exportOptions={kind?.export_options} />
         </Section>
 
         <Section title="Keep">
