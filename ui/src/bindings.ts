@@ -823,6 +823,12 @@ export type VmInfo = {
 	 *  for every VM that can be exported.
 	 */
 	not_exportable?: string | null,
+	/**
+	 *  The listing came first and what it lacks (OS, disks, NICs) is still
+	 *  being read: list again shortly for the full row (Proxmox reads one
+	 *  config per VM, which a large cluster should not wait for).
+	 */
+	details_pending?: boolean,
 };
 
 /**  Which VMs a run exports. */

@@ -27,7 +27,7 @@ pub async fn run(core: &Core, cmd: VmsCommand, json: bool) -> Result<(), ApiErro
                 text: filter,
                 power_state: None,
             };
-            let vms = core.list_vms(&connection, filter).await?;
+            let vms = core.list_vms_with_details(&connection, filter).await?;
             if json {
                 // Each object: id, name, path, power_state, guest_os, cpus,
                 // memory_mib, disks, nics, template, tools_status and the

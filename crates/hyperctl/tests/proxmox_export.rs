@@ -772,3 +772,47 @@ fn without_root_over_ssh_the_export_goes_through_a_backup_on_a_storage() {
     );
     assert!(!out.join("web01.ova").exists());
 }
+
+/// A large cluster's listing comes before its VMs' configs (the provider reads them behind it);
+/// `hyperctl vms list` prints every column, so it waits for them.
+#[test]
+fn vms_list_of_a_large_cluster_waits_for_every_rows_details() {
+    let mut scenario = fakepve::lab_scenario();
+    scenario["generate"] = serde_json::json!({"count": 200, "nodes": 2});
+    let pve = FakePve::start(scenario);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    ok(&hyperctl(
+        &data,
+        &[
+            "connection",
+            "add",
+            "--kind",
+            "proxmox",
+            "--name",
+            "big",
+            "--endpoint",
+            &pve.endpoint,
+            "--username",
+            TOKEN_ID,
+            "--password-stdin",
+            "--pin-fingerprint",
+            &pve.fingerprint,
+        ],
+        Some(&format!("{TOKEN_SECRET}\n")),
+    ));
+    let listed: Value = serde_json::from_str(&ok(&hyperctl(
+        &data,
+        &["--json", "vms", "list", "--connection", "big"],
+        None,
+    )))
+    .expect("vms json");
+    let vms = listed.as_array().expect("array");
+    assert_eq!(vms.len(), 204);
+    assert!(
+        vms.iter().all(|v| v["details_pending"] == false),
+        "a row without its details"
+    );
+    let generated = vms.iter().find(|v| v["id"] == "1001").expect("VM 1001");
+    assert_eq!(generated["disks"], 1, "{generated}");
+}

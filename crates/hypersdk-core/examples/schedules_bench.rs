@@ -78,6 +78,7 @@ fn vm() -> VmInfo {
         resource_pool: None,
         tags: Vec::new(),
         not_exportable: None,
+        details_pending: false,
     }
 }
 

@@ -490,6 +490,27 @@ impl Core {
         }
     }
 
+    /// [`Core::list_vms`], waiting until no row has `details_pending` (a
+    /// provider that answers with the listing first fills the rest in behind
+    /// it): for callers that print or use every column, such as `hyperctl`.
+    /// Gives up waiting after two minutes and returns the rows as they are.
+    pub async fn list_vms_with_details(
+        &self,
+        id_or_name: &str,
+        filter: VmFilter,
+    ) -> Result<Vec<VmInfo>> {
+        let started = std::time::Instant::now();
+        loop {
+            let vms = self.list_vms(id_or_name, filter.clone()).await?;
+            if !vms.iter().any(|vm| vm.details_pending)
+                || started.elapsed() > std::time::Duration::from_secs(120)
+            {
+                return Ok(vms);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Checks what can be checked: that the endpoint answers, that the secret
     /// is in the keyring, and — when this build has the provider — that it
     /// signs in. Problems are reported as failed checks, not as errors.

@@ -555,6 +555,11 @@ pub struct VmInfo {
     /// for every VM that can be exported.
     #[serde(default)]
     pub not_exportable: Option<String>,
+    /// The listing came first and what it lacks (OS, disks, NICs) is still
+    /// being read: list again shortly for the full row (Proxmox reads one
+    /// config per VM, which a large cluster should not wait for).
+    #[serde(default)]
+    pub details_pending: bool,
 }
 
 /// How to narrow a VM listing; empty means everything.
@@ -642,6 +647,7 @@ mod tests {
             resource_pool: None,
             tags: Vec::new(),
             not_exportable: None,
+            details_pending: false,
         };
         assert!(VmFilter::default().matches(&vm));
         assert!(

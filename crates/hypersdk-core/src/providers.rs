@@ -325,6 +325,7 @@ mod tests {
             resource_pool: None,
             tags: Vec::new(),
             not_exportable: None,
+            details_pending: false,
         }
     }
 

@@ -67,6 +67,7 @@ fn vm_info(id: &str, path: &str) -> VmInfo {
         resource_pool: None,
         tags: Vec::new(),
         not_exportable: None,
+        details_pending: false,
     }
 }
 

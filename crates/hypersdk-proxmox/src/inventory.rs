@@ -83,6 +83,8 @@ pub struct Inventory {
     /// Node name → the address the cluster knows it by (where vzdump for
     /// its guests runs over SSH unless the connection names a host).
     pub node_addresses: BTreeMap<String, String>,
+    /// The VMs' configs are still to be read (a listing shown before them).
+    pub details_pending: bool,
 }
 
 /// Which guests' configs a discovery reads.
@@ -99,6 +101,40 @@ pub enum Configs {
 
 /// Reads the cluster. `node` limits it to one node (the connection's option).
 pub async fn discover(api: &ApiClient, node: Option<&str>, configs: Configs) -> Result<Inventory> {
+    let mut inv = list(api, node).await?;
+    let wanted: Vec<(String, u32)> = inv
+        .guests
+        .iter()
+        .map(|g| &g.resource)
+        .filter(|r| {
+            r.kind == "qemu"
+                && match configs {
+                    Configs::All => true,
+                    Configs::Only(vmid) => vmid == r.vmid,
+                    Configs::None => false,
+                }
+        })
+        .map(|r| (r.node.clone(), r.vmid))
+        .collect();
+    add_configs(api, &mut inv, wanted).await;
+    inv.details_pending = configs != Configs::All;
+    Ok(inv)
+}
+
+/// Reads the configs a listing lacks (`Configs::None` → `Configs::All`).
+pub async fn fill_configs(api: &ApiClient, inv: &mut Inventory) {
+    let wanted: Vec<(String, u32)> = inv
+        .guests
+        .iter()
+        .filter(|g| g.is_qemu() && g.config.is_none())
+        .map(|g| (g.resource.node.clone(), g.resource.vmid))
+        .collect();
+    add_configs(api, inv, wanted).await;
+    inv.details_pending = false;
+}
+
+/// The listing: `/cluster/resources` and `/cluster/status`, no configs.
+async fn list(api: &ApiClient, node: Option<&str>) -> Result<Inventory> {
     let (resources, status) = tokio::join!(
         api.get::<Vec<Resource>>("/cluster/resources?type=vm"),
         api.get::<Vec<ClusterStatus>>("/cluster/status"),
@@ -118,21 +154,27 @@ pub async fn discover(api: &ApiClient, node: Option<&str>, configs: Configs) -> 
         .unwrap_or_else(|| "Datacenter".to_owned());
     resources
         .retain(|r| matches!(r.kind.as_str(), "qemu" | "lxc") && node.is_none_or(|n| r.node == n));
-    // Owned pairs, not an iterator borrowing `resources`: the future must be
-    // `Send` for every lifetime (async-trait), which closures over borrowed
-    // items inside a stream are not.
-    let wanted: Vec<(String, u32)> = resources
-        .iter()
-        .filter(|r| {
-            r.kind == "qemu"
-                && match configs {
-                    Configs::All => true,
-                    Configs::Only(vmid) => vmid == r.vmid,
-                    Configs::None => false,
-                }
+    let mut guests: Vec<Guest> = resources
+        .into_iter()
+        .map(|resource| Guest {
+            resource,
+            config: None,
         })
-        .map(|r| (r.node.clone(), r.vmid))
         .collect();
+    guests.sort_by_key(|g| g.resource.vmid);
+    Ok(Inventory {
+        datacenter,
+        guests,
+        node_addresses,
+        details_pending: true,
+    })
+}
+
+/// Reads the `wanted` (node, vmid) configs, CONFIG_CONCURRENCY at once, into
+/// their guests. Owned pairs, not an iterator borrowing the inventory: the
+/// future must be `Send` for every lifetime (async-trait), which closures over
+/// borrowed items inside a stream are not.
+async fn add_configs(api: &ApiClient, inv: &mut Inventory, wanted: Vec<(String, u32)>) {
     let configs: HashMap<u32, GuestConfig> = stream::iter(wanted)
         .map(|(node, vmid)| async move { (vmid, read_config(api, &node, vmid).await) })
         .buffer_unordered(CONFIG_CONCURRENCY)
@@ -149,19 +191,11 @@ pub async fn discover(api: &ApiClient, node: Option<&str>, configs: Configs) -> 
         })
         .collect()
         .await;
-    let mut guests: Vec<Guest> = resources
-        .into_iter()
-        .map(|resource| {
-            let config = configs.get(&resource.vmid).cloned();
-            Guest { resource, config }
-        })
-        .collect();
-    guests.sort_by_key(|g| g.resource.vmid);
-    Ok(Inventory {
-        datacenter,
-        guests,
-        node_addresses,
-    })
+    for g in &mut inv.guests {
+        if let Some(c) = configs.get(&g.resource.vmid) {
+            g.config = Some(c.clone());
+        }
+    }
 }
 
 /// `GET /nodes/{node}/qemu/{vmid}/config`.
@@ -215,7 +249,9 @@ impl Inventory {
                 } else {
                     path
                 };
-                vm_info(&self.datacenter, g, path)
+                let mut vm = vm_info(&self.datacenter, g, path);
+                vm.details_pending = self.details_pending && g.is_qemu() && g.config.is_none();
+                vm
             })
             .collect();
         out.sort_by(|a, b| (&a.path, &a.id).cmp(&(&b.path, &b.id)));
@@ -293,6 +329,7 @@ fn vm_info(datacenter: &str, g: &Guest, path: String) -> VmInfo {
             "LXC containers cannot be exported by this version yet; only QEMU virtual machines can"
                 .to_owned()
         }),
+        details_pending: false,
     }
 }
 
@@ -322,6 +359,7 @@ mod tests {
         let inv = Inventory {
             datacenter: "lab".into(),
             node_addresses: BTreeMap::new(),
+            details_pending: false,
             guests: vec![
                 Guest {
                     resource: resource(100, "qemu", "pve1", "web", Some("prod")),

@@ -23,6 +23,10 @@ use crate::inventory::{self, Inventory};
 /// A cursor older than this re-reads the cluster instead of paging a stale copy.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(10 * 60);
 
+/// Up to this many VMs, a listing waits for their configs; above it, the
+/// listing is answered first and the configs are read behind it.
+const CONFIGS_INLINE: usize = 64;
+
 /// Everything tunable about a Proxmox provider.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProxmoxSettings {
@@ -112,7 +116,52 @@ pub struct ProxmoxProvider {
     pinned: Option<Fingerprint>,
     has_secret: bool,
     node: Option<String>,
-    snapshot: Mutex<Option<(Instant, Arc<Inventory>)>>,
+    snapshot: Arc<Mutex<Snapshot>>,
+}
+
+/// Reads the configs behind a listing into the snapshot.
+struct ConfigFill {
+    api: Arc<ApiClient>,
+    slot: Arc<Mutex<Snapshot>>,
+    listed: Arc<Inventory>,
+}
+
+impl ConfigFill {
+    fn spawn(self) {
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut full = (*self.listed).clone();
+            inventory::fill_configs(&self.api, &mut full).await;
+            tracing::info!(
+                guests = full.guests.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "Proxmox VM configs read behind the listing"
+            );
+            if let Ok(mut snap) = self.slot.lock() {
+                // Only if no newer listing replaced the one these configs belong to.
+                if snap
+                    .current
+                    .as_ref()
+                    .is_some_and(|(_, c)| Arc::ptr_eq(c, &self.listed))
+                {
+                    snap.current = Some((Instant::now(), Arc::new(full)));
+                    snap.unseen_details = true;
+                }
+                snap.filling = false;
+            }
+        });
+    }
+}
+
+/// The inventory pages are read from, and the full read behind a listing.
+#[derive(Default)]
+struct Snapshot {
+    /// When it was read, and it.
+    current: Option<(Instant, Arc<Inventory>)>,
+    /// The configs of `current` are being read.
+    filling: bool,
+    /// They were read, and no first page has shown them yet.
+    unseen_details: bool,
 }
 
 impl std::fmt::Debug for ProxmoxProvider {
@@ -162,7 +211,7 @@ impl ProxmoxProvider {
                 .get("node")
                 .map(|n| n.trim().to_owned())
                 .filter(|n| !n.is_empty()),
-            snapshot: Mutex::new(None),
+            snapshot: Arc::default(),
         })
     }
 
@@ -197,14 +246,57 @@ impl ProxmoxProvider {
             "Proxmox inventory read"
         );
         if let Ok(mut snap) = self.snapshot.lock() {
-            *snap = Some((Instant::now(), Arc::clone(&inv)));
+            snap.current = Some((Instant::now(), Arc::clone(&inv)));
         }
         Ok(inv)
     }
 
+    /// What a first page is read from. A new listing, unless the configs of
+    /// the last one are still being read (its rows say `details_pending`),
+    /// or have just been and no first page has shown them yet. A listing of
+    /// more than [`CONFIGS_INLINE`] VMs is answered at once and the configs
+    /// read behind it (the [`ConfigFill`] returned, for the caller to start
+    /// once its page is built), so a large cluster's VMs show without waiting
+    /// for one request per VM.
+    async fn first_page_inventory(&self) -> Result<(Arc<Inventory>, Option<ConfigFill>)> {
+        self.require_secret()?;
+        if let Ok(mut snap) = self.snapshot.lock()
+            && (snap.filling || std::mem::take(&mut snap.unseen_details))
+            && let Some((_, inv)) = &snap.current
+        {
+            return Ok((Arc::clone(inv), None));
+        }
+        let started = Instant::now();
+        let mut listing =
+            inventory::discover(&self.api, self.node.as_deref(), inventory::Configs::None).await?;
+        let vms = listing.guests.iter().filter(|g| g.is_qemu()).count();
+        if vms <= CONFIGS_INLINE {
+            inventory::fill_configs(&self.api, &mut listing).await;
+        }
+        let inv = Arc::new(listing);
+        tracing::info!(
+            guests = inv.guests.len(),
+            details_pending = inv.details_pending,
+            ms = started.elapsed().as_millis() as u64,
+            "Proxmox inventory listed"
+        );
+        let Ok(mut snap) = self.snapshot.lock() else {
+            return Ok((inv, None));
+        };
+        snap.current = Some((Instant::now(), Arc::clone(&inv)));
+        snap.unseen_details = false;
+        snap.filling = inv.details_pending;
+        let fill = inv.details_pending.then(|| ConfigFill {
+            api: Arc::clone(&self.api),
+            slot: Arc::clone(&self.snapshot),
+            listed: Arc::clone(&inv),
+        });
+        Ok((inv, fill))
+    }
+
     fn cached_snapshot(&self) -> Option<Arc<Inventory>> {
         let snap = self.snapshot.lock().ok()?;
-        let (at, inv) = snap.as_ref()?;
+        let (at, inv) = snap.current.as_ref()?;
         (at.elapsed() < SNAPSHOT_TTL).then(|| Arc::clone(inv))
     }
 
@@ -465,11 +557,16 @@ impl Provider for ProxmoxProvider {
         cursor: Option<String>,
         cancel: &CancellationToken,
     ) -> CoreResult<VmPage> {
-        let inv = match (&cursor, self.cached_snapshot()) {
-            (Some(_), Some(inv)) => inv,
-            _ => cancellable(cancel, self.refresh_inventory()).await?,
+        let (inv, fill) = match (&cursor, self.cached_snapshot()) {
+            (Some(_), Some(inv)) => (inv, None),
+            _ => cancellable(cancel, self.first_page_inventory()).await?,
         };
-        VmPage::of_sorted(&inv.vm_infos(), filter, cursor.as_deref())
+        let page = VmPage::of_sorted(&inv.vm_infos(), filter, cursor.as_deref());
+        // After the page is built: the configs' reads then compete with nothing of it.
+        if let Some(fill) = fill {
+            fill.spawn();
+        }
+        page
     }
 
     async fn get_vm(&self, id: &str, cancel: &CancellationToken) -> CoreResult<VmInfo> {

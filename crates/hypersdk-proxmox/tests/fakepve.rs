@@ -129,6 +129,51 @@ async fn discovery_equals_cluster_resources_on_every_node() {
     }
 }
 
+/// A large cluster's VMs come with the listing alone, their configs read behind it: the first
+/// answer's rows say `details_pending`, and listing again shortly gives them whole. A small
+/// cluster (the lab's) waits for its configs and is whole at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_cluster_is_listed_first_and_its_details_follow() {
+    let mut scenario = fakepve::lab_scenario();
+    scenario["generate"] = serde_json::json!({"count": 300, "nodes": 3});
+    let pve = FakePve::start(scenario);
+    let p = provider(&pve, TOKEN_ID, TOKEN_SECRET);
+    let first = all_vms(&p).await;
+    assert_eq!(first.len(), 304);
+    let pending = first.iter().filter(|v| v.details_pending).count();
+    assert_eq!(
+        pending, 303,
+        "every QEMU VM waits for its config, not the container"
+    );
+    let generated = first.iter().find(|v| v.id == "1001").expect("VM 1001");
+    assert_eq!((generated.disks, generated.guest_os.as_str()), (0, ""));
+    // The listing's own columns are there already.
+    assert_eq!(generated.cpus, 2);
+
+    let started = std::time::Instant::now();
+    let whole = loop {
+        let vms = all_vms(&p).await;
+        if !vms.iter().any(|v| v.details_pending) {
+            break vms;
+        }
+        assert!(started.elapsed().as_secs() < 30, "the details never came");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let generated = whole.iter().find(|v| v.id == "1001").expect("VM 1001");
+    assert_eq!((generated.disks, generated.nics), (1, 1));
+    assert!(!generated.guest_os.is_empty());
+    let ids = |vms: &[VmInfo]| vms.iter().map(|v| v.id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&first), ids(&whole), "the same rows, in the same order");
+
+    // Asked again, the cluster is read again (a refresh is a refresh).
+    let again = all_vms(&p).await;
+    assert!(again.iter().any(|v| v.details_pending));
+
+    let small = FakePve::lab();
+    let p = provider(&small, TOKEN_ID, TOKEN_SECRET);
+    assert!(!all_vms(&p).await.iter().any(|v| v.details_pending));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_signs_in_with_a_ticket() {
     let pve = FakePve::lab();

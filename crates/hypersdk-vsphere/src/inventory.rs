@@ -613,6 +613,7 @@ fn vm_record(
             // vSphere tags live in the separate vAPI (REST) service, not in vim25.
             tags: Vec::new(),
             not_exportable: None,
+            details_pending: false,
         },
         datacenter_id: dc.map(str::to_owned),
         folder_id: folder,

@@ -102,6 +102,9 @@ export function useConnectionDiagnostics(id: string | null, refetchInterval: num
 }
 
 /** Every VM of one connection (null: nothing chosen yet); narrowed client-side. */
+/** How often a listing with rows still waiting for their details is read again. */
+const DETAILS_POLL_MS = 500;
+
 export function useVms(connectionId: string | null) {
   return useQuery<VmInfo[], CoreError>({
     queryKey: queryKeys.vms(connectionId ?? ""),
@@ -109,6 +112,8 @@ export function useVms(connectionId: string | null) {
     enabled: connectionId !== null,
     // Listing a large vCenter is not free; refresh when asked or when the connection changes.
     staleTime: 5 * 60_000,
+    // Some rows came before their details (a large Proxmox cluster): ask again until they are in.
+    refetchInterval: (query) => (query.state.data?.some((vm) => vm.details_pending) ? DETAILS_POLL_MS : false),
   });
 }
 

@@ -86,6 +86,21 @@ describe("InventoryPage: choosing what to see", slow, () => {
     expect(useInventory.getState().connectionId).toBe("c-2");
   });
 
+  it("shows rows before their details, and fills them in when the platform has read them", async () => {
+    const pending = sampleVms.map((vm) => ({ ...vm, guest_os: "", disks: 0, nics: 0, details_pending: true }));
+    mocked.listVms
+      .mockResolvedValueOnce({ status: "ok", data: pending })
+      .mockResolvedValueOnce({ status: "ok", data: pending })
+      .mockResolvedValue({ status: "ok", data: sampleVms });
+    await renderLoaded();
+    expect(within(screen.getByTestId("vm-row-vm-web01")).getAllByTestId("vm-detail-pending")).toHaveLength(3);
+    await waitFor(() => expect(screen.queryAllByTestId("vm-detail-pending")).toHaveLength(0), { timeout: 5000 });
+    expect(screen.getByTestId("vm-row-vm-web01")).toHaveTextContent("Ubuntu Linux (64-bit)");
+    const calls = mocked.listVms.mock.calls.length;
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(mocked.listVms.mock.calls.length).toBe(calls);
+  });
+
   it("shows every column of a VM, sorted by name", async () => {
     await renderLoaded();
     expect(shownNames()).toEqual(["build01", "db01", "loose01", "web01", "web02", "web10"]);

@@ -42,6 +42,13 @@ export function toolsLabel(status: string | null): string {
 // Cells are plain elements styled by classes (VmTable.module.css), not Mantine components nor
 // inline styles: rows mount and unmount continuously while scrolling, so each must be cheap.
 const textCell = classes.text;
+
+/** A cell whose value the platform is still reading (the row's `details_pending`). */
+const pending = (
+  <span className={textCell} title="Still being read from the platform" data-testid="vm-detail-pending">
+    …
+  </span>
+);
 const numberCell = `${classes.text} ${classes.number}`;
 const nameCell = `${classes.text} ${classes.name}`;
 const badgeClasses: Record<(typeof POWER)[PowerState]["color"], string> = {
@@ -89,11 +96,14 @@ const columns = helper.columns([
   helper.accessor("guest_os", {
     header: "Guest OS",
     sortFn: byText,
-    cell: (info) => (
-      <span className={textCell} title={info.getValue()}>
-        {info.getValue() || "—"}
-      </span>
-    ),
+    cell: (info) =>
+      info.row.original.details_pending ? (
+        pending
+      ) : (
+        <span className={textCell} title={info.getValue()}>
+          {info.getValue() || "—"}
+        </span>
+      ),
   }),
   helper.accessor("cpus", { header: "CPUs", sortFn: byNumber, cell: (info) => <span className={numberCell}>{info.getValue()}</span> }),
   helper.accessor("memory_mib", {
@@ -101,8 +111,8 @@ const columns = helper.columns([
     sortFn: byNumber,
     cell: (info) => <span className={numberCell}>{formatBytes(info.getValue() * 1024 * 1024)}</span>,
   }),
-  helper.accessor("disks", { header: "Disks", sortFn: byNumber, cell: (info) => <span className={numberCell}>{info.getValue()}</span> }),
-  helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => <span className={numberCell}>{info.getValue()}</span> }),
+  helper.accessor("disks", { header: "Disks", sortFn: byNumber, cell: (info) => (info.row.original.details_pending ? pending : <span className={numberCell}>{info.getValue()}</span>) }),
+  helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => (info.row.original.details_pending ? pending : <span className={numberCell}>{info.getValue()}</span>) }),
   helper.accessor("tools_status", {
     header: "Tools",
     sortFn: byText,
