@@ -388,11 +388,12 @@ fn broken_streams_and_vzdump_errors_fail_the_job_and_leave_nothing() {
     corrupt[first_extent + 100] ^= 0xff;
     // A stream that ends mid-cluster; vzdump "succeeds" (a broken peer).
     let cut = fx.vma[..fx.vma.len() / 2 + 1000].to_vec();
-    let cases: [(&str, Vec<u8>, &str); 4] = [
+    let cases: [(&str, Vec<u8>, &str); 5] = [
         ("ok", corrupt, "MD5"),
         ("ok", cut, "truncated"),
         ("locked", fx.vma.clone(), "locked"),
         ("fail_midway", fx.vma.clone(), "vzdump of VM 100 failed"),
+        ("other_node", fx.vma.clone(), "a VM of another node"),
     ];
     for (mode, bytes, expected) in cases {
         sshd.set_mode(mode);

@@ -387,7 +387,8 @@ enum Target {
 struct Tee<R> {
     inner: R,
     copy: Option<std::fs::File>,
-    written: u64,
+    /// Bytes read (and, with `copy`, written).
+    bytes: u64,
     write_error: Option<io::Error>,
 }
 
@@ -396,13 +397,12 @@ impl<R: io::Read> io::Read for Tee<R> {
         let n = self.inner.read(buf)?;
         if let Some(file) = &mut self.copy
             && n > 0
+            && let Err(e) = io::Write::write_all(file, &buf[..n])
         {
-            if let Err(e) = io::Write::write_all(file, &buf[..n]) {
-                self.write_error = Some(e);
-                return Err(io::Error::other("the archive could not be written"));
-            }
-            self.written += n as u64;
+            self.write_error = Some(e);
+            return Err(io::Error::other("the archive could not be written"));
         }
+        self.bytes += n as u64;
         Ok(n)
     }
 }
@@ -514,7 +514,7 @@ impl VzdumpUnpack {
             let tee = Tee {
                 inner: SyncIoBridge::new_with_handle(exec, runtime),
                 copy,
-                written: 0,
+                bytes: 0,
                 write_error: None,
             };
             let mut decoder = match zstd::stream::read::Decoder::new(tee) {
@@ -526,6 +526,7 @@ impl VzdumpUnpack {
                             source: e,
                         }),
                         None,
+                        0,
                     );
                 }
             };
@@ -538,7 +539,8 @@ impl VzdumpUnpack {
                 move || token.is_cancelled(),
             );
             let mut rest = decoder.finish();
-            if result.is_ok() && rest.get_ref().copy.is_some() {
+            let kept = rest.get_ref().copy.is_some();
+            if result.is_ok() && kept {
                 // The kept file must hold every byte vzdump sent, also what
                 // follows the last cluster the reader needed (zstd's epilogue).
                 if let Err(e) = io::copy(&mut rest, &mut io::sink()) {
@@ -555,13 +557,15 @@ impl VzdumpUnpack {
                     source: e,
                 });
             }
-            if let Ok(stream) = &mut result {
-                stream.kept_bytes = tee.written;
+            if let Ok(stream) = &mut result
+                && kept
+            {
+                stream.kept_bytes = tee.bytes;
             }
-            (result, Some(tee.inner.into_inner()))
+            (result, Some(tee.inner.into_inner()), tee.bytes)
         })
         .await;
-        let (result, exec) =
+        let (result, exec, received) =
             joined.map_err(|e| ProxmoxError::Protocol(format!("the backup reader failed: {e}")))?;
 
         let stream = match result {
@@ -577,9 +581,23 @@ impl VzdumpUnpack {
                 if let Some(exec) = exec.filter(|_| !matches!(e, ProxmoxError::Io { .. }))
                     && let Ok(Ok(exit)) =
                         tokio::time::timeout(Duration::from_secs(10), exec.wait()).await
-                    && !exit.success()
                 {
-                    return Err(self.vzdump_error(exit.stderr_tail));
+                    if !exit.success() {
+                        return Err(self.vzdump_error(exit.stderr_tail));
+                    }
+                    if received == 0 {
+                        // vzdump skips, without a word, VMs that run on another node.
+                        return Err(ProxmoxError::Vzdump {
+                            vmid: self.vmid,
+                            node: self.node.clone(),
+                            detail: format!(
+                                "it sent nothing and said nothing, which is what it does for a VM \
+                                 of another node: VM {} runs on {}, so the SSH host ({}) must be \
+                                 that node",
+                                self.vmid, self.node, self.host
+                            ),
+                        });
+                    }
                 }
                 return Err(e);
             }
