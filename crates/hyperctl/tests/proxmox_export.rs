@@ -817,3 +817,58 @@ fn vms_list_of_a_large_cluster_waits_for_every_rows_details() {
     let generated = vms.iter().find(|v| v["id"] == "1001").expect("VM 1001");
     assert_eq!(generated["disks"], 1, "{generated}");
 }
+
+/// A destination that fills up while the archive is unpacked (or kept) fails the job saying the
+/// disk is full, and leaves nothing there. Needs root to mount a small tmpfs (CI runs as root).
+#[test]
+fn a_full_destination_is_named_and_left_empty() {
+    let mnt = tempfile::tempdir().expect("tempdir");
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(mnt.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        mounted,
+        "this test mounts a tmpfs: run it as root (as CI does)"
+    );
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(mnt.path());
+
+    let pve = pve();
+    let sshd = Sshd::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    let fx = fixture(tmp.path());
+    sshd.write_fixture(100, &zstd(&fx.vma));
+    add_connection(&data, &pve, &sshd, &tmp.path().join("id_ed25519"));
+    for format in ["ova", "native"] {
+        let out = hyperctl(
+            &data,
+            &[
+                "export",
+                "--connection",
+                "pve",
+                "--vm",
+                "100",
+                "-o",
+                mnt.path().to_str().expect("utf-8"),
+                "--format",
+                format,
+            ],
+            None,
+        );
+        let err = fails(&out);
+        assert!(err.to_lowercase().contains("full"), "{format}: {err}");
+        assert!(
+            entries(mnt.path()).is_empty(),
+            "{format}: {:?}",
+            entries(mnt.path())
+        );
+    }
+}

@@ -112,7 +112,18 @@ impl CoreError {
         }
     }
 
+    /// An I/O error with what was being done. A full disk (ENOSPC, EDQUOT)
+    /// gets the export engine's `destination_full` code, whoever wrote.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        if source.kind() == std::io::ErrorKind::StorageFull
+            || source.kind() == std::io::ErrorKind::QuotaExceeded
+        {
+            return CoreError::Remote {
+                code: "destination_full",
+                message: format!("{}: the destination is full ({source})", context.into()),
+                retryable: false,
+            };
+        }
         CoreError::Io {
             context: context.into(),
             source,

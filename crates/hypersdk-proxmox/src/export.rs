@@ -810,6 +810,11 @@ fn read_stream(
 ) -> Result<Stream> {
     let vma = |source: VmaError| match source {
         VmaError::Cancelled => ProxmoxError::Cancelled,
+        // Our side failed (a full disk), not the stream.
+        VmaError::Sink { context, source } => ProxmoxError::Io {
+            context: format!("cannot write {context} of the unpacked disks"),
+            source,
+        },
         source => ProxmoxError::Vma { vmid, source },
     };
     let reader = VmaReader::new(input).map_err(vma)?.with_cancel(cancelled);
