@@ -158,6 +158,37 @@ fn fails(out: &std::process::Output) -> String {
         .to_owned()
 }
 
+/// The independent judges of an exported OVA: `hyperctl ova verify`, then each disk (unpacked
+/// into `unpacked`) against the fixture's source image with `qemu-img compare`, as a guest sees it.
+fn verify_against_fixture(data: &Path, ova: &Path, fx: &Fixture, unpacked: &Path) {
+    let verify = ok(&hyperctl(
+        data,
+        &["ova", "verify", ova.to_str().expect("utf-8")],
+        None,
+    ));
+    assert!(verify.starts_with("OK"), "{verify}");
+    std::fs::create_dir(unpacked).expect("unpacked");
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(ova)
+        .arg("-C")
+        .arg(unpacked));
+    let mut vmdks: Vec<PathBuf> = std::fs::read_dir(unpacked)
+        .expect("list")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "vmdk"))
+        .collect();
+    vmdks.sort();
+    assert_eq!(vmdks.len(), 2, "{vmdks:?}");
+    for (raw, vmdk) in [&fx.sparse, &fx.full].into_iter().zip(&vmdks) {
+        run(Command::new("qemu-img")
+            .args(["compare", "-f", "raw", "-F", "vmdk"])
+            .arg(raw)
+            .arg(vmdk));
+    }
+}
+
 fn entries(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("list")
@@ -283,35 +314,8 @@ fn list_then_export_a_vm_over_ssh_that_passes_every_independent_check() {
     // Only the OVA: the unpacked disks (staging) are gone.
     assert_eq!(entries(&out), ["web01.ova"]);
     let ova = out.join("web01.ova");
-    let verify = ok(&hyperctl(
-        &data,
-        &["ova", "verify", ova.to_str().expect("utf-8")],
-        None,
-    ));
-    assert!(verify.starts_with("OK"), "{verify}");
-
-    // Each disk is its source image as a guest sees it.
     let unpacked = tmp.path().join("unpacked");
-    std::fs::create_dir(&unpacked).expect("unpacked");
-    run(Command::new("tar")
-        .arg("-xf")
-        .arg(&ova)
-        .arg("-C")
-        .arg(&unpacked));
-    let mut vmdks: Vec<PathBuf> = std::fs::read_dir(&unpacked)
-        .expect("list")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "vmdk"))
-        .collect();
-    vmdks.sort();
-    assert_eq!(vmdks.len(), 2, "{vmdks:?}");
-    for (raw, vmdk) in [&fx.sparse, &fx.full].into_iter().zip(&vmdks) {
-        run(Command::new("qemu-img")
-            .args(["compare", "-f", "raw", "-F", "vmdk"])
-            .arg(raw)
-            .arg(vmdk));
-    }
+    verify_against_fixture(&data, &ova, &fx, &unpacked);
     // The descriptor comes from the archive's qemu-server.conf.
     let ovf = std::fs::read_dir(&unpacked)
         .expect("list")
@@ -650,33 +654,7 @@ fn without_root_over_ssh_the_export_goes_through_a_backup_on_a_storage() {
     ok(&export(&data, "100", &out));
     assert_eq!(entries(&out), ["web01.ova"]);
     let ova = out.join("web01.ova");
-    let verify = ok(&hyperctl(
-        &data,
-        &["ova", "verify", ova.to_str().expect("utf-8")],
-        None,
-    ));
-    assert!(verify.starts_with("OK"), "{verify}");
-    let unpacked = tmp.path().join("unpacked");
-    std::fs::create_dir(&unpacked).expect("unpacked");
-    run(Command::new("tar")
-        .arg("-xf")
-        .arg(&ova)
-        .arg("-C")
-        .arg(&unpacked));
-    let mut vmdks: Vec<PathBuf> = std::fs::read_dir(&unpacked)
-        .expect("list")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "vmdk"))
-        .collect();
-    vmdks.sort();
-    assert_eq!(vmdks.len(), 2, "{vmdks:?}");
-    for (raw, vmdk) in [&fx.sparse, &fx.full].into_iter().zip(&vmdks) {
-        run(Command::new("qemu-img")
-            .args(["compare", "-f", "raw", "-F", "vmdk"])
-            .arg(raw)
-            .arg(vmdk));
-    }
+    verify_against_fixture(&data, &ova, &fx, &tmp.path().join("unpacked"));
     let backups = || {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
         let content = rt.block_on(pve.raw_get("/nodes/pve1/storage/local/content"));

@@ -370,6 +370,28 @@ export async function pinFingerprintFromTest(browser, connectionName) {
   return { shown, hostKey };
 }
 
+/**
+ * On the Jobs page the export just started opens on: waits for its row to finish, expects it
+ * succeeded and showing "Verified". Returns the job's id.
+ */
+export async function expectJobVerified(browser, timeoutMs = 120000) {
+  await byTestId(browser, "page-jobs").waitForDisplayed({ timeout: 10000 });
+  const row = browser.$('[data-testid="job-row"]');
+  await row.waitForDisplayed({ timeout: 10000 });
+  await browser.waitUntil(
+    async () => ["succeeded", "failed", "cancelled"].includes(await row.getAttribute("data-job-state")),
+    { timeout: timeoutMs, timeoutMsg: `the export did not finish within ${timeoutMs / 1000} s` },
+  );
+  const state = await row.getAttribute("data-job-state");
+  if (state !== "succeeded") throw new Error(`the export ended ${state}: ${await row.getText()}`);
+  const jobId = await row.getAttribute("data-job-id");
+  await byTestId(browser, `job-verified-${jobId}`).waitForDisplayed({
+    timeout: 10000,
+    timeoutMsg: "the finished job does not show Verified",
+  });
+  return jobId;
+}
+
 /** Waits until some element matching the selector is displayed; returns its text. */
 export async function waitForAnyDisplayed(browser, selector, timeout = 10000) {
   let text = "";

@@ -10,7 +10,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import {
-  addConnectionViaUi, byTestId, fill, hyperctl, keyringClear, makeTestDirs, openSection, pinFingerprintFromTest, withApp,
+  addConnectionViaUi, byTestId, expectJobVerified, fill, hyperctl, keyringClear, makeTestDirs, openSection, pinFingerprintFromTest,
+  withApp,
 } from "../lib/app.mjs";
 import { giveVmARealDisk, startVcsim, VCSIM_PASSWORD, VCSIM_USER } from "../lib/vcsim.mjs";
 
@@ -66,17 +67,7 @@ test("add vSphere → pin certificate → browse → export a VM → verified OV
       await byTestId(browser, "export-selected").click();
       await fill(browser, "export-destination", outDir);
       await byTestId(browser, "export-submit").click();
-      await byTestId(browser, "page-jobs").waitForDisplayed({ timeout: 10000 });
-      const row = browser.$('[data-testid="job-row"]');
-      await row.waitForDisplayed({ timeout: 10000 });
-      await browser.waitUntil(
-        async () => ["succeeded", "failed", "cancelled"].includes(await row.getAttribute("data-job-state")),
-        { timeout: 120000, timeoutMsg: "the export did not finish within 2 minutes" },
-      );
-      assert.equal(await row.getAttribute("data-job-state"), "succeeded", await row.getText());
-      const jobId = await row.getAttribute("data-job-id");
-      const verified = byTestId(browser, `job-verified-${jobId}`);
-      await verified.waitForDisplayed({ timeout: 10000, timeoutMsg: "the finished job does not show Verified" });
+      await expectJobVerified(browser);
     });
 
     // Independent judges: the package verifies; nothing of ours is left on the server.

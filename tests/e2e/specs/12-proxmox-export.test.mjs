@@ -13,7 +13,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import {
-  addConnectionViaUi, byTestId, fill, hyperctl, keyringClear, makeTestDirs, openSection, pinFingerprintFromTest, withApp,
+  addConnectionViaUi, byTestId, expectJobVerified, fill, hyperctl, keyringClear, makeTestDirs, openSection,
+  pinFingerprintFromTest, withApp,
 } from "../lib/app.mjs";
 import { labScenario, PVE_TOKEN_ID, PVE_TOKEN_SECRET, startFakePve, startSshd, writeVmaFixture } from "../lib/proxmox.mjs";
 
@@ -75,19 +76,7 @@ test("add Proxmox → pin certificate and host key → browse both nodes → exp
       await byTestId(browser, "destination-export-0").click();
       assert.equal(await byTestId(browser, "export-destination").getValue(), outDir, "the dialog targets the folder");
       await byTestId(browser, "export-submit").click();
-      await byTestId(browser, "page-jobs").waitForDisplayed({ timeout: 10000 });
-      const row = browser.$('[data-testid="job-row"]');
-      await row.waitForDisplayed({ timeout: 10000 });
-      await browser.waitUntil(
-        async () => ["succeeded", "failed", "cancelled"].includes(await row.getAttribute("data-job-state")),
-        { timeout: 120000, timeoutMsg: "the export did not finish within 2 minutes" },
-      );
-      assert.equal(await row.getAttribute("data-job-state"), "succeeded", await row.getText());
-      const jobId = await row.getAttribute("data-job-id");
-      await byTestId(browser, `job-verified-${jobId}`).waitForDisplayed({
-        timeout: 10000,
-        timeoutMsg: "the finished job does not show Verified",
-      });
+      await expectJobVerified(browser);
     });
 
     // The snapshot-mode backup was asked for over SSH, and the judges agree with the result.
