@@ -369,7 +369,7 @@ pub async fn run(cmd: OvaCommand, json: bool) -> Result<(), Error> {
             println!("disks:");
             for d in &vm.disks {
                 println!(
-                    "  {:<12} {:<10} capacity {:>10}  {}  ({:?})",
+                    "  {:<12} {:<10} capacity {:>10}  {}  ({})",
                     d.disk_id,
                     d.format.short_name(),
                     crate::output::bytes(d.capacity_bytes),

@@ -75,6 +75,20 @@ fn create_verify_inspect_and_detect_tampering() {
     let v: Value = serde_json::from_slice(&inspected.stdout).expect("json");
     let text = v.to_string();
     assert!(text.contains("web01") && text.contains("2048"), "{text}");
+    // The table names the controller as people do, with no Rust debug text.
+    let table = hyperctl(&["ova", "inspect", out.to_str().expect("utf8")]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let disk_line = table
+        .lines()
+        .find(|l| l.contains("capacity"))
+        .unwrap_or_else(|| panic!("no disk line in {table}"));
+    assert!(
+        disk_line.ends_with("(SATA)")
+            || disk_line.contains("(SCSI")
+            || disk_line.ends_with("(IDE)"),
+        "{disk_line}"
+    );
+    assert!(!table.contains('{'), "{table}");
 
     // Flip one byte in the middle of the archive (inside the disk member).
     let mut bytes = std::fs::read(&out).expect("read ova");

@@ -171,6 +171,19 @@ pub enum Controller {
     Nvme,
 }
 
+/// As people name them: `IDE`, `SCSI (lsilogic)`, `SATA`, `NVMe`.
+impl std::fmt::Display for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Controller::Ide => f.write_str("IDE"),
+            Controller::Scsi { subtype } if subtype.is_empty() => f.write_str("SCSI"),
+            Controller::Scsi { subtype } => write!(f, "SCSI ({subtype})"),
+            Controller::Sata => f.write_str("SATA"),
+            Controller::Nvme => f.write_str("NVMe"),
+        }
+    }
+}
+
 impl Controller {
     /// Devices per controller instance.
     pub(crate) fn slots(&self) -> usize {
@@ -283,5 +296,22 @@ impl VmSpec {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controllers_print_as_people_name_them() {
+        let scsi = Controller::Scsi {
+            subtype: "lsilogic".into(),
+        };
+        let names: Vec<String> = [Controller::Ide, scsi, Controller::Sata, Controller::Nvme]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["IDE", "SCSI (lsilogic)", "SATA", "NVMe"]);
     }
 }
