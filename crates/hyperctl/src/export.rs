@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hypersdk_core::exports::{
     CompressionKind, DiskFormatChoice, ExportFormat, ExportSpec, ManifestAlgorithm, PackageKind,
 };
-use hypersdk_core::model::{Job, JobProgress, JobState};
+use hypersdk_core::model::{Job, JobProgress, JobState, VmFilter};
 use hypersdk_core::{ApiError, Core, CoreEvent};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -118,15 +118,66 @@ async fn export(core: &Arc<Core>, args: ExportArgs, json: bool) -> Result<(), Ap
     let events = core.events().subscribe();
     // Throughput history of CLI exports, as the window records its own.
     core.start_metrics(false);
-    let jobs = core
+    let started = core
         .start_export(ExportSpec {
-            connection_id: args.connection,
-            vm_ids: args.vms,
+            connection_id: args.connection.clone(),
+            vm_ids: args.vms.clone(),
             destination_dir: destination.display().to_string(),
             format: args.format.to_format(),
         })
-        .await?;
+        .await;
+    let jobs = match started {
+        Ok(jobs) => jobs,
+        Err(e) if e.code() == "not_found" => {
+            let mut e = ApiError::from(e);
+            e.message
+                .push_str(&close_matches(core, &args.connection, &args.vms).await);
+            return Err(e);
+        }
+        Err(e) => return Err(e.into()),
+    };
     watch(core, jobs, events, json).await
+}
+
+/// Most VMs to suggest for a name that was not found.
+const SUGGESTIONS: usize = 5;
+
+/// For `--vm` names that match no VM exactly: the VMs whose name or path contains them (as
+/// govc users type partial names), as "; did you mean …?" — or nothing.
+async fn close_matches(core: &Core, connection: &str, vms: &[String]) -> String {
+    let mut out = String::new();
+    for reference in vms {
+        let filter = VmFilter {
+            text: Some(reference.clone()),
+            power_state: None,
+        };
+        let Ok(found) = core.list_vms(connection, filter).await else {
+            continue;
+        };
+        if found.is_empty()
+            || found
+                .iter()
+                .any(|v| v.path == *reference || v.name == *reference || v.id == *reference)
+        {
+            continue;
+        }
+        let shown: Vec<&str> = found
+            .iter()
+            .take(SUGGESTIONS)
+            .map(|v| v.path.as_str())
+            .collect();
+        let more = found.len().saturating_sub(SUGGESTIONS);
+        out.push_str(&format!(
+            "; for \"{reference}\" did you mean {}{}?",
+            shown.join(", "),
+            if more > 0 {
+                format!(" (or {more} more: hyperctl vms list --filter {reference})")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    out
 }
 
 /// Whatever an earlier crash left on a server (a snapshot) is cleaned up beside this command.

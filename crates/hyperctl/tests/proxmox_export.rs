@@ -422,7 +422,14 @@ fn broken_streams_and_vzdump_errors_fail_the_job_and_leave_nothing() {
             err.contains("not found") || err.contains("No VM"),
             "{bad}: {err}"
         );
+        assert!(!err.contains("did you mean"), "{bad}: {err}");
     }
+    // A partial name, as govc users type them: the VMs it could mean.
+    let err = fails(&export(&data, "web", &out));
+    assert!(
+        err.contains("did you mean /lab/pve1/prod/web01, /lab/pve2/web01?"),
+        "{err}"
+    );
 }
 
 #[test]
