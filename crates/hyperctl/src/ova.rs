@@ -121,7 +121,8 @@ pub struct CreateArgs {
     /// Disk images, in boot order.
     #[arg(value_name = "DISK", required = true)]
     pub disks: Vec<PathBuf>,
-    /// Output: the .ova (.ova.gz/.ova.zst) file or the OVF folder; must not exist.
+    /// Output: the .ova (.ova.gz/.ova.zst) file or the OVF folder, which must not exist; or an
+    /// existing folder, which gets NAME.ova (NAME/ with --format ovf).
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: PathBuf,
     /// Package layout [default: ova when OUT ends in .ova/.ova.gz/.ova.zst, else ovf].
@@ -149,7 +150,17 @@ fn lower_name(p: &Path) -> String {
 
 /// Works out layout, compression and the final path from the arguments.
 fn plan_output(a: &CreateArgs) -> Result<(PackageFormat, Compression, PathBuf), Error> {
-    let name = lower_name(&a.output);
+    // An existing folder is where the package goes, named after the VM, as `export -o DIR` does.
+    let requested = if a.output.is_dir() {
+        let stem = hypersdk_ovf::names::sanitize_component(&a.name, "vm", 200);
+        a.output.join(match a.format {
+            Some(FormatArg::Ovf) => stem,
+            _ => format!("{stem}.ova"),
+        })
+    } else {
+        a.output.clone()
+    };
+    let name = lower_name(&requested);
     let ext_comp = if name.ends_with(".ova.gz") {
         Some(CompressArg::Gzip)
     } else if name.ends_with(".ova.zst") {
@@ -200,7 +211,7 @@ fn plan_output(a: &CreateArgs) -> Result<(PackageFormat, Compression, PathBuf), 
         }
     };
     // Keep the extension honest: a compressed archive gets .gz/.zst appended if missing.
-    let mut output = a.output.clone();
+    let mut output = requested;
     let suffix = match compress {
         CompressArg::Gzip if !name.ends_with(".gz") => Some(".gz"),
         CompressArg::Zstd if !name.ends_with(".zst") => Some(".zst"),
@@ -415,6 +426,34 @@ mod tests {
             Ok(OvaCommand::Create(a)) => a,
             other => panic!("unexpected parse: {other:?}"),
         }
+    }
+
+    #[test]
+    fn an_existing_folder_gets_the_package_named_after_the_vm() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().to_str().expect("utf-8");
+        let base = [
+            "--name", "web 01/x", "--cpus", "1", "--memory", "512", "d.qcow2", "-o", out,
+        ];
+        let plan = |extra: &[&str]| {
+            let mut args = base.to_vec();
+            args.extend_from_slice(extra);
+            let (p, _, o) = plan_output(&create(&args)).expect("plan");
+            (
+                p,
+                o.strip_prefix(dir.path())
+                    .expect("inside")
+                    .display()
+                    .to_string(),
+            )
+        };
+        let (p, name) = plan(&[]);
+        assert_eq!(p, PackageFormat::Ova);
+        assert!(name.ends_with(".ova") && !name.contains('/'), "{name}");
+        assert!(plan(&["--compress", "zstd"]).1.ends_with(".ova.zst"));
+        let (p, name) = plan(&["--format", "ovf"]);
+        assert_eq!(p, PackageFormat::Ovf);
+        assert!(!name.contains('.') && !name.contains('/'), "{name}");
     }
 
     #[test]
