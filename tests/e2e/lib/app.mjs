@@ -259,6 +259,28 @@ export async function clickFresh(browser, selector, timeout = 10000) {
   }
 }
 
+/**
+ * Clicks an element of a dialog once it has stopped moving. Mantine's modals scale in over 200 ms,
+ * and WebDriver clicks the centre it measured a moment earlier: a click during the transition can
+ * land beside the button and do nothing, which is what made removal flaky in CI.
+ */
+export async function clickSettled(browser, selector, timeout = 10000) {
+  const el = browser.$(selector);
+  await el.waitForDisplayed({ timeout });
+  let last = null;
+  await browser.waitUntil(
+    async () => {
+      const r = { ...(await el.getLocation()), ...(await el.getSize()) };
+      const key = `${r.x},${r.y},${r.width},${r.height}`;
+      const still = key === last;
+      last = key;
+      return still;
+    },
+    { timeout, interval: 120, timeoutMsg: `${selector} kept moving` },
+  );
+  await clickFresh(browser, selector, timeout);
+}
+
 export async function openSection(browser, section) {
   await byTestId(browser, `nav-${section}`).click();
   await byTestId(browser, `page-${section}`).waitForDisplayed({ timeout: 10000 });

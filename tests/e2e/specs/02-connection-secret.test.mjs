@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import {
-  addConnectionViaUi, byTestId, connectionRow, dataFiles, filesContaining, keyringClear, keyringLookup,
+  addConnectionViaUi, clickSettled, connectionRow, dataFiles, filesContaining, keyringClear, keyringLookup,
   listConnections, makeTestDirs, openSection, uniqueSecret, withApp,
 } from "../lib/app.mjs";
 
@@ -47,8 +47,7 @@ test("password goes to the keyring only; connection survives a restart; removal 
     await row.waitForDisplayed({ timeout: 10000, timeoutMsg: "connection not listed after restart" });
 
     await row.$('[data-testid="connection-remove"]').click();
-    await byTestId(browser, "confirm-remove").waitForDisplayed();
-    await byTestId(browser, "confirm-remove").click();
+    await clickSettled(browser, '[data-testid="confirm-remove"]');
     await row.waitForDisplayed({ reverse: true, timeout: 10000, timeoutMsg: "row still shown after remove" });
     assert.equal(keyringLookup(id), null, "keyring entry removed with the connection");
     assert.equal(listConnections(dirs.dataDir).find((c) => c.name === conn.name), undefined, "gone from the database");
