@@ -237,6 +237,16 @@ export type Diagnostic = {
 	value: string,
 };
 
+/**  One check of one exported disk, read as an image. */
+export type DiskCheck = {
+	/**  The disk's file in the package. */
+	disk: string,
+	/**  What was checked, in words (`format header`, `qemu-img check`, …). */
+	check: string,
+	/**  Why it could not run here; `None`: it ran and passed. */
+	skipped: string | null,
+};
+
 /**  Disk format inside the package; converted with `qemu-img` when the source differs. */
 export type DiskFormatChoice = 
 /**  VMDK streamOptimized (what vSphere imports). */
@@ -414,9 +424,14 @@ export type JobResult = {
 	manifest_algorithm: string,
 	/**
 	 *  Whether the finished package passed verification (descriptor first, every manifest digest
-	 *  and size) before it was given its final name.
+	 *  and size, every disk read as an image) before it was given its final name.
 	 */
 	verified: boolean,
+	/**
+	 *  The image checks each disk went through, passed or skipped (empty for archives in a
+	 *  platform's own format, whose checksums were verified instead).
+	 */
+	disk_checks?: DiskCheck[],
 };
 
 /**  One finished job: a point of the duration-vs-size plot. */

@@ -350,6 +350,21 @@ pub async fn run(cmd: OvaCommand, json: bool) -> Result<(), Error> {
                     rep.files.len(),
                     rep.algorithm.tag()
                 );
+                for d in &rep.disks {
+                    let size = d
+                        .virtual_size
+                        .map(|s| format!(", virtual size {}", crate::output::bytes(s)))
+                        .unwrap_or_default();
+                    println!("  disk {} ({}{size}):", d.file, d.format);
+                    for c in &d.checks {
+                        match &c.outcome {
+                            hypersdk_ovf::CheckOutcome::Passed => println!("    ok    {}", c.check),
+                            hypersdk_ovf::CheckOutcome::Skipped { reason } => {
+                                println!("    skip  {}: {reason}", c.check)
+                            }
+                        }
+                    }
+                }
             }
             Ok(())
         }

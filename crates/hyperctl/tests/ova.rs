@@ -65,6 +65,19 @@ fn create_verify_inspect_and_detect_tampering() {
         "{}",
         String::from_utf8_lossy(&verified.stderr)
     );
+    // It says which image checks ran on the disk, not only that the digests match.
+    let said = String::from_utf8_lossy(&verified.stdout);
+    for check in [
+        "ok    format header",
+        "ok    grain directory and tables point inside the file",
+        "ok    virtual size matches the descriptor",
+        "ok    qemu-img check",
+    ] {
+        assert!(said.contains(check), "{check:?} missing from:\n{said}");
+    }
+    let json = hyperctl(&["ova", "verify", out.to_str().expect("utf8"), "--json"]);
+    let v: Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(v["disks"][0]["checks"][3]["result"], "passed", "{v}");
 
     let inspected = hyperctl(&["ova", "inspect", out.to_str().expect("utf8"), "--json"]);
     assert!(

@@ -106,6 +106,23 @@ fn add_connection(data: &Path, sim: &Vcsim) {
     ));
 }
 
+/// `hyperctl export` of the VM into `out_dir`, waiting for the job.
+fn export(data: &Path, out_dir: &Path) -> std::process::Output {
+    hyperctl(
+        data,
+        &[
+            "export",
+            "--connection",
+            "vc",
+            "--vm",
+            VM_PATH,
+            "-o",
+            out_dir.to_str().expect("utf-8"),
+        ],
+        None,
+    )
+}
+
 fn snapshots(sim: &Vcsim) -> String {
     // `snapshot.tree` prints nothing for a VM without snapshots.
     sim.govc(&["snapshot.tree", "-vm", VM, "-D", "-i"])
@@ -181,19 +198,7 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
 
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).expect("out dir");
-    ok(&hyperctl(
-        &data,
-        &[
-            "export",
-            "--connection",
-            "vc",
-            "--vm",
-            VM_PATH,
-            "-o",
-            out_dir.to_str().expect("utf-8"),
-        ],
-        None,
-    ));
+    ok(&export(&data, &out_dir));
     let ova = out_dir.join(format!("{VM}.ova"));
     let verify = ok(&hyperctl(
         &data,
@@ -225,6 +230,42 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["result"]["verified"], true, "{job}");
     assert_eq!(job["result"]["path"], ova.to_str().expect("utf-8"));
+    // "Verified" includes the disk read as an image; every check ran here.
+    let checks = job["result"]["disk_checks"]
+        .as_array()
+        .expect("disk_checks");
+    assert!(
+        checks.iter().any(|c| c["check"] == "qemu-img check"),
+        "{job}"
+    );
+    assert!(checks.iter().all(|c| c["skipped"].is_null()), "{job}");
+}
+
+#[test]
+fn a_vm_whose_disk_is_only_a_descriptor_fails_the_job_naming_the_disk() {
+    // vcsim's own VM disks are the 200-byte text descriptor a VMDK starts as, with no data
+    // extent: what the issue saw exported as a "Verified" 7.5 KiB OVA. It must fail.
+    let sim = Vcsim::start(&[]);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+    add_connection(&data, &sim);
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("out dir");
+    let out = export(&data, &out_dir);
+    assert!(!out.status.success(), "the export must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a usable image") && stderr.contains("VMDK text descriptor"),
+        "{stderr}"
+    );
+    let job = jobs(&data).into_iter().next().expect("a job");
+    assert_eq!(job["state"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "disk_image_invalid", "{job}");
+    assert!(
+        !out_dir.join(format!("{VM}.ova")).exists(),
+        "nothing presented as done"
+    );
+    assert_eq!(snapshots(&sim), "", "export snapshot removed");
 }
 
 /// Waits until the export job has written some bytes (or fails the test if it ended first).

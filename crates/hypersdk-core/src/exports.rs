@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Core;
 use crate::error::{CoreError, Result};
 use crate::jobs::{JobContext, JobOutcome, NewJob};
-use crate::model::{Job, JobKind, JobResult, JobState, VmFilter, VmInfo};
+use crate::model::{DiskCheck, Job, JobKind, JobResult, JobState, VmFilter, VmInfo};
 use crate::providers::{ExportPlan, Provider};
 
 /// Package layout.
@@ -677,6 +677,7 @@ async fn keep_native(
                     // No manifest: the archive's own checksums were verified.
                     manifest_algorithm: String::new(),
                     verified: true,
+                    disk_checks: Vec::new(),
                 }),
             })
         }
@@ -775,7 +776,6 @@ async fn package(
             ..hypersdk_ovf::ExportOptions::default()
         },
     };
-    let verified = export_request.options.verify;
 
     // The download and the server's keep-alive run side by side: a long
     // export never lets the lease time out.
@@ -824,7 +824,12 @@ async fn package(
                     files,
                     bytes: outcome.bytes,
                     manifest_algorithm: outcome.manifest.algorithm.tag().to_lowercase(),
-                    verified,
+                    verified: outcome.verification.is_some(),
+                    disk_checks: outcome
+                        .verification
+                        .as_ref()
+                        .map(DiskCheck::from_report)
+                        .unwrap_or_default(),
                 }),
             })
         }

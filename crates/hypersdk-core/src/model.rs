@@ -468,8 +468,43 @@ pub struct JobResult {
     /// `sha256` or `sha1`: the manifest's algorithm.
     pub manifest_algorithm: String,
     /// Whether the finished package passed verification (descriptor first, every manifest digest
-    /// and size) before it was given its final name.
+    /// and size, every disk read as an image) before it was given its final name.
     pub verified: bool,
+    /// The image checks each disk went through, passed or skipped (empty for archives in a
+    /// platform's own format, whose checksums were verified instead).
+    #[serde(default)]
+    pub disk_checks: Vec<DiskCheck>,
+}
+
+/// One check of one exported disk, read as an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct DiskCheck {
+    /// The disk's file in the package.
+    pub disk: String,
+    /// What was checked, in words (`format header`, `qemu-img check`, …).
+    pub check: String,
+    /// Why it could not run here; `None`: it ran and passed.
+    pub skipped: Option<String>,
+}
+
+impl DiskCheck {
+    /// Every check of a verification report, disk by disk.
+    pub fn from_report(report: &hypersdk_ovf::VerifyReport) -> Vec<DiskCheck> {
+        report
+            .disks
+            .iter()
+            .flat_map(|d| {
+                d.checks.iter().map(|c| DiskCheck {
+                    disk: d.file.clone(),
+                    check: c.check.clone(),
+                    skipped: match &c.outcome {
+                        hypersdk_ovf::CheckOutcome::Passed => None,
+                        hypersdk_ovf::CheckOutcome::Skipped { reason } => Some(reason.clone()),
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]

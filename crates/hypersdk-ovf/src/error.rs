@@ -80,6 +80,14 @@ pub enum Error {
         /// Actual size.
         actual: u64,
     },
+    /// A disk of the package is not a usable image of the format its descriptor declares.
+    #[error("disk {file:?} is not a usable image: {problem}")]
+    DiskImage {
+        /// Package-relative file name.
+        file: String,
+        /// What is wrong with it, in words.
+        problem: String,
+    },
     /// The disk source ended before its announced length.
     #[error("source for {disk:?} ended after {got} of {expected} bytes")]
     SourceTruncated {
@@ -163,6 +171,7 @@ impl Error {
             Error::UnlistedFile(_) => "unlisted_file",
             Error::DigestMismatch { .. } => "digest_mismatch",
             Error::SizeMismatch { .. } => "size_mismatch",
+            Error::DiskImage { .. } => "disk_image_invalid",
             Error::SourceTruncated { .. } => "source_truncated",
             Error::SourceTooLong { .. } => "source_too_long",
             Error::Source { .. } => "source_failed",
@@ -195,6 +204,7 @@ impl Error {
                 | Error::UnlistedFile(_)
                 | Error::DigestMismatch { .. }
                 | Error::SizeMismatch { .. }
+                | Error::DiskImage { .. }
                 | Error::ManifestMissing
                 | Error::ManifestMalformed(_)
                 | Error::OvfMalformed(_)
@@ -241,6 +251,10 @@ mod tests {
             Error::Cancelled,
             Error::QemuImgMissing,
             Error::ManifestMissing,
+            Error::DiskImage {
+                file: "d.vmdk".into(),
+                problem: "truncated".into(),
+            },
         ] {
             assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }

@@ -49,6 +49,7 @@ use crate::pipeline::{CopyJob, ProgressFn, copy, join_err};
 use crate::qemu::{QemuImg, VhdKind};
 use crate::source::DiskSource;
 use crate::tarfmt;
+use crate::verify::VerifyReport;
 use crate::{Error, Result};
 
 /// Package layout.
@@ -198,6 +199,8 @@ pub struct ExportOutcome {
     pub manifest: Manifest,
     /// Bytes of the final artefact (sum of files for a folder).
     pub bytes: u64,
+    /// What verification checked (`None` when [`ExportOptions::verify`] was off).
+    pub verification: Option<VerifyReport>,
 }
 
 /// A disk after preparation: a source with known format/capacity and, for OVAs, known length.
@@ -568,10 +571,12 @@ pub async fn export(
         }
     };
 
-    if options.verify {
+    let verification = if options.verify {
         check_cancel(&cancel)?;
-        crate::verify::verify_path(&part, Some(&cancel)).await?;
-    }
+        Some(crate::verify::verify_path_with(&part, Some(&cancel), &options.qemu_img).await?)
+    } else {
+        None
+    };
     check_cancel(&cancel)?;
     let (p, d) = (part.clone(), destination.clone());
     blocking(move || publish(&p, &d)).await?;
@@ -585,6 +590,7 @@ pub async fn export(
         descriptor_name,
         manifest,
         bytes,
+        verification,
     })
 }
 

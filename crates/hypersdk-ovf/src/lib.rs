@@ -10,10 +10,11 @@
 //! - Manifest: [`Manifest`], [`DigestAlgorithm`].
 //! - Safe names: [`names`].
 //! - Export: [`export()`] with [`ExportRequest`], [`DiskSource`], progress and cancellation.
-//! - Verification: [`verify()`], [`inspect()`].
+//! - Verification: [`verify()`] (digests, and every disk read as an image), [`inspect()`].
 //! - Conversion: [`QemuImg`].
 
 mod checkpoint;
+mod disk_image;
 mod error;
 mod export;
 pub mod fsutil;
@@ -29,6 +30,7 @@ mod tarfmt;
 mod verify;
 
 pub use checkpoint::{Checkpoint, DiskCheckpoint};
+pub use disk_image::{CheckOutcome, DiskReport, ImageCheck};
 pub use error::{Error, Result};
 pub use export::{
     Compression, ExportDisk, ExportOptions, ExportOutcome, ExportRequest, PackageFormat, export,

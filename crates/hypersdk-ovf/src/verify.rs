@@ -7,7 +7,8 @@
 //! 4. every `References/File` is present, with the `ovf:size` it declares;
 //! 5. every manifest entry names a file that is present;
 //! 6. every file in the package (except the manifest and a certificate) is in the manifest;
-//! 7. every file's digest equals its manifest entry (in package order).
+//! 7. every file's digest equals its manifest entry (in package order);
+//! 8. every disk is a usable image of its declared format and capacity ([`crate::disk_image`]).
 //!
 //! Archives are read twice: a scan for names, sizes, descriptor and manifest (seeking over data
 //! for plain OVAs), then a hashing pass with the manifest's algorithm — for plain OVAs and
@@ -22,10 +23,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use crate::disk_image::{Capture, CaptureReader, DiskBytes, DiskReport, QemuTarget, check_disk};
 use crate::error::IoContext;
 use crate::manifest::{DigestAlgorithm, Manifest};
 use crate::model::VmSpec;
 use crate::ovf_read::{Descriptor, FileRef, MAX_DESCRIPTOR_BYTES, parse_descriptor};
+use crate::qemu::QemuImg;
 use crate::{Error, Result};
 
 const MAX_MANIFEST_BYTES: u64 = 4 << 20;
@@ -70,6 +73,8 @@ pub struct VerifyReport {
     pub algorithm: DigestAlgorithm,
     /// Every checked file with its size, in package order.
     pub files: Vec<(String, u64)>,
+    /// Every disk read as an image: which checks ran and which could not.
+    pub disks: Vec<DiskReport>,
 }
 
 fn detect(path: &Path) -> Result<PackageKind> {
@@ -391,8 +396,17 @@ fn is_side_file(name: &str) -> bool {
 
 /// Blocking verification; see the module docs. `cancel` is checked between chunks.
 pub fn verify_blocking(path: &Path, cancel: Option<&CancellationToken>) -> Result<VerifyReport> {
+    verify_with(path, cancel, &QemuImg::default())
+}
+
+/// [`verify_blocking`] running `qemu-img check` through `qemu`.
+fn verify_with(
+    path: &Path,
+    cancel: Option<&CancellationToken>,
+    qemu: &QemuImg,
+) -> Result<VerifyReport> {
     let s = scan(path, cancel)?;
-    let Descriptor { files, .. } = parse_descriptor(&s.descriptor.1)?;
+    let Descriptor { files, vm } = parse_descriptor(&s.descriptor.1)?;
     let (_, mf_bytes) = s.manifest.as_ref().ok_or(Error::ManifestMissing)?;
     let mf_text =
         std::str::from_utf8(mf_bytes).map_err(|_| Error::ManifestMalformed("not UTF-8".into()))?;
@@ -473,6 +487,8 @@ pub fn verify_blocking(path: &Path, cancel: Option<&CancellationToken>) -> Resul
             }
         }
         kind => {
+            // One pass only: keep the head and tail of each disk for its image checks.
+            let mut captures: HashMap<String, Capture> = HashMap::new();
             let mut ar = tar::Archive::new(open_stream(path, kind)?);
             for e in ar.entries().map_err(|e| archive_err(path, e))? {
                 let mut e = e.map_err(|e| archive_err(path, e))?;
@@ -480,16 +496,66 @@ pub fn verify_blocking(path: &Path, cancel: Option<&CancellationToken>) -> Resul
                     continue;
                 }
                 let name = member_name(&e.path_bytes());
-                check(&name, &mut e)?;
+                if vm.disks.iter().any(|d| d.href == name) {
+                    let mut capture = Capture::new(e.size());
+                    check(&name, &mut CaptureReader::new(&mut e, &mut capture))?;
+                    captures.insert(name, capture);
+                } else {
+                    check(&name, &mut e)?;
+                }
             }
+            let mut disks = Vec::new();
+            for d in &vm.disks {
+                let capture = captures
+                    .remove(&d.href)
+                    .ok_or_else(|| Error::MissingFile(d.href.clone()))?;
+                disks.push(check_disk(
+                    d,
+                    &DiskBytes::Captured(capture),
+                    qemu,
+                    QemuTarget::Unavailable(
+                        "the package is compressed: qemu-img cannot read a disk inside it",
+                    ),
+                    cancel,
+                )?);
+            }
+            return Ok(report(s, alg, disks));
         }
     }
-    Ok(VerifyReport {
+    let mut disks = Vec::new();
+    for d in &vm.disks {
+        let (k, (_, size)) = s
+            .members
+            .iter()
+            .enumerate()
+            .find(|(_, (n, _))| *n == d.href)
+            .ok_or_else(|| Error::MissingFile(d.href.clone()))?;
+        disks.push(if s.kind == PackageKind::OvfFolder {
+            let file = crate::names::join_inside(path, &d.href)?;
+            let bytes = DiskBytes::file(&file, 0, *size)?;
+            check_disk(d, &bytes, qemu, QemuTarget::File(&file), cancel)?
+        } else {
+            let offset = s.data_offsets.get(k).copied().unwrap_or(0);
+            let bytes = DiskBytes::file(path, offset, *size)?;
+            let target = QemuTarget::Range {
+                path,
+                offset,
+                len: *size,
+            };
+            check_disk(d, &bytes, qemu, target, cancel)?
+        });
+    }
+    Ok(report(s, alg, disks))
+}
+
+fn report(s: Scan, algorithm: DigestAlgorithm, disks: Vec<DiskReport>) -> VerifyReport {
+    VerifyReport {
         kind: s.kind,
         descriptor: s.descriptor.0,
-        algorithm: alg,
+        algorithm,
         files: s.members,
-    })
+        disks,
+    }
 }
 
 /// Verifies a package (OVA, `.ova.gz`, `.ova.zst` or OVF folder). `Err` names the first mismatch.
@@ -499,9 +565,19 @@ pub async fn verify(path: impl AsRef<Path>) -> Result<VerifyReport> {
 
 /// [`verify`] with cancellation.
 pub async fn verify_path(path: &Path, cancel: Option<&CancellationToken>) -> Result<VerifyReport> {
+    verify_path_with(path, cancel, &QemuImg::default()).await
+}
+
+/// [`verify_path`] running `qemu-img check` through `qemu`.
+pub(crate) async fn verify_path_with(
+    path: &Path,
+    cancel: Option<&CancellationToken>,
+    qemu: &QemuImg,
+) -> Result<VerifyReport> {
     let p: PathBuf = path.to_path_buf();
     let c = cancel.cloned();
-    tokio::task::spawn_blocking(move || verify_blocking(&p, c.as_ref()))
+    let q = qemu.clone();
+    tokio::task::spawn_blocking(move || verify_with(&p, c.as_ref(), &q))
         .await
         .map_err(|e| Error::Internal(format!("verify task failed: {e}")))?
 }

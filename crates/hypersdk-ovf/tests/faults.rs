@@ -119,7 +119,12 @@ async fn unknown_length_disks_into_plain_and_compressed_ovas() {
         let dest = dir.path().join(name);
         let disks = datas
             .iter()
-            .map(|d| reader_disk(FaultyReader::new(d.clone(), d.len(), false), None))
+            .map(|d| {
+                let mut disk = reader_disk(FaultyReader::new(d.clone(), d.len(), false), None);
+                // A raw disk's capacity is its length (verification reads it as an image).
+                disk.capacity_bytes = Some(d.len() as u64);
+                disk
+            })
             .collect();
         let mut req = request(base_vm("u"), disks, &dest, PackageFormat::Ova);
         req.compression = compression;

@@ -180,6 +180,7 @@ mod tests {
                 bytes: 4096,
                 manifest_algorithm: "sha256".into(),
                 verified: true,
+                disk_checks: Vec::new(),
             }),
             error: None,
         }

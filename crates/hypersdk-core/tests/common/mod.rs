@@ -67,6 +67,7 @@ pub fn succeeds(path: &str) -> JobWork {
                     bytes: 123_456,
                     manifest_algorithm: "sha256".into(),
                     verified: true,
+                    disk_checks: Vec::new(),
                 }),
             })
         })

@@ -55,10 +55,15 @@ describe("Jobs list results and retry", () => {
     bytes: 2.5 * GiB,
     manifest_algorithm: "sha256",
     verified: true,
+    disk_checks: [
+      { disk: "web-01-disk1.vmdk", check: "format header", skipped: null },
+      { disk: "web-01-disk1.vmdk", check: "virtual size matches the descriptor", skipped: null },
+      { disk: "web-01-disk1.vmdk", check: "qemu-img check", skipped: "the package is compressed: qemu-img cannot read a disk inside it" },
+    ],
   };
 
   it("shows what a finished export produced, with the Verified badge only when verified", async () => {
-    const rawResult = { ...result, path: "/srv/exports/db.ova", files: ["db.ovf"], verified: false, manifest_algorithm: "sha1" };
+    const rawResult = { ...result, path: "/srv/exports/db.ova", files: ["db.ovf"], verified: false, manifest_algorithm: "sha1", disk_checks: [] };
     // The list row: the path, and the Verified mark only for a verified package.
     serve([makeJob({ id: "ok", state: "succeeded", result }), makeJob({ id: "raw", state: "succeeded", result: rawResult })]);
     const { unmount } = renderWithProviders(
@@ -88,6 +93,15 @@ describe("Jobs list results and retry", () => {
     await userEvent.setup().click(within(ok).getByTestId("job-result-files-toggle"));
     const files = within(ok).getByTestId("job-result-files");
     expect(within(files).getAllByRole("listitem").map((li) => li.textContent)).toEqual(result.files);
+
+    // The disk checks: what ran, and what did not (grey, with why).
+    expect(within(raw).queryByTestId("job-result-checks-toggle")).not.toBeInTheDocument();
+    const toggle = within(ok).getByTestId("job-result-checks-toggle");
+    expect(toggle).toHaveTextContent("Show disk checks (2 passed, 1 skipped)");
+    await userEvent.setup().click(toggle);
+    const rows = within(within(ok).getByTestId("job-result-checks")).getAllByTestId("job-result-check");
+    expect(rows.map((r) => r.getAttribute("data-skipped"))).toEqual(["false", "false", "true"]);
+    expect(rows[2]).toHaveTextContent("qemu-img check — skipped: the package is compressed");
   });
 
   it.each([
