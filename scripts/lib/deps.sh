@@ -13,8 +13,9 @@ APT_SESSION_PKGS=(xvfb xauth dbus gnome-keyring)
 # prometheus provides promtool, which judges the /metrics output and the alert rules.
 # python3-venv holds the Python test peers (scripts/lib/pypeers.sh: fakepve, dissect.archive);
 # openssh-server is the real sshd the Proxmox provider's SSH data path is tested against.
+# python3-xlib lets bench/lib/close_window.py press a window's close button under Xvfb (no window manager).
 APT_TEST_PKGS=(webkit2gtk-driver libsecret-tools curl libxml2-utils qemu-utils sqlite3 virt-v2v nbdkit libnbd-bin
-  prometheus python3-venv openssh-server)
+  prometheus python3-venv openssh-server python3-xlib)
 
 MIN_CARGO=1.89.0
 MIN_NODE=20.19.0

@@ -461,7 +461,7 @@ pub async fn save_chart_export(
 #[tauri::command]
 #[specta::specta]
 pub fn show_window(app: AppHandle) {
-    crate::tray::show_main_window(&app);
+    crate::main_window::show(&app, None);
 }
 
 /// Tray action "Quit".

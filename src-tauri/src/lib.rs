@@ -5,6 +5,7 @@
 pub mod bindings;
 mod commands;
 mod events;
+mod main_window;
 mod notifications;
 mod state;
 mod tray;
@@ -102,9 +103,9 @@ pub fn run() {
     let app = tauri::Builder::default()
         // Must be the first plugin: a second launch hands over and exits
         // before anything else starts.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            tracing::info!("second launch: focusing the running instance");
-            tray::show_main_window(app);
+        .plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            tracing::info!("second launch: showing the running instance");
+            main_window::show(app, main_window::section_arg(&argv));
         }))
         // The native folder picker of the export dialog.
         .plugin(tauri_plugin_dialog::init())
@@ -123,10 +124,10 @@ pub fn run() {
             app.manage(LogGuard { _guard: log_guard });
             specta.mount_events(app);
             tray::install(app.handle())?;
-            if std::env::args().any(|a| a == AUTOSTART_ARG)
-                && let Some(window) = app.get_webview_window("main")
-            {
-                let _ = window.hide();
+            // Started at login: only the tray until the user opens the window.
+            let args: Vec<String> = std::env::args().collect();
+            if !args.iter().any(|a| a == AUTOSTART_ARG) {
+                main_window::show(app.handle(), main_window::section_arg(&args));
             }
             if let AppState::Ready(core) = app.state::<AppState>().inner() {
                 tauri::async_runtime::spawn(events::forward(
@@ -147,26 +148,30 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window keeps the app (and its jobs) running in
-            // the tray; "Quit" in the tray menu ends it.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                api.prevent_close();
-                if let Err(e) = window.hide() {
-                    tracing::warn!(error = %e, "cannot hide the window");
-                }
-                if let Some(core) = window
+            // Closing the window releases it and its web process (see
+            // `main_window`); the app and its jobs keep running in the tray,
+            // and "Quit" in the tray menu ends it.
+            if let WindowEvent::CloseRequested { .. } = event
+                && let Some(core) = window
                     .app_handle()
                     .try_state::<AppState>()
                     .and_then(|s| s.core_arc())
-                {
-                    notifications::close_hint(window.app_handle(), core);
-                }
+            {
+                notifications::close_hint(window.app_handle(), core);
             }
         })
         .build(tauri::generate_context!());
 
     match app {
         Ok(app) => app.run(|app, event| {
+            // The last window closing is not a reason to exit: the tray stays.
+            // An exit with a code (the tray's Quit) goes ahead.
+            if let RunEvent::ExitRequested {
+                code: None, api, ..
+            } = &event
+            {
+                api.prevent_exit();
+            }
             if let RunEvent::Exit = event {
                 tracing::info!("exiting");
                 // Sign out of provider sessions (and log their counters) before the

@@ -170,7 +170,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
         .menu(&menu)
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| match event.id().as_ref() {
-            SHOW => show_main_window(app),
+            SHOW => crate::main_window::show(app, None),
             QUIT => request_quit(app),
             PAUSE => with_core(app, |core| async move {
                 core.pause_schedules().await.map(|_| ())
@@ -194,7 +194,7 @@ pub fn install(app: &AppHandle) -> tauri::Result<()> {
                 ..
             } = event
             {
-                show_main_window(tray.app_handle());
+                crate::main_window::show(tray.app_handle(), None);
             }
         })
         .build(app)?;
@@ -346,16 +346,6 @@ fn request_quit(app: &AppHandle) {
                 }
             });
     });
-}
-
-pub fn show_main_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
-        // Best effort: a window manager may refuse focus; the window is
-        // still shown.
-        let _ = window.unminimize();
-        let _ = window.show();
-        let _ = window.set_focus();
-    }
 }
 
 #[cfg(test)]
