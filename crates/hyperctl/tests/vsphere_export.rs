@@ -123,6 +123,17 @@ fn export(data: &Path, out_dir: &Path) -> std::process::Output {
     )
 }
 
+/// Every name in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 fn snapshots(sim: &Vcsim) -> String {
     // `snapshot.tree` prints nothing for a VM without snapshots.
     sim.govc(&["snapshot.tree", "-vm", VM, "-D", "-i"])
@@ -330,6 +341,11 @@ fn cancelling_mid_export_releases_the_server_and_leaves_no_final_file() {
         !out_dir.join(format!("{VM}.ova")).exists(),
         "no final file after a cancel"
     );
+    assert_eq!(
+        names_in(&out_dir),
+        Vec::<String>::new(),
+        "no .part file or .part.d folder after a cancel"
+    );
     assert_eq!(snapshots(&sim), "", "snapshot removed after the cancel");
 }
 
@@ -357,6 +373,8 @@ fn a_server_lost_mid_export_fails_the_job_and_a_retry_completes_it() {
     assert_eq!(failed["state"], "failed", "{failed}");
     assert_eq!(failed["error"]["retryable"], true, "{failed}");
     assert!(!out_dir.join(format!("{VM}.ova")).exists());
+    // A retry reads a new snapshot and cannot resume: nothing partial is kept.
+    assert_eq!(names_in(&out_dir), Vec::<String>::new());
 
     // The server comes back (vcsim: new certificate, state rebuilt, disk uploaded again).
     let sim = Vcsim::start(&[]);
@@ -434,6 +452,8 @@ fn a_killed_export_is_interrupted_its_snapshot_removed_and_its_retry_verifies() 
         .args(["compare", "-f", "raw", "-F", "vmdk"])
         .arg(&raw)
         .arg(&vmdk));
-    // Both the crashed run's snapshot (found by name) and the retry's are gone.
+    // Both the crashed run's snapshot (found by name) and the retry's are gone, and of the
+    // crashed run's partial files nothing is left beside the OVA.
     assert_eq!(snapshots(&sim), "");
+    assert_eq!(names_in(&out_dir), vec![format!("{VM}.ova")]);
 }

@@ -575,7 +575,24 @@ fn scratch_paths(destination: &Path, job_id: &str) -> Option<Scratch> {
 }
 
 /// Removes what a crashed job left beside its destination.
+/// Removes the engine's `DEST.part` and `DEST.part.d/` of a failed, cancelled
+/// or crashed export (not while another export writes there).
+async fn discard_partial(destination: &Path, job_id: &str) {
+    let d = destination.to_path_buf();
+    match tokio::task::spawn_blocking(move || hypersdk_ovf::discard_partial(&d)).await {
+        Ok(Ok(true)) => {
+            tracing::info!(job = %job_id, destination = %destination.display(), "removed the unfinished export's partial files")
+        }
+        Ok(Ok(false)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(job = %job_id, error = %e, "cannot remove the unfinished export's partial files")
+        }
+        Err(e) => tracing::warn!(job = %job_id, error = %e, "partial-file clean-up failed"),
+    }
+}
+
 async fn remove_scratch(destination: &Path, job_id: &str) {
+    discard_partial(destination, job_id).await;
     let Some(scratch) = scratch_paths(destination, job_id) else {
         return;
     };
@@ -836,6 +853,9 @@ async fn package(
         Err(e) => {
             let cancelled = matches!(e, hypersdk_ovf::Error::Cancelled) || cancel.is_cancelled();
             abort(session, cancelled, e.to_string(), job_id).await;
+            // A retry reads a new snapshot, so it could not resume these: leave no
+            // `.part` to be mistaken for a backup or to fill the disk.
+            discard_partial(&request.destination, job_id).await;
             Err(e.into())
         }
     }

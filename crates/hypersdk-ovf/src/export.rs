@@ -203,6 +203,43 @@ pub struct ExportOutcome {
     pub verification: Option<VerifyReport>,
 }
 
+/// Removes what an unfinished export to `destination` left behind (`DEST.part` and `DEST.part.d/`,
+/// kept by a failure or a cancel for a resume), unless an export is writing there now
+/// ([`Error::DestinationBusy`]). Returns whether there was anything to remove.
+///
+/// For callers whose retry cannot resume: an export from a new snapshot has a new plan, so its
+/// `.part` would only be discarded by the next run, and until then it clutters the destination.
+pub fn discard_partial(destination: &Path) -> Result<bool> {
+    let part = with_suffix(destination, ".part");
+    let work = with_suffix(destination, ".part.d");
+    let exists = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    if !exists(&part) && !exists(&work) {
+        return Ok(false);
+    }
+    // Holding the writers' lock proves nobody is writing there (and keeps a new writer out).
+    let lock_path = work.join("lock");
+    let lock = match File::open(&lock_path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format!("opening {}", lock_path.display()), e)),
+    };
+    if let Some(l) = &lock {
+        match l.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::DestinationBusy(destination.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(Error::io(format!("locking {}", lock_path.display()), e));
+            }
+        }
+    }
+    remove_if_exists(&part)?;
+    remove_if_exists(&work)?;
+    drop(lock);
+    Ok(true)
+}
+
 /// A disk after preparation: a source with known format/capacity and, for OVAs, known length.
 struct Prepared {
     href: String,

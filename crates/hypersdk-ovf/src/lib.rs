@@ -33,7 +33,8 @@ pub use checkpoint::{Checkpoint, DiskCheckpoint};
 pub use disk_image::{CheckOutcome, DiskReport, ImageCheck};
 pub use error::{Error, Result};
 pub use export::{
-    Compression, ExportDisk, ExportOptions, ExportOutcome, ExportRequest, PackageFormat, export,
+    Compression, ExportDisk, ExportOptions, ExportOutcome, ExportRequest, PackageFormat,
+    discard_partial, export,
 };
 pub use manifest::{DigestAlgorithm, Hasher, Manifest, ManifestEntry};
 pub use model::{Controller, DiskFormat, DiskSpec, Firmware, NetworkSpec, OsInfo, VmSpec};

@@ -593,3 +593,36 @@ async fn http_error_status_is_typed_and_redacted() {
     assert_no_final(&dest);
     server.abort();
 }
+
+#[tokio::test]
+async fn discard_partial_removes_an_unfinished_export_but_not_a_running_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("vm.ova");
+    // A failed export leaves its part and work directory for a resume.
+    let data = pattern(4 << 20, 5);
+    let r = FaultyReader::new(data, 1 << 20, true);
+    let req = request(
+        base_vm("vm"),
+        vec![reader_disk(r, Some(4 << 20))],
+        &dest,
+        PackageFormat::Ova,
+    );
+    export(req, None, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        !tree(dir.path()).is_empty(),
+        "the failure kept its partial files"
+    );
+
+    // While a writer holds the lock, nothing is touched.
+    let lock = std::fs::File::open(dir.path().join("vm.ova.part.d/lock")).unwrap();
+    lock.lock().unwrap();
+    let e = discard_partial(&dest).unwrap_err();
+    assert_eq!(e.code(), "destination_busy");
+    drop(lock);
+
+    assert!(discard_partial(&dest).unwrap());
+    assert_eq!(tree(dir.path()), Vec::<String>::new());
+    assert!(!discard_partial(&dest).unwrap(), "nothing left to remove");
+}
