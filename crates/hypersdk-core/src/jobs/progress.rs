@@ -21,6 +21,11 @@ const MIN_PERSIST_INTERVAL: Duration = Duration::from_secs(1);
 /// The rate is measured over this trailing window, so it follows real
 /// changes in speed within seconds without jittering on every buffer.
 const RATE_WINDOW: Duration = Duration::from_secs(5);
+/// The time left is computed from the rate averaged with this time constant:
+/// the 5 s rate jumps when a stream crosses a run of zeros or the server
+/// stalls, and a time left that leaps from minutes to seconds and back
+/// tells a person nothing.
+const ETA_SMOOTHING: Duration = Duration::from_secs(20);
 
 #[derive(Clone)]
 pub struct ProgressReporter {
@@ -40,6 +45,8 @@ struct Inner {
 struct State {
     disks: Vec<DiskProgress>,
     samples: VecDeque<(Instant, u64)>,
+    /// The rate the time left is computed from, and when it was last updated.
+    eta_rate: Option<(Instant, f64)>,
     last_event: Option<Instant>,
     last_persist: Option<Instant>,
     /// When `job.progress` was last queued; the first one waits a full
@@ -72,6 +79,7 @@ impl ProgressReporter {
                 state: Mutex::new(State {
                     disks: Vec::new(),
                     samples: VecDeque::new(),
+                    eta_rate: None,
                     last_event: None,
                     last_persist: None,
                     last_webhook: Instant::now(),
@@ -177,7 +185,11 @@ impl ProgressReporter {
             if announce {
                 state.last_webhook = now;
             }
-            (snapshot(&self.inner.job_id, &state), persist, announce)
+            (
+                snapshot(&self.inner.job_id, &mut state, now),
+                persist,
+                announce,
+            )
         };
         if persist && let Some(store) = &self.inner.store {
             let store = Arc::clone(store);
@@ -200,7 +212,7 @@ impl ProgressReporter {
     }
 }
 
-fn snapshot(job_id: &str, state: &State) -> JobProgress {
+fn snapshot(job_id: &str, state: &mut State, now: Instant) -> JobProgress {
     let bytes_done: u64 = state.disks.iter().map(|d| d.bytes_done).sum();
     let bytes_total = state
         .disks
@@ -214,9 +226,22 @@ fn snapshot(job_id: &str, state: &State) -> JobProgress {
         }
         _ => 0.0,
     };
+    // An exponential moving average of the windowed rate, weighted by the
+    // time since its last update (snapshots come at irregular intervals).
+    let smoothed = match state.eta_rate {
+        None if rate_bps > 0.0 => rate_bps,
+        None => 0.0,
+        Some((at, avg)) => {
+            let dt = now.saturating_duration_since(at).as_secs_f64();
+            avg + (1.0 - (-dt / ETA_SMOOTHING.as_secs_f64()).exp()) * (rate_bps - avg)
+        }
+    };
+    if rate_bps > 0.0 || state.eta_rate.is_some() {
+        state.eta_rate = Some((now, smoothed));
+    }
     let eta_seconds = bytes_total
-        .filter(|_| rate_bps > 0.0)
-        .map(|total| total.saturating_sub(bytes_done) as f64 / rate_bps);
+        .filter(|_| smoothed > 0.0)
+        .map(|total| total.saturating_sub(bytes_done) as f64 / smoothed);
     JobProgress {
         job_id: job_id.to_owned(),
         bytes_done,
@@ -270,24 +295,68 @@ mod tests {
 
     #[test]
     fn rate_and_eta_follow_the_samples() {
-        let state = State {
+        let t0 = Instant::now();
+        let mut state = State {
             disks: vec![DiskProgress {
                 index: 0,
                 name: "d".into(),
                 bytes_done: 300,
                 bytes_total: Some(1000),
             }],
-            samples: {
-                let t0 = Instant::now();
-                VecDeque::from([(t0, 100), (t0 + Duration::from_secs(2), 300)])
-            },
+            samples: VecDeque::from([(t0, 100), (t0 + Duration::from_secs(2), 300)]),
+            eta_rate: None,
             last_event: None,
             last_persist: None,
             last_webhook: Instant::now(),
         };
-        let s = snapshot("j", &state);
+        let s = snapshot("j", &mut state, t0 + Duration::from_secs(2));
         assert!((s.rate_bps - 100.0).abs() < 1e-9);
         assert_eq!(s.eta_seconds, Some(7.0));
+    }
+
+    #[test]
+    fn the_time_left_is_smoothed_while_the_rate_jumps() {
+        // A stream whose 5 s rate swings between 100 B/s and 10 kB/s every 5 s (runs of zeros,
+        // stalls): the raw time left would leap 100-fold; the smoothed one moves gently.
+        let t0 = Instant::now();
+        let mut state = State {
+            disks: vec![DiskProgress {
+                index: 0,
+                name: "d".into(),
+                bytes_done: 0,
+                bytes_total: Some(10_000_000),
+            }],
+            samples: VecDeque::new(),
+            eta_rate: None,
+            last_event: None,
+            last_persist: None,
+            last_webhook: t0,
+        };
+        let mut done = 0u64;
+        let mut etas = Vec::new();
+        for step in 0..60u64 {
+            let rate = if (step / 5) % 2 == 0 { 100 } else { 10_000 };
+            let now = t0 + Duration::from_secs(step + 1);
+            state.samples = VecDeque::from([(now - Duration::from_secs(1), done)]);
+            done += rate;
+            state.samples.push_back((now, done));
+            state.disks[0].bytes_done = done;
+            let s = snapshot("j", &mut state, now);
+            assert!(
+                (s.rate_bps - rate as f64).abs() < 1e-6,
+                "the shown rate is not smoothed"
+            );
+            etas.push(s.eta_seconds.expect("an eta"));
+        }
+        for pair in etas[20..].windows(2) {
+            let ratio = pair[0].max(pair[1]) / pair[0].min(pair[1]);
+            assert!(
+                ratio < 1.5,
+                "time left jumped from {} to {} s",
+                pair[0],
+                pair[1]
+            );
+        }
     }
 
     #[test]
