@@ -68,6 +68,21 @@ test("add vSphere → pin certificate → browse → export a VM → verified OV
       await fill(browser, "export-destination", outDir);
       await byTestId(browser, "export-submit").click();
       await expectJobVerified(browser);
+
+      // A VM whose disk is vcsim's own (a VMDK text descriptor, no data) fails its export, by
+      // the image checks; at the default window size its row's Retry is on screen unscrolled.
+      const size = await browser.getWindowSize();
+      assert.ok(size.width <= 1280 && size.height <= 800, `the window is at its default size: ${JSON.stringify(size)}`);
+      const failed = hyperctl(dirs.dataDir, ["export", "--connection", "vcsim", "--vm", "DC0_H0_VM1", "-o", outDir]);
+      assert.notEqual(failed.status, 0, "the export of a descriptor-only disk fails");
+      assert.match(failed.stderr, /is not a usable image/);
+      const failedRow = browser.$('[data-testid="job-row"][data-job-state="failed"]');
+      await failedRow.waitForDisplayed({ timeout: 15000, timeoutMsg: "the failed job never showed in the window" });
+      assert.match(await failedRow.$('[data-testid="job-error"]').getProperty("textContent"), /not a usable image/);
+      assert.ok(
+        await failedRow.$('[data-testid="job-retry"]').isDisplayed({ withinViewport: true }),
+        "Retry is in view at 1280×800",
+      );
     });
 
     // Independent judges: the package verifies; nothing of ours is left on the server.

@@ -93,7 +93,8 @@ export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
       notifications.show({
         color: "teal",
         title: jobs.length === 1 ? "Export started" : `${jobs.length} exports started`,
-        message: `To ${spec.destination_dir}. Follow them on the Jobs page.`,
+        // The Jobs page opens next, so the toast need not point there.
+        message: `To ${spec.destination_dir}.`,
       });
       onDone();
       setSection("jobs");

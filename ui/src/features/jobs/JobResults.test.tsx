@@ -165,3 +165,21 @@ describe("Jobs list results and retry", () => {
     expect(within(second).getByRole("progressbar")).toHaveAttribute("aria-label", "Disk 2: in progress");
   });
 });
+
+describe("finished rows", () => {
+  it("say how long the job took and how fast, and finished streams read 'X of X'", async () => {
+    serve([
+      makeJob({
+        id: "done",
+        state: "succeeded",
+        started_at: "2026-12-01T10:00:00Z",
+        finished_at: "2026-12-01T10:03:12Z",
+        progress: { job_id: "done", bytes_done: 304 * 1024 * 1024, bytes_total: null, rate_bps: 0, eta_seconds: null, disks: [] },
+      }),
+    ]);
+    renderWithProviders(<JobsBrowser connections={[]} onCancel={() => {}} />);
+    const row = await screen.findByTestId("job-row");
+    expect(within(row).getByTestId("job-duration")).toHaveTextContent("took 3 min 12 s · 1.6 MiB/s");
+    expect(row).toHaveTextContent("304 MiB of 304 MiB");
+  });
+});

@@ -75,7 +75,12 @@ describe("JobsPage", () => {
     mocked.getJob.mockResolvedValue({ status: "ok", data: { job: { ...running, state: "cancelled" }, events: [] } });
     const user = userEvent.setup();
     renderWithProviders(<JobsPage />);
+    // It asks first; keeping it running cancels nothing.
     await user.click(await screen.findByTestId("job-cancel"));
+    await user.click(await screen.findByTestId("cancel-job-keep"));
+    expect(mocked.cancelJob).not.toHaveBeenCalled();
+    await user.click(screen.getByTestId("job-cancel"));
+    await user.click(await screen.findByTestId("cancel-job-confirm"));
     expect(mocked.cancelJob).toHaveBeenCalledWith("r");
     await waitFor(() => expect(screen.getByTestId("job-row")).toHaveAttribute("data-job-state", "cancelled"));
     expect(screen.queryByTestId("job-cancel")).not.toBeInTheDocument();

@@ -1,15 +1,19 @@
 import { Stack } from "@mantine/core";
 import { notifications } from "@mantine/notifications";
 import { IconListDetails } from "@tabler/icons-react";
+import { useState } from "react";
+import type { Job } from "../../bindings";
 import { useCancelJob, useRetryJob } from "../../api/hooks";
 import { EmptyState } from "../../components/EmptyState";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { PageHeader } from "../../components/PageHeader";
+import { CancelJobDialog } from "./CancelJobDialog";
 import { JobsBrowser } from "./JobsBrowser";
 
 export function JobsPage() {
   const cancel = useCancelJob();
   const retry = useRetryJob();
+  const [confirming, setConfirming] = useState<Job | null>(null);
   return (
     <Stack gap={0} data-testid="page-jobs">
       <PageHeader title="Jobs" description="Exports and backups, queued, running and finished." />
@@ -17,7 +21,7 @@ export function JobsPage() {
         {cancel.error && <ErrorAlert error={cancel.error} title="Could not cancel the job" />}
         {retry.error && <ErrorAlert error={retry.error} title="Could not retry the job" />}
         <JobsBrowser
-          onCancel={(job) => cancel.mutate(job.id)}
+          onCancel={setConfirming}
           cancellingId={cancel.isPending ? cancel.variables : null}
           onRetry={(job) =>
             retry.mutate(job.id, {
@@ -34,6 +38,7 @@ export function JobsPage() {
           }
         />
       </Stack>
+      <CancelJobDialog job={confirming} onConfirm={(job) => cancel.mutate(job.id)} onClose={() => setConfirming(null)} />
     </Stack>
   );
 }

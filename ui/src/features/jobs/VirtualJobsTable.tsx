@@ -2,10 +2,10 @@ import { ActionIcon, Box, Group, Text, UnstyledButton, VisuallyHidden } from "@m
 import { IconArrowDown, IconArrowUp, IconCopy, IconPlayerStop, IconRefresh, IconShieldCheck } from "@tabler/icons-react";
 import { measureElement, useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useCallback, useEffect, useLayoutEffect, useRef } from "react";
-import type { CSSProperties, ReactNode } from "react";
+import type { CSSProperties, ReactNode, RefObject } from "react";
 import type { Job, JobState } from "../../bindings";
 import { errorDetails } from "../../api/errors";
-import { formatBytes, formatDateTime } from "./format";
+import { formatBytes, formatDateTime, formatEta, formatRate, jobDuration } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
 import { isActive } from "../../api/jobStates";
 import { canRetry } from "./retry";
@@ -14,7 +14,11 @@ import classes from "./VirtualJobsTable.module.css";
 
 /** A row's height before it is measured; most rows are about this tall. */
 export const ROW_ESTIMATE = 64;
-const COLUMNS = "minmax(180px, 2fr) 112px minmax(130px, 1.2fr) minmax(200px, 2fr) 150px minmax(160px, 2fr) 48px";
+// At the default window (1280 px) the table is about 1,020 px wide: the columns' minimums, their
+// gaps and the row's padding fit in it, so Cancel and Retry are on screen without scrolling. In a
+// narrower window the body scrolls sideways, the header with it, and the actions stay in view.
+const COLUMNS = "minmax(160px, 2fr) 104px minmax(110px, 1fr) minmax(190px, 2fr) 136px minmax(150px, 2fr) 48px";
+const MIN_ROW_WIDTH = 160 + 104 + 110 + 190 + 136 + 150 + 48 + 6 * 12 + 2 * 12;
 
 const gridRow: CSSProperties = { display: "grid", gridTemplateColumns: COLUMNS, columnGap: 12, alignItems: "center" };
 /** The rows' class reads its columns from here (VirtualJobsTable.module.css). */
@@ -114,10 +118,25 @@ function ProgressText({ job }: { job: Job }) {
   const p = job.progress;
   if (job.state === "queued") return <div className={classes.dimmed}>Waiting for a free slot</div>;
   if (!p || p.bytes_done === 0) return <div className={classes.dimmed}>—</div>;
+  // A finished stream of unknown length has its total now: the same "X of Y" as every other row.
+  const total = p.bytes_total ?? (job.state === "succeeded" ? p.bytes_done : null);
   return (
     <div className={classes.dimmed}>
       {formatBytes(p.bytes_done)}
-      {p.bytes_total !== null ? ` of ${formatBytes(p.bytes_total)}` : ""}
+      {total !== null ? ` of ${formatBytes(total)}` : ""}
+    </div>
+  );
+}
+
+/** How long a finished job took and its average rate: "took 3 min 12 s · 45 MiB/s". */
+function DurationText({ job }: { job: Job }) {
+  const seconds = jobDuration(job);
+  if (seconds === null) return null;
+  const bytes = job.result?.bytes ?? job.progress?.bytes_done ?? 0;
+  return (
+    <div className={classes.dimmed} data-testid="job-duration">
+      took {formatEta(seconds)}
+      {bytes > 0 && seconds > 0 ? ` · ${formatRate(bytes / seconds)}` : ""}
     </div>
   );
 }
@@ -175,6 +194,7 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
       <Cell>{job.state === "running" ? <JobProgressCell job={job} /> : <ProgressText job={job} />}</Cell>
       <Cell>
         <div className={classes.text}>{formatDateTime(job.created_at)}</div>
+        <DurationText job={job} />
       </Cell>
       <Cell>
         {job.error ? (
@@ -213,7 +233,7 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
           <div className={classes.dimmed}>—</div>
         )}
       </Cell>
-      <Cell>
+      <div role="cell" className={`${classes.cell} ${classes.actions}`}>
         {isActive(job.state) && (
           <ActionIcon
             variant="subtle"
@@ -241,7 +261,7 @@ const JobRowView = memo(function JobRowView({ row, start, index, cancelling, ret
             <IconRefresh size={18} aria-hidden />
           </ActionIcon>
         )}
-      </Cell>
+      </div>
     </div>
   );
 });
@@ -259,10 +279,23 @@ function PendingRow({ start, index, measure }: { start: number; index: number; m
 }
 
 /** The column titles; memoised, so a new list of rows does not render them again. */
-const TableHeader = memo(function TableHeader({ sort, onSort }: { sort: JobSort; onSort: (sort: JobSort) => void }) {
+const TableHeader = memo(function TableHeader({
+  sort,
+  onSort,
+  scrollRef,
+}: {
+  sort: JobSort;
+  onSort: (sort: JobSort) => void;
+  /** Scrolled sideways with the body (which has the scroll bar). */
+  scrollRef: RefObject<HTMLDivElement | null>;
+}) {
   return (
-    <div role="rowgroup">
-      <div role="row" aria-rowindex={1} style={{ ...gridRow, padding: "8px 12px", borderBottom: "1px solid var(--mantine-color-default-border)" }}>
+    <div role="rowgroup" ref={scrollRef} style={{ overflow: "hidden" }}>
+      <div
+        role="row"
+        aria-rowindex={1}
+        style={{ ...gridRow, minWidth: MIN_ROW_WIDTH, padding: "8px 12px", borderBottom: "1px solid var(--mantine-color-default-border)" }}
+      >
         {HEADERS.map((column, i) => (
           <ColumnHeader key={i} label={column.label} sortKey={column.sortKey} sort={sort} onSort={onSort} />
         ))}
@@ -289,6 +322,7 @@ export const VirtualJobsTable = memo(function VirtualJobsTable({
   height = "calc(100vh - 290px)",
 }: Props) {
   const scrollRef = useRef<HTMLDivElement>(null);
+  const headerRef = useRef<HTMLDivElement>(null);
   // Rows are memoised: hand them callbacks that stay the same while the parent re-renders.
   const handlers = useRef({ onCancel, onOpen, onRetry });
   useLayoutEffect(() => {
@@ -322,9 +356,17 @@ export const VirtualJobsTable = memo(function VirtualJobsTable({
       aria-rowcount={count + 1}
       style={{ border: "1px solid var(--mantine-color-default-border)", borderRadius: "var(--mantine-radius-sm)" }}
     >
-      <TableHeader sort={sort} onSort={onSort} />
-      <div ref={scrollRef} role="rowgroup" data-testid="jobs-scroll" style={{ height, minHeight: 240, overflow: "auto", position: "relative" }}>
-        <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: 980, ...rowsColumns }}>
+      <TableHeader sort={sort} onSort={onSort} scrollRef={headerRef} />
+      <div
+        ref={scrollRef}
+        role="rowgroup"
+        data-testid="jobs-scroll"
+        style={{ height, minHeight: 240, overflow: "auto", position: "relative" }}
+        onScroll={(e) => {
+          if (headerRef.current) headerRef.current.scrollLeft = e.currentTarget.scrollLeft;
+        }}
+      >
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative", minWidth: MIN_ROW_WIDTH, ...rowsColumns }}>
           {items.map((item) => {
             const row = rowAt(item.index);
             if (!row) return <PendingRow key={item.key} start={item.start} index={item.index} measure={virtualizer.measureElement} />;

@@ -41,3 +41,10 @@ export function percent(done: number, total: number | null): number | null {
   if (total === null || total <= 0) return null;
   return Math.min(100, Math.max(0, (done / total) * 100));
 }
+
+/** Seconds from a job's start to its end, or null while it has not finished (or never started). */
+export function jobDuration(job: { started_at: string | null; finished_at: string | null }): number | null {
+  if (!job.started_at || !job.finished_at) return null;
+  const seconds = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
+}
