@@ -199,20 +199,59 @@ impl ServerCertVerifier for TrustVerifier {
     }
 }
 
+/// A refused certificate in words a sysadmin acts on; rustls' own text is
+/// a Rust debug string for the rarer cases ("Other(OtherError(CaUsedAsEndEntity))").
 fn describe(e: &rustls::Error) -> String {
-    match e {
-        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+    use CertificateError as C;
+    let rustls::Error::InvalidCertificate(c) = e else {
+        return e.to_string();
+    };
+    match c {
+        C::UnknownIssuer => {
             "issued by an authority this computer does not trust (self-signed?)".into()
         }
-        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
-        | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
             "issued for another host name".into()
         }
-        rustls::Error::InvalidCertificate(CertificateError::Expired)
-        | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
-            "expired".into()
+        C::Expired | C::ExpiredContext { .. } => "expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => {
+            "not valid yet (is this computer's clock right?)".into()
         }
-        other => other.to_string(),
+        C::Revoked => "revoked by the authority that issued it".into(),
+        C::BadEncoding => "malformed (it cannot be read as an X.509 certificate)".into(),
+        C::BadSignature => "not signed correctly by its issuer".into(),
+        // rustls still sends the deprecated unit variant for some signatures.
+        #[allow(deprecated)]
+        C::UnsupportedSignatureAlgorithm
+        | C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "signed with an algorithm this app does not accept (an old SHA-1 or MD5 certificate?)"
+                .into()
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "not issued for use by a server".into()
+        }
+        C::UnhandledCriticalExtension => {
+            "marked with a critical extension this app does not understand".into()
+        }
+        C::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
+            Some(webpki::Error::CaUsedAsEndEntity) => {
+                "self-signed certificate: a CA certificate is used as the server's certificate"
+                    .into()
+            }
+            Some(webpki::Error::EndEntityUsedAsCa) => {
+                "a server's certificate was used to sign another one".into()
+            }
+            Some(
+                webpki::Error::PathLenConstraintViolated | webpki::Error::MaximumPathDepthExceeded,
+            ) => "its chain of issuers is too long or breaks a path-length limit".into(),
+            Some(webpki::Error::NameConstraintViolation) => {
+                "its issuer is not allowed to issue certificates for this name".into()
+            }
+            Some(other) => format!("rejected ({other})"),
+            None => format!("rejected ({other})"),
+        },
+        other => format!("rejected ({other})"),
     }
 }
 
@@ -274,6 +313,31 @@ mod tests {
         assert_eq!(short.code(), "invalid_fingerprint");
         assert!(short.to_string().contains("2 bytes"), "{short}");
         assert!(Fingerprint::parse("zz").is_err());
+    }
+
+    #[test]
+    fn refused_certificates_are_told_in_words_not_debug_text() {
+        let other = |e: webpki::Error| {
+            rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+                Arc::new(e),
+            )))
+        };
+        assert_eq!(
+            describe(&other(webpki::Error::CaUsedAsEndEntity)),
+            "self-signed certificate: a CA certificate is used as the server's certificate"
+        );
+        for e in [
+            other(webpki::Error::EndEntityUsedAsCa),
+            rustls::Error::InvalidCertificate(CertificateError::NotValidYet),
+            rustls::Error::InvalidCertificate(CertificateError::Revoked),
+            rustls::Error::InvalidCertificate(CertificateError::BadSignature),
+        ] {
+            let said = describe(&e);
+            assert!(
+                !said.contains("Other(") && !said.contains("Error") && !said.contains('{'),
+                "{said}"
+            );
+        }
     }
 
     #[test]
