@@ -301,6 +301,23 @@ fn wait_for_bytes(data: &Path, child: &mut std::process::Child) -> String {
     }
 }
 
+/// Waits until the export job runs (or fails the test if it ended first).
+fn wait_for_running(data: &Path, child: &mut std::process::Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the export never started");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the export ended ({status}) before it could be interrupted");
+        }
+        if let Some(job) = jobs(data).into_iter().next()
+            && job["state"] == "running"
+        {
+            return job["id"].as_str().expect("id").to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn spawn_export(data: &Path, out_dir: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_hyperctl"))
         .args(["export", "--connection", "vc", "--vm", VM_PATH, "-o"])
@@ -327,7 +344,11 @@ fn cancelling_mid_export_releases_the_server_and_leaves_no_final_file() {
     std::fs::create_dir(&out_dir).expect("out dir");
 
     let mut child = spawn_export(&data, &out_dir);
-    let id = wait_for_bytes(&data, &mut child);
+    // Not `wait_for_bytes`: progress reaches the database once a second, and on a fast run the
+    // whole download can end within two of them. Once the job runs, its snapshot, lease or
+    // download is under way, and each must be undone by the cancel.
+    let id = wait_for_running(&data, &mut child);
+    std::thread::sleep(Duration::from_millis(300));
     // Ctrl-C, as a user would.
     run(Command::new("kill").args(["-INT", &child.id().to_string()]));
     let out = child.wait_with_output().expect("export output");
