@@ -16,6 +16,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::add_connection,
             commands::update_connection,
             commands::test_connection,
+            commands::test_connection_input,
             commands::remove_connection,
             commands::connection_diagnostics,
             commands::list_vms,

@@ -96,6 +96,21 @@ pub async fn test_connection(
     Ok(state.core()?.test_connection(&id).await?)
 }
 
+/// What the connection form holds, tested before it is saved (`id`: the
+/// connection being edited).
+#[tauri::command]
+#[specta::specta]
+pub async fn test_connection_input(
+    state: State<'_, AppState>,
+    id: Option<String>,
+    input: ConnectionInput,
+) -> CmdResult<ConnectionTestResult> {
+    Ok(state
+        .core()?
+        .test_connection_input(id.as_deref(), input)
+        .await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn remove_connection(state: State<'_, AppState>, id: String) -> CmdResult<()> {

@@ -13,6 +13,11 @@ export const commands = {
 	addConnection: (input: ConnectionInput) => typedError<Connection, ApiError>(__TAURI_INVOKE("add_connection", { input })),
 	updateConnection: (id: string, input: ConnectionInput) => typedError<Connection, ApiError>(__TAURI_INVOKE("update_connection", { id, input })),
 	testConnection: (id: string) => typedError<ConnectionTestResult, ApiError>(__TAURI_INVOKE("test_connection", { id })),
+	/**
+	 *  What the connection form holds, tested before it is saved (`id`: the
+	 *  connection being edited).
+	 */
+	testConnectionInput: (id: string | null, input: ConnectionInput) => typedError<ConnectionTestResult, ApiError>(__TAURI_INVOKE("test_connection_input", { id, input })),
 	removeConnection: (id: string) => typedError<null, ApiError>(__TAURI_INVOKE("remove_connection", { id })),
 	/**  Live details of a connection's provider (vSphere: session pool counters). */
 	connectionDiagnostics: (id: string) => typedError<Diagnostic[], ApiError>(__TAURI_INVOKE("connection_diagnostics", { id })),
@@ -790,6 +795,11 @@ export type TestCheck = {
 	 *  such pins (an SSH host key list); `None` is the certificate pin.
 	 */
 	pin_option?: string | null,
+	/**
+	 *  Not run because an earlier check failed (or the kind cannot run it):
+	 *  neither passed nor a problem of its own. `ok` is false.
+	 */
+	skipped?: boolean,
 };
 
 /**  A time range in Unix seconds, `from` inclusive, `to` exclusive. */

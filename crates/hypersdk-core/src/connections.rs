@@ -545,6 +545,7 @@ impl Core {
                     detail,
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 });
                 secrets
             }
@@ -555,30 +556,100 @@ impl Core {
                     detail: e.to_string(),
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 });
                 Secrets::default()
             }
         };
 
-        if self.registry.has(connection.kind) {
-            let provider = self.registry.connect(&connection, secrets)?;
-            checks.extend(provider.validate(&CancellationToken::new()).await?);
-        } else {
-            checks.push(TestCheck {
-                name: "Sign in".into(),
-                ok: false,
-                detail: format!(
-                    "not checked: signing in to {} is not available in this build yet",
-                    kinds::display_name(connection.kind)
-                ),
-                fingerprint: None,
-                pin_option: None,
-            });
-        }
+        checks.extend(self.sign_in_checks(&connection, secrets).await?);
         Ok(ConnectionTestResult {
             ok: checks.iter().all(|c| c.ok),
             checks,
         })
+    }
+
+    /// Tests what a connection form holds before it is saved, so saving an
+    /// unreachable or refused connection can be asked about first. `id` is the
+    /// connection being edited: its stored secrets stand in for those the form
+    /// leaves out (as saving would keep them). Nothing is written anywhere.
+    pub async fn test_connection_input(
+        &self,
+        id: Option<&str>,
+        input: ConnectionInput,
+    ) -> Result<ConnectionTestResult> {
+        let valid = validate(input)?;
+        // What saving would refuse, it refuses here too, before any network round trip.
+        let (name, own) = (valid.name.clone(), id.map(str::to_owned));
+        if self
+            .with_store(move |store| store.connection_name_taken(&name, own.as_deref()))
+            .await?
+        {
+            return Err(CoreError::ConnectionNameTaken(valid.name));
+        }
+        let (existing, stored) = match id {
+            Some(id) => {
+                let existing = self.connection(id).await?;
+                let stored = self.connection_secrets(&existing).await?;
+                (Some(existing), stored)
+            }
+            None => (None, Secrets::default()),
+        };
+        let mut options = stored.options;
+        for (key, value) in valid.secret_options {
+            if value.is_empty() {
+                options.remove(&key);
+            } else {
+                options.insert(key, value);
+            }
+        }
+        let secrets = Secrets {
+            main: valid.secret.or(stored.main),
+            options,
+        };
+        let now = Utc::now();
+        let connection = Connection {
+            // Providers key their sessions and logs by id; an unsaved one has none yet.
+            id: existing
+                .as_ref()
+                .map_or_else(|| "unsaved".to_owned(), |c| c.id.clone()),
+            kind: valid.kind,
+            name: valid.name,
+            endpoint: valid.endpoint,
+            username: valid.username,
+            options: valid.options,
+            has_secret: secrets.main.is_some(),
+            secret_options: secrets.options.keys().cloned().collect(),
+            tls_fingerprint: valid.tls_fingerprint,
+            created_at: existing.as_ref().map_or(now, |c| c.created_at),
+            updated_at: now,
+        };
+        let mut checks = vec![probe_endpoint(&connection).await];
+        checks.extend(self.sign_in_checks(&connection, secrets).await?);
+        Ok(ConnectionTestResult {
+            ok: checks.iter().all(|c| c.ok),
+            checks,
+        })
+    }
+
+    /// The provider's own checks (TLS, sign-in, data path), or why they
+    /// cannot run in this build.
+    async fn sign_in_checks(
+        &self,
+        connection: &Connection,
+        secrets: Secrets,
+    ) -> Result<Vec<TestCheck>> {
+        if !self.registry.has(connection.kind) {
+            return Ok(vec![TestCheck::not_checked(
+                "Sign in",
+                &format!(
+                    "signing in to {} is not available in this build yet",
+                    kinds::display_name(connection.kind)
+                ),
+            )]);
+        }
+        let provider = self.registry.connect(connection, secrets)?;
+        provider.validate(&CancellationToken::new()).await
     }
 }
 
@@ -593,6 +664,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 detail: format!("stored endpoint is invalid: {e}"),
                 fingerprint: None,
                 pin_option: None,
+                skipped: false,
             };
         }
     };
@@ -624,6 +696,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
             ),
             fingerprint: None,
             pin_option: None,
+            skipped: false,
         },
         Ok(Err(e)) => TestCheck {
             name,
@@ -631,6 +704,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
             detail: format!("cannot connect to {host}:{port}: {e}"),
             fingerprint: None,
             pin_option: None,
+            skipped: false,
         },
         Err(_) => TestCheck {
             name,
@@ -641,6 +715,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
             ),
             fingerprint: None,
             pin_option: None,
+            skipped: false,
         },
     }
 }

@@ -181,6 +181,10 @@ pub struct TestCheck {
     /// such pins (an SSH host key list); `None` is the certificate pin.
     #[serde(default)]
     pub pin_option: Option<String>,
+    /// Not run because an earlier check failed (or the kind cannot run it):
+    /// neither passed nor a problem of its own. `ok` is false.
+    #[serde(default)]
+    pub skipped: bool,
 }
 
 impl TestCheck {
@@ -192,6 +196,7 @@ impl TestCheck {
             detail: detail.into(),
             fingerprint: None,
             pin_option: None,
+            skipped: false,
         }
     }
 
@@ -205,7 +210,10 @@ impl TestCheck {
 
     /// A check skipped because an earlier one failed.
     pub fn not_checked(name: impl Into<String>, why: &str) -> TestCheck {
-        TestCheck::failed(name, format!("not checked: {why}"))
+        TestCheck {
+            skipped: true,
+            ..TestCheck::failed(name, format!("not checked: {why}"))
+        }
     }
 }
 

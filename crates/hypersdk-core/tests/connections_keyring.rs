@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use hypersdk_core::model::{ConnectionInput, ProviderKind, Secret};
+use hypersdk_core::model::{
+    ConnectionInput, ConnectionTestResult, ProviderKind, Secret, TestCheck,
+};
 use hypersdk_core::providers::ProviderRegistry;
 use hypersdk_core::secrets::KEYRING_SERVICE;
 use hypersdk_core::{Core, Paths};
@@ -195,6 +197,69 @@ async fn test_reports_reachability_and_keyring_without_failing() {
         "{reach:?}"
     );
     core.remove_connection(&up.id).await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn a_form_is_tested_before_it_is_saved_and_nothing_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let core = Core::open(Paths::in_dir(dir.path()), ProviderRegistry::default()).expect("open");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let mut form = input("unsaved", Some("pw-never-stored"));
+    form.endpoint = format!("https://127.0.0.1:{port}");
+    let result = core
+        .test_connection_input(None, form.clone())
+        .await
+        .expect("test");
+    let by_name = |n: &str| result.checks.iter().find(|c| c.name == n).expect(n).clone();
+    assert!(by_name("Endpoint reachable").ok, "{result:?}");
+    // No provider in this build: not run, and marked so rather than as a failure of its own.
+    let sign_in = by_name("Sign in");
+    assert!(!sign_in.ok && sign_in.skipped, "{sign_in:?}");
+    assert!(!result.ok);
+    assert!(core.list_connections().await.expect("list").is_empty());
+    assert_eq!(secret_tool_lookup_account("unsaved"), None);
+
+    drop(listener);
+    let result = core
+        .test_connection_input(None, form.clone())
+        .await
+        .expect("test");
+    assert!(!by_name_in(&result, "Endpoint reachable").ok);
+
+    // What saving would refuse is refused here too: an invalid field, a name in use.
+    let mut bad = form.clone();
+    bad.endpoint = "https://".into();
+    let e = core
+        .test_connection_input(None, bad)
+        .await
+        .expect_err("invalid");
+    assert_eq!(e.code(), "invalid_endpoint", "{e}");
+    let saved = core
+        .add_connection(input("taken", None))
+        .await
+        .expect("add");
+    let e = core
+        .test_connection_input(None, input("taken", None))
+        .await
+        .expect_err("taken");
+    assert_eq!(e.code(), "connection_name_taken", "{e}");
+    // Editing a connection keeps its own name.
+    core.test_connection_input(Some(&saved.id), input("taken", None))
+        .await
+        .expect("its own name");
+    core.remove_connection(&saved.id).await.expect("cleanup");
+}
+
+fn by_name_in(result: &ConnectionTestResult, name: &str) -> TestCheck {
+    result
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .expect(name)
+        .clone()
 }
 
 /// Unique enough per run without another dependency.

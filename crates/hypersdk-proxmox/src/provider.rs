@@ -360,6 +360,7 @@ impl ProxmoxProvider {
                     ok: false,
                     detail: e.to_string(),
                     pin_option: fingerprint.as_ref().map(|_| "ssh_host_keys".to_owned()),
+                    skipped: false,
                     fingerprint,
                 };
             }
@@ -420,6 +421,7 @@ impl ProxmoxProvider {
                 detail: format!("{trust}; Proxmox VE {}", v.version),
                 fingerprint: None,
                 pin_option: None,
+                skipped: false,
             },
             Err(ProxmoxError::AuthFailed { .. } | ProxmoxError::PermissionDenied { .. }) => {
                 TestCheck {
@@ -428,6 +430,7 @@ impl ProxmoxProvider {
                     detail: trust,
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 }
             }
             Err(e) => TestCheck {
@@ -435,6 +438,7 @@ impl ProxmoxProvider {
                 ok: false,
                 fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
                 pin_option: None,
+                skipped: false,
                 detail: e.to_string(),
             },
         }

@@ -317,12 +317,14 @@ impl VsphereProvider {
                 ),
                 fingerprint: None,
                 pin_option: None,
+                skipped: false,
             },
             Err(e) => TestCheck {
                 name,
                 ok: false,
                 fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
                 pin_option: None,
+                skipped: false,
                 detail: e.to_string(),
             },
         }
@@ -365,6 +367,7 @@ impl Provider for VsphereProvider {
                     detail: "no password is saved for this connection; edit it to set one".into(),
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 });
                 checks.push(TestCheck::not_checked(
                     "Inventory readable",
@@ -379,6 +382,7 @@ impl Provider for VsphereProvider {
                     detail: format!("signed in as {}", self.pool.username()),
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 }),
                 Err(e) => {
                     checks.push(TestCheck {
@@ -387,6 +391,7 @@ impl Provider for VsphereProvider {
                         detail: e.to_string(),
                         fingerprint: None,
                         pin_option: None,
+                        skipped: false,
                     });
                     checks.push(TestCheck::not_checked(
                         "Inventory readable",
@@ -406,6 +411,7 @@ impl Provider for VsphereProvider {
                     ),
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 },
                 Err(e) => TestCheck {
                     name: "Inventory readable".into(),
@@ -413,6 +419,7 @@ impl Provider for VsphereProvider {
                     detail: e.to_string(),
                     fingerprint: None,
                     pin_option: None,
+                    skipped: false,
                 },
             });
             Ok::<_, VsphereError>(checks)

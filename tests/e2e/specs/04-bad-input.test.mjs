@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { test } from "node:test";
 import {
-  addConnectionViaUi, keyringClear, keyringCount, keyringLookup, listConnections, makeTestDirs,
+  addConnectionViaUi, byTestId, keyringClear, keyringCount, keyringLookup, listConnections, makeTestDirs,
   submitConnectionForm, uniqueSecret, waitForError, withApp,
 } from "../lib/app.mjs";
 
@@ -28,6 +28,29 @@ test("malformed endpoints and a duplicate name show an error and save nothing", 
       });
     }
 
+    await t.test("a server that cannot be reached is tested on save, and saving it asks first", async () => {
+      await browser.refresh();
+      const c = { name: "unreachable", endpoint: "https://127.0.0.1:9/sdk", username: "u", secret: uniqueSecret(), answerReview: false };
+      await submitConnectionForm(browser, c);
+      const review = byTestId(browser, "connection-save-review");
+      await review.waitForDisplayed({ timeout: 30000, timeoutMsg: "saving an unreachable connection did not ask" });
+      const failed = await review.$('[data-testid="connection-test-check"][data-ok="false"][data-skipped="false"]');
+      assert.match(await failed.getText(), /Endpoint reachable/);
+      assert.equal(listConnections(dirs.dataDir).length, 0, "nothing saved while it asks");
+      assert.equal(keyringCount(), 0, "nothing in the keyring while it asks");
+      // Back to the form, as typed; then saved on purpose.
+      await byTestId(browser, "connection-review-back").click();
+      assert.equal(await byTestId(browser, "connection-name").getValue(), c.name);
+      await byTestId(browser, "connection-save").click();
+      await byTestId(browser, "connection-save-anyway").waitForDisplayed({ timeout: 30000 });
+      await byTestId(browser, "connection-save-anyway").click();
+      await browser.waitUntil(() => listConnections(dirs.dataDir).some((x) => x.name === c.name), {
+        timeout: 10000,
+        timeoutMsg: "Save anyway did not save",
+      });
+      assert.equal(keyringCount(), 1, "its secret is in the keyring");
+    });
+
     await t.test("duplicate name", async () => {
       await browser.refresh();
       const first = { name: "dup", endpoint: "https://127.0.0.1:9443/sdk", username: "first", secret: uniqueSecret() };
@@ -45,7 +68,7 @@ test("malformed endpoints and a duplicate name show an error and save nothing", 
       assert.equal(dups[0].endpoint, first.endpoint, "the original is unchanged");
       assert.equal(dups[0].username, first.username, "the original is unchanged");
       assert.equal(keyringLookup(original.id), first.secret, "the original's password is unchanged");
-      assert.equal(keyringCount(), 1, "no extra keyring item");
+      assert.equal(keyringCount(), 2, "no extra keyring item (this one's and the unreachable one's)");
     });
   });
   fs.rmSync(dirs.root, { recursive: true, force: true });

@@ -24,6 +24,7 @@ export const api = {
   updateConnection: (id: string, input: ConnectionInput) =>
     callResult(() => commands.updateConnection(id, input)),
   testConnection: (id: string) => callResult(() => commands.testConnection(id)),
+  testConnectionInput: (id: string | null, input: ConnectionInput) => callResult(() => commands.testConnectionInput(id, input)),
   removeConnection: (id: string) => callResult(() => commands.removeConnection(id)),
   connectionDiagnostics: (id: string) => callResult(() => commands.connectionDiagnostics(id)),
   listVms: (connectionId: string, filter: VmFilter) => callResult(() => commands.listVms(connectionId, filter)),

@@ -15,8 +15,8 @@ export function CopyableValue({ label, value, testId }: CopyableValueProps) {
         {label}
       </Text>
       <Group gap="xs" wrap="nowrap">
-        <Text size="sm" ff="monospace" style={{ wordBreak: "break-all" }} data-testid={testId}>
-          {value}
+        <Text size="sm" ff="monospace" style={{ overflowWrap: "anywhere", minWidth: 0 }} data-testid={testId}>
+          <Breakable text={value} />
         </Text>
         <CopyButton value={value} timeout={1500}>
           {({ copied, copy }) => (
@@ -34,5 +34,27 @@ export function CopyableValue({ label, value, testId }: CopyableValueProps) {
         </CopyButton>
       </Group>
     </Stack>
+  );
+}
+
+/**
+ * A fingerprint (or any colon-separated value) that wraps after a colon, never inside a byte
+ * ("AB:C / D:…"); a value without colons wraps anywhere rather than overflow its dialog.
+ */
+export function Breakable({ text }: { text: string }) {
+  const parts = text.split(":");
+  return (
+    <>
+      {parts.map((part, i) => (
+        <span key={i}>
+          {part}
+          {i < parts.length - 1 && (
+            <>
+              :<wbr />
+            </>
+          )}
+        </span>
+      ))}
+    </>
   );
 }

@@ -14,6 +14,7 @@ vi.mock("../../bindings", () => ({
     addConnection: vi.fn(),
     updateConnection: vi.fn(),
     testConnection: vi.fn(),
+    testConnectionInput: vi.fn(),
     removeConnection: vi.fn(),
     connectionDiagnostics: vi.fn(),
   },
@@ -28,6 +29,8 @@ beforeEach(() => {
   stored = [connection];
   mocked.listProviderKinds.mockResolvedValue(kinds);
   mocked.listConnections.mockImplementation(() => Promise.resolve({ status: "ok", data: stored }));
+  // Saving tests the form first; by default it passes.
+  mocked.testConnectionInput.mockResolvedValue({ status: "ok", data: { ok: true, checks: [{ name: "Sign in", ok: true, detail: "signed in" }] } });
 });
 
 describe("ConnectionsPage", () => {
@@ -82,6 +85,47 @@ describe("ConnectionsPage", () => {
     await user.type(screen.getByTestId("connection-endpoint"), "x");
     await user.click(screen.getByTestId("connection-save"));
     expect(await screen.findByTestId("error-message")).toHaveTextContent("The OS keyring is locked");
+  });
+
+  it("tests a connection before saving it, and asks when the test fails", async () => {
+    const user = userEvent.setup();
+    const added: Connection = { ...connection, id: "c-2", name: "Second", endpoint: "vc2.lab" };
+    mocked.addConnection.mockImplementation(() => {
+      stored = [...stored, added];
+      return Promise.resolve({ status: "ok", data: added });
+    });
+    mocked.testConnectionInput.mockResolvedValue({
+      status: "ok",
+      data: {
+        ok: false,
+        checks: [
+          { name: "Endpoint reachable", ok: false, detail: "cannot connect to vc2.lab:443: connection refused" },
+          { name: "Sign in", ok: false, skipped: true, detail: "not checked: the endpoint is unreachable" },
+        ],
+      },
+    });
+    renderWithProviders(<ConnectionsPage />);
+    await screen.findByTestId("connection-row");
+    await user.click(screen.getByTestId("connection-add"));
+    await user.type(await screen.findByTestId("connection-name"), "Second");
+    await user.type(screen.getByTestId("connection-endpoint"), "vc2.lab");
+    await user.click(screen.getByTestId("connection-save"));
+
+    // Nothing saved yet: the failing check, the skipped one in grey, and a question.
+    const review = await screen.findByTestId("connection-save-review");
+    expect(mocked.testConnectionInput).toHaveBeenCalledWith(null, expect.objectContaining({ name: "Second", endpoint: "vc2.lab" }));
+    expect(mocked.addConnection).not.toHaveBeenCalled();
+    const checks = within(review).getAllByTestId("connection-test-check");
+    expect(checks.map((c) => c.getAttribute("data-skipped"))).toEqual(["false", "true"]);
+    expect(within(checks[1]!).getByLabelText("not checked")).toBeInTheDocument();
+
+    // Back to the form keeps what was typed; Save anyway saves it.
+    await user.click(within(review).getByTestId("connection-review-back"));
+    expect(screen.getByTestId("connection-name")).toHaveValue("Second");
+    await user.click(screen.getByTestId("connection-save"));
+    await user.click(await screen.findByTestId("connection-save-anyway"));
+    await waitFor(() => expect(screen.getAllByTestId("connection-row")).toHaveLength(2));
+    expect(mocked.addConnection).toHaveBeenCalledTimes(1);
   });
 
   it("tests a connection and shows the checks", async () => {

@@ -1,7 +1,8 @@
 import { Alert, Button, Group, List, Loader, Modal, Stack, Text, ThemeIcon } from "@mantine/core";
-import { IconCircleCheck, IconCircleX, IconShieldLock } from "@tabler/icons-react";
+import { IconCircleCheck, IconCircleMinus, IconCircleX, IconShieldLock } from "@tabler/icons-react";
 import type { Connection, ConnectionTestResult } from "../../bindings";
 import { toApiError } from "../../api/errors";
+import { Breakable } from "../../components/CopyableValue";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { certificateProblemInTest, certificateProblemOf } from "./certificate";
 import type { CertificateProblem } from "./certificate";
@@ -81,13 +82,21 @@ export function TestResultView({ result }: { result: ConnectionTestResult }) {
             key={check.name}
             data-testid="connection-test-check"
             data-ok={check.ok}
+            data-skipped={check.skipped === true}
             icon={
-              <ThemeIcon color={check.ok ? "teal" : "red"} size={22} radius="xl" variant="light">
-                {check.ok ? <IconCircleCheck size={16} aria-label="passed" /> : <IconCircleX size={16} aria-label="failed" />}
+              // A check that could not run is not a second problem: grey, not red.
+              <ThemeIcon color={check.ok ? "teal" : check.skipped ? "gray" : "red"} size={22} radius="xl" variant="light">
+                {check.ok ? (
+                  <IconCircleCheck size={16} aria-label="passed" />
+                ) : check.skipped ? (
+                  <IconCircleMinus size={16} aria-label="not checked" />
+                ) : (
+                  <IconCircleX size={16} aria-label="failed" />
+                )}
               </ThemeIcon>
             }
           >
-            <Text size="sm" fw={600}>
+            <Text size="sm" fw={600} c={check.skipped ? "dimmed" : undefined}>
               {check.name}
             </Text>
             {check.detail && (
@@ -96,8 +105,8 @@ export function TestResultView({ result }: { result: ConnectionTestResult }) {
               </Text>
             )}
             {check.fingerprint && (
-              <Text size="xs" ff="monospace" style={{ wordBreak: "break-all" }} data-testid="connection-test-fingerprint">
-                SHA-256 {check.fingerprint}
+              <Text size="xs" ff="monospace" style={{ overflowWrap: "anywhere" }} data-testid="connection-test-fingerprint">
+                SHA-256 <Breakable text={check.fingerprint} />
               </Text>
             )}
           </List.Item>
