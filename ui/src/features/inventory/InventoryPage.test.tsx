@@ -342,6 +342,19 @@ describe("InventoryPage: empty and error states", slow, () => {
     expect(await screen.findByTestId("vm-row-vm-web01")).toBeInTheDocument();
   });
 
+  it("offers Edit connection when the server refused the credentials, and only then", async () => {
+    mocked.listVms.mockResolvedValue({ status: "error", error: { code: "auth_failed", message: "vcenter.lab.local refused the user or password", retryable: false } });
+    const user = userEvent.setup();
+    const { unmount } = renderWithProviders(<InventoryPage />);
+    await user.click(await screen.findByTestId("inventory-edit-connection"));
+    expect(await screen.findByRole("dialog", { name: "Edit “Lab vCenter”" })).toBeInTheDocument();
+    unmount();
+    mocked.listVms.mockResolvedValue({ status: "error", error: { code: "unreachable", message: "timed out", retryable: true } });
+    renderWithProviders(<InventoryPage />);
+    await screen.findByTestId("inventory-retry");
+    expect(screen.queryByTestId("inventory-edit-connection")).not.toBeInTheDocument();
+  });
+
   it("offers to pin an untrusted certificate, pins it and loads the VMs", async () => {
     mocked.listVms
       .mockResolvedValueOnce({

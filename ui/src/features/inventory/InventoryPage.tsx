@@ -1,5 +1,5 @@
 import { ActionIcon, Alert, Badge, Button, Card, Group, NativeSelect, SimpleGrid, Stack, Text, Tooltip } from "@mantine/core";
-import { IconPlugConnected, IconRefresh, IconServer2, IconServerOff, IconShieldLock, IconShieldX } from "@tabler/icons-react";
+import { IconEdit, IconPlugConnected, IconRefresh, IconServer2, IconServerOff, IconShieldLock, IconShieldX } from "@tabler/icons-react";
 import { useState } from "react";
 import type { Connection } from "../../bindings";
 import { errorDetails, toApiError } from "../../api/errors";
@@ -12,6 +12,7 @@ import { useInventory } from "../../store/inventory";
 import { useNavigation } from "../../store/navigation";
 import { certificateProblemOf } from "../connections/certificate";
 import type { CertificateProblem } from "../connections/certificate";
+import { ConnectionFormModal } from "../connections/ConnectionFormModal";
 import { PinCertificateDialog } from "../connections/PinCertificateDialog";
 import { InventoryBrowser } from "./InventoryBrowser";
 
@@ -31,6 +32,8 @@ export function InventoryPage() {
   // Held here, not in the error view: the dialog stays open to show the re-test after the
   // pin has made the VM list load.
   const [pinning, setPinning] = useState<{ connection: Connection; problem: CertificateProblem } | null>(null);
+  // A refused sign-in is fixed in the connection's form, opened right here.
+  const [editing, setEditing] = useState<{ connection: Connection; key: number } | null>(null);
 
   let body;
   if (connections.isPending || kinds.isPending) {
@@ -96,6 +99,7 @@ export function InventoryPage() {
         onRetry={() => void vms.refetch()}
         retrying={vms.isFetching}
         onTrust={(problem) => setPinning({ connection, problem })}
+        onEdit={() => setEditing({ connection, key: Date.now() })}
       />
     );
   } else if (vms.data.length === 0) {
@@ -148,6 +152,18 @@ export function InventoryPage() {
         onClose={() => setPinning(null)}
         onPinned={() => void vms.refetch()}
       />
+      {kinds.data && (
+        <ConnectionFormModal
+          opened={editing !== null}
+          formKey={editing?.key ?? 0}
+          kinds={kinds.data}
+          connection={editing?.connection ?? null}
+          onClose={() => {
+            setEditing(null);
+            void vms.refetch();
+          }}
+        />
+      )}
     </Stack>
   );
 }
@@ -158,10 +174,12 @@ type VmsErrorProps = {
   onRetry: () => void;
   retrying: boolean;
   onTrust: (problem: CertificateProblem) => void;
+  /** Opens the connection's form (offered when the server refused the credentials). */
+  onEdit: () => void;
 };
 
 /** Why the VMs could not be listed, with the next step: pin a certificate, or try again. */
-function VmsError({ connection, error, onRetry, retrying, onTrust }: VmsErrorProps) {
+function VmsError({ connection, error, onRetry, retrying, onTrust, onEdit }: VmsErrorProps) {
   const apiError = toApiError(error);
   const problem = certificateProblemOf(apiError);
 
@@ -204,6 +222,11 @@ function VmsError({ connection, error, onRetry, retrying, onTrust }: VmsErrorPro
     <Stack gap="sm" data-testid="inventory-error" data-code={apiError.code}>
       <ErrorAlert error={error} title={`Could not list the VMs of ${connection.name}`} context={`listing the VMs of “${connection.name}”`} />
       <Group>
+        {apiError.code === "auth_failed" && (
+          <Button leftSection={<IconEdit size={16} aria-hidden />} onClick={onEdit} data-testid="inventory-edit-connection">
+            Edit connection…
+          </Button>
+        )}
         <Button variant="light" leftSection={<IconRefresh size={16} aria-hidden />} onClick={onRetry} loading={retrying} data-testid="inventory-retry">
           Try again
         </Button>
