@@ -132,5 +132,16 @@ export function liveJobNames(nameOf: (id: string) => string | undefined, samples
     const name = nameOf(id);
     if (name !== undefined) pairs.push([id, name]);
   }
+  // Two exports of one VM (a retry, a schedule's next run) share a name: number them in the order
+  // they appear in the samples, so the legend tells their lines apart.
+  const count = new Map<string, number>();
+  for (const [, name] of pairs) count.set(name, (count.get(name) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  for (const pair of pairs) {
+    if ((count.get(pair[1]) ?? 0) < 2) continue;
+    const n = (seen.get(pair[1]) ?? 0) + 1;
+    seen.set(pair[1], n);
+    pair[1] = `${pair[1]} (${n})`;
+  }
   return JSON.stringify(pairs);
 }

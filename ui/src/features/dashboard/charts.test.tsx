@@ -166,6 +166,23 @@ describe("liveJobNames", () => {
     expect(liveJobNames((id) => names.get(id), samples)).not.toBe(key);
     expect(liveJobNames(() => undefined, samples)).toBe("[]");
   });
+
+  it("numbers jobs that share a name, so their lines are told apart", () => {
+    const samples = [
+      { t: 1, jobs: [{ job_id: "a", bytes_per_second: 5 }, { job_id: "b", bytes_per_second: 5 }] },
+      { t: 2, jobs: [{ job_id: "c", bytes_per_second: 7 }] },
+    ] as unknown as MetricsSample[];
+    const names = new Map([
+      ["a", "Export web01"],
+      ["b", "Export db01"],
+      ["c", "Export web01"],
+    ]);
+    expect(JSON.parse(liveJobNames((id) => names.get(id), samples))).toEqual([
+      ["a", "Export web01 (1)"],
+      ["b", "Export db01"],
+      ["c", "Export web01 (2)"],
+    ]);
+  });
 });
 
 describe("LiveThroughputChart", () => {
