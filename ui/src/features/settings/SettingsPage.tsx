@@ -8,6 +8,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { DesktopSettingsCard } from "./DesktopSettingsCard";
 import { LimitsForm } from "./LimitsForm";
 import { MetricsEndpointForm } from "./MetricsEndpointForm";
+import { ThemeSetting } from "./ThemeSetting";
 
 export function SettingsPage({ info }: { info: AppInfo }) {
   const settings = useSettings();
@@ -24,6 +25,7 @@ export function SettingsPage({ info }: { info: AppInfo }) {
         {settings.isSuccess && <LimitsForm settings={settings.data} />}
       </Card>
       <DesktopSettingsCard />
+      <ThemeSetting />
       <Card withBorder padding="lg">
         <Title order={3} size="h4" mb="md">
           Prometheus metrics
