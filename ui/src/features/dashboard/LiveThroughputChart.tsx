@@ -3,7 +3,7 @@ import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, X
 import type { MetricsSample } from "../../bindings";
 import { ChartCard, ChartEmpty } from "./ChartCard";
 import { liveThroughput, throughputTable } from "./chartData";
-import { CHART_HEIGHT, PALETTE, formatRate, fullTime, tickTime } from "./format";
+import { CHART_HEIGHT, PALETTE, formatRate, fullTime, timeTicks } from "./format";
 
 type Props = {
   samples: readonly MetricsSample[];
@@ -14,7 +14,7 @@ type Props = {
 export function LiveThroughputChart({ samples, jobName }: Props) {
   const { rows, lines } = useMemo(() => liveThroughput(samples, jobName), [samples, jobName]);
   const table = useMemo(() => throughputTable("throughput-live", rows, lines), [rows, lines]);
-  const span = rows.length > 1 ? (rows[rows.length - 1]?.t ?? 0) - (rows[0]?.t ?? 0) : 0;
+  const axis = useMemo(() => timeTicks(rows[0]?.t ?? 0, rows[rows.length - 1]?.t ?? 0), [rows]);
   return (
     <ChartCard
       testId="chart-throughput"
@@ -32,7 +32,8 @@ export function LiveThroughputChart({ samples, jobName }: Props) {
               dataKey="t"
               type="number"
               domain={["dataMin", "dataMax"]}
-              tickFormatter={(t: number) => tickTime(t, span)}
+              ticks={axis.ticks}
+              tickFormatter={axis.label}
               minTickGap={40}
             />
             <YAxis tickFormatter={(v: number) => formatRate(v)} width={84} />

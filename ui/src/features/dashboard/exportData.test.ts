@@ -22,3 +22,22 @@ describe("chart export formats", () => {
     ]);
   });
 });
+
+describe("timeTicks", () => {
+  it("puts a few ticks at round times, none of them reading the same", async () => {
+    const { timeTicks } = await import("./format");
+    for (const [from, to] of [
+      [1_795_000_003, 1_795_000_047], // 44 s
+      [1_795_000_000, 1_795_000_000 + 7 * 60 + 13], // 7 min
+      [1_795_000_000, 1_795_000_000 + 95 * 60], // 95 min: minutes, never seconds, no repeats
+      [1_795_000_000, 1_795_000_000 + 3 * 86_400],
+    ] as const) {
+      const { ticks, label } = timeTicks(from, to);
+      expect(ticks.length).toBeGreaterThan(0);
+      expect(ticks.length).toBeLessThanOrEqual(6);
+      expect(ticks.every((t) => t >= from && t <= to)).toBe(true);
+      const labels = ticks.map(label);
+      expect(new Set(labels).size).toBe(labels.length);
+    }
+  });
+});

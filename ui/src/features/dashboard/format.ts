@@ -22,6 +22,29 @@ export function tickTime(t: number, spanSeconds: number): string {
   return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
 }
 
+const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+/**
+ * Ticks at round times between `from` and `to` (seconds), at most `max` of them, each with a
+ * label at the precision its step needs, so no two ticks read the same ("10:03, 10:03" when
+ * ticks 30 s apart were shown to the minute).
+ */
+export function timeTicks(from: number, to: number, max = 6): { ticks: number[]; label: (t: number) => string } {
+  const span = Math.max(1, to - from);
+  const step = TICK_STEPS.find((s) => span / s <= max) ?? Math.ceil(span / max / 86400) * 86400;
+  const ticks: number[] = [];
+  for (let t = Math.ceil(from / step) * step; t <= to; t += step) ticks.push(t);
+  const label = (t: number) => {
+    const d = new Date(t * 1000);
+    if (step < 60) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    // Over more than a day the same time of day comes back: say which day too.
+    if (step < 86400 && span < 86400) return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+    if (step < 86400) return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  };
+  return { ticks, label };
+}
+
 export function fullTime(t: number): string {
   return new Date(t * 1000).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }

@@ -1,4 +1,4 @@
-import { Badge, Drawer, Group, ScrollArea, Stack, Text, Title } from "@mantine/core";
+import { Badge, Drawer, Group, ScrollArea, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useState } from "react";
 import type { JobDetail } from "../../bindings";
@@ -10,7 +10,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import { useLiveMetrics } from "../../store/liveMetrics";
 import { JobThroughputChart } from "../dashboard/JobThroughputChart";
-import { formatDateTime } from "./format";
+import { formatBytes, formatDateTime, formatEta, formatRate, jobDuration } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
 import { JobResultView } from "./JobResultView";
 import { isActive } from "../../api/jobStates";
@@ -76,6 +76,7 @@ function JobDetailBody({ jobId }: { jobId: string }) {
         </Stack>
         <JobStateBadge state={current.state} />
       </Group>
+      <JobTimes job={current} now={now} />
       <JobProgressCell job={current} />
       {current.error && <ErrorAlert error={current.error} title="Why it stopped" context={`job ${current.id}`} />}
       {current.result && <JobResultView jobId={current.id} result={current.result} />}
@@ -103,5 +104,34 @@ function JobDetailBody({ jobId }: { jobId: string }) {
         </ScrollArea.Autosize>
       </Stack>
     </Stack>
+  );
+}
+
+/** When the job started and ended, how long it took (or has run), and its average rate. */
+function JobTimes({ job, now }: { job: JobDetail["job"]; now: number }) {
+  const started = job.started_at;
+  const seconds = jobDuration(job) ?? (started && isActive(job.state) ? Math.max(0, now - Date.parse(started) / 1000) : null);
+  const bytes = job.result?.bytes ?? job.progress?.bytes_done ?? 0;
+  const cell = (label: string, value: string, testId: string) => (
+    <Stack gap={0}>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      <Text size="sm" data-testid={testId}>
+        {value}
+      </Text>
+    </Stack>
+  );
+  return (
+    <SimpleGrid cols={4} spacing="sm" data-testid="job-times">
+      {cell("Created", formatDateTime(job.created_at), "job-created")}
+      {cell("Started", started ? formatDateTime(started) : "—", "job-started")}
+      {cell("Ended", job.finished_at ? formatDateTime(job.finished_at) : "—", "job-ended")}
+      {cell(
+        job.finished_at ? "Took" : "Running for",
+        seconds === null ? "—" : `${formatEta(seconds)}${bytes > 0 && seconds > 0 ? ` · ${formatBytes(bytes)} at ${formatRate(bytes / seconds)}` : ""}`,
+        "job-duration-total",
+      )}
+    </SimpleGrid>
   );
 }

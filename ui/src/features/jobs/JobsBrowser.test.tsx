@@ -181,7 +181,7 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
   });
 
   it("opens a job's page with its throughput and event log", async () => {
-    const job = jobs[7]!;
+    const job = { ...jobs[7]!, started_at: "2026-11-26T09:00:10Z", finished_at: "2026-11-26T09:02:10Z" };
     vi.mocked(commands.getJob).mockResolvedValue({
       status: "ok",
       data: {
@@ -206,6 +206,10 @@ describe("JobsBrowser", { timeout: 30_000 }, () => {
     // The job's page is loaded on first use (with the charts library): allow for the import.
     expect(await screen.findAllByTestId("job-event", {}, { timeout: 10_000 })).toHaveLength(3);
     expect(screen.getByText("the end")).toBeInTheDocument();
+    // When it ran and for how long.
+    expect(screen.getByTestId("job-started")).not.toHaveTextContent("—");
+    expect(screen.getByTestId("job-ended")).not.toHaveTextContent("—");
+    expect(screen.getByTestId("job-duration-total")).toHaveTextContent(/^2 min 0 s/);
     await waitFor(() => expect(screen.getByTestId("chart-job-throughput")).toHaveAttribute("data-points", "1"));
     expect(vi.mocked(commands.metricSeries).mock.calls[0]?.[0]).toMatchObject({ metric: "job_throughput", job_id: job.id });
   });
