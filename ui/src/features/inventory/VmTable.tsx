@@ -124,11 +124,15 @@ const columns = helper.columns([
   }),
 ]);
 
-/** Checkbox column first, then one track per data column, in `columns` order. */
+/**
+ * Checkbox column first, then one track per data column, in `columns` order. The name wins space
+ * from the path: it is what people read; the path (its folder) is there to tell twins apart, and
+ * both show in full on hover.
+ */
 const GRID_TEMPLATE = [
   "32px",
-  "minmax(100px, 1.2fr)",
-  "minmax(110px, 2fr)",
+  "minmax(150px, 2.2fr)",
+  "minmax(100px, 1.3fr)",
   "84px",
   "minmax(96px, 1.2fr)",
   "48px",
