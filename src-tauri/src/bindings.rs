@@ -50,6 +50,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::resume_schedules,
             commands::schedule_history,
             commands::schedule_retention_preview,
+            commands::preview_cron,
             commands::scheduler_status,
             commands::get_desktop_settings,
             commands::update_desktop_settings,

@@ -12,7 +12,8 @@ use hypersdk_core::model::{
 };
 use hypersdk_core::providers::Diagnostic;
 use hypersdk_core::schedules::{
-    RetentionItem, Schedule, ScheduleDetail, ScheduleExecution, ScheduleInput, SchedulerStatus,
+    CronPreview, RetentionItem, Schedule, ScheduleDetail, ScheduleExecution, ScheduleInput,
+    SchedulerStatus,
 };
 use hypersdk_core::webhooks::{
     DeliveryFilter, Webhook, WebhookDelivery, WebhookInput, WebhookSettings, WebhookTestResult,
@@ -375,6 +376,17 @@ pub async fn schedule_retention_preview(
     id: String,
 ) -> CmdResult<Vec<RetentionItem>> {
     Ok(state.core()?.retention_preview(&id).await?)
+}
+
+/// A cron expression in words and its next fire times, while it is typed.
+#[tauri::command]
+#[specta::specta]
+pub fn preview_cron(
+    state: State<'_, AppState>,
+    cron: String,
+    time_zone: String,
+) -> CmdResult<CronPreview> {
+    Ok(state.core()?.preview_cron(&cron, &time_zone)?)
 }
 
 /// What the tray shows: paused, runs in progress, next run, last run failed.

@@ -74,6 +74,8 @@ export const commands = {
 	scheduleHistory: (id: string, limit: number | null) => typedError<ScheduleExecution[], ApiError>(__TAURI_INVOKE("schedule_history", { id, limit })),
 	/**  Dry run: which recorded files retention would delete now. */
 	scheduleRetentionPreview: (id: string) => typedError<RetentionItem[], ApiError>(__TAURI_INVOKE("schedule_retention_preview", { id })),
+	/**  A cron expression in words and its next fire times, while it is typed. */
+	previewCron: (cron: string, timeZone: string) => typedError<CronPreview, ApiError>(__TAURI_INVOKE("preview_cron", { cron, timeZone })),
 	/**  What the tray shows: paused, runs in progress, next run, last run failed. */
 	schedulerStatus: () => typedError<SchedulerStatus, ApiError>(__TAURI_INVOKE("scheduler_status")),
 	getDesktopSettings: () => typedError<DesktopSettings, ApiError>(__TAURI_INVOKE("get_desktop_settings")),
@@ -201,6 +203,13 @@ export type CoreEventPayload = { type: "connections_changed" } | { type: "settin
  *  resource use for the dashboard (the window never polls for them).
  */
 { type: "metrics_sample"; sample: MetricsSample };
+
+/**  What a cron expression means and when it fires next, for a form being typed. */
+export type CronPreview = {
+	/**  In words ("Every day at 02:00 (Europe/Paris)"). */
+	description: string,
+	upcoming: string[],
+};
 
 /**  Which deliveries to list; empty means the newest of every webhook. */
 export type DeliveryFilter = {

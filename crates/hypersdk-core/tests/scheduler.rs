@@ -878,3 +878,35 @@ async fn a_run_left_running_by_a_dead_process_is_ended_as_interrupted() {
     let run = core.run_schedule_now("nightly").await.expect("run");
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{run:?}");
 }
+
+#[tokio::test]
+async fn a_cron_expression_is_previewed_as_it_is_typed() {
+    let world = World::new("2026-03-28T12:00:00Z");
+    let core = world.open();
+    // Paris leaves winter time at 02:00 on 29 March 2026: the 02:30 run of that day does not
+    // exist, and the preview says what the scheduler will do, not what naive arithmetic says.
+    let p = core
+        .preview_cron("30 2 * * *", "Europe/Paris")
+        .expect("valid");
+    assert!(p.description.contains("02:30"), "{}", p.description);
+    assert!(!p.upcoming.is_empty());
+    assert!(
+        p.upcoming.windows(2).all(|w| w[0] < w[1]),
+        "{:?}",
+        p.upcoming
+    );
+    assert!(p.upcoming[0] > at("2026-03-28T12:00:00Z"));
+    // What saving would refuse, the preview refuses with the same code and message.
+    for (cron, zone, code) in [
+        ("0 2 * *", "", "invalid_cron"),
+        ("0 0 30 2 *", "", "invalid_cron"),
+        ("0 2 * * *", "Mars/Olympus", "invalid_timezone"),
+    ] {
+        let e = core.preview_cron(cron, zone).expect_err(cron);
+        assert_eq!(e.code(), code, "{cron} {zone}: {e}");
+    }
+    assert!(
+        core.preview_cron("@daily", "").is_ok(),
+        "empty zone is local"
+    );
+}

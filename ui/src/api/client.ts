@@ -58,6 +58,7 @@ export const api = {
   resumeSchedules: () => callResult(() => commands.resumeSchedules()),
   scheduleHistory: (id: string, limit: number | null = null) => callResult(() => commands.scheduleHistory(id, limit)),
   scheduleRetentionPreview: (id: string) => callResult(() => commands.scheduleRetentionPreview(id)),
+  previewCron: (cron: string, timeZone: string) => callResult(() => commands.previewCron(cron, timeZone)),
   schedulerStatus: () => callResult(() => commands.schedulerStatus()),
   getDesktopSettings: () => callResult(() => commands.getDesktopSettings()),
   updateDesktopSettings: (settings: DesktopSettings) => callResult(() => commands.updateDesktopSettings(settings)),

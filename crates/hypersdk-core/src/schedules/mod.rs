@@ -26,8 +26,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::LATE_GRACE;
 pub(crate) use engine::{SchedulerState, reconcile_interrupted_runs};
 pub use model::{
-    ExecutionStatus, MissedRunPolicy, NextRun, Retention, RetentionItem, RunTrigger, Schedule,
-    ScheduleDetail, ScheduleExecution, ScheduleInput, ScheduleTemplate, SchedulerStatus,
+    CronPreview, ExecutionStatus, MissedRunPolicy, NextRun, Retention, RetentionItem, RunTrigger,
+    Schedule, ScheduleDetail, ScheduleExecution, ScheduleInput, ScheduleTemplate, SchedulerStatus,
     VmSelection,
 };
 
@@ -404,6 +404,22 @@ impl Core {
                 decorate(s, description, &connections)
             })
             .collect())
+    }
+
+    /// The description and next fire times of a cron expression in a time zone
+    /// (empty: local), as a schedule with it would have: the schedule form shows
+    /// them while the expression is typed. An invalid one is `invalid_cron` /
+    /// `invalid_timezone`, with the message saving would give.
+    pub fn preview_cron(&self, cron: &str, time_zone: &str) -> Result<CronPreview> {
+        let zone = match time_zone.trim() {
+            "" => LOCAL_ZONE,
+            z => z,
+        };
+        let parsed = CronSchedule::parse(cron, zone)?;
+        Ok(CronPreview {
+            description: parsed.describe(),
+            upcoming: parsed.upcoming(self.now(), UPCOMING),
+        })
     }
 
     /// One schedule (by id or name) and its next fire times.

@@ -130,6 +130,14 @@ pub struct ScheduleDetail {
     pub upcoming: Vec<Timestamp>,
 }
 
+/// What a cron expression means and when it fires next, for a form being typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub struct CronPreview {
+    /// In words ("Every day at 02:00 (Europe/Paris)").
+    pub description: String,
+    pub upcoming: Vec<Timestamp>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {

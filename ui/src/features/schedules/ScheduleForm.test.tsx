@@ -17,6 +17,7 @@ vi.mock("../../bindings", () => ({
     getSchedule: vi.fn(),
     listVms: vi.fn(),
     listProviderKinds: vi.fn(() => Promise.resolve([])),
+    previewCron: vi.fn(),
   },
   events: { coreEvent: { listen: vi.fn() } },
 }));
@@ -53,6 +54,13 @@ const sent = (): ScheduleInput => {
 beforeEach(() => {
   vi.clearAllMocks();
   mocked.listVms.mockResolvedValue({ status: "ok", data: vms });
+  mocked.previewCron.mockImplementation((cron) =>
+    Promise.resolve(
+      cron.split(" ").length === 5 || cron.startsWith("@")
+        ? { status: "ok", data: { description: `described: ${cron}`, upcoming } }
+        : { status: "error", error: { code: "invalid_cron", message: `"${cron}" has ${cron.split(" ").length} fields`, retryable: false } },
+    ),
+  );
 });
 
 // A whole form of Mantine inputs, typed into key by key: slow on a busy 2-core machine.
@@ -194,6 +202,20 @@ describe("ScheduleForm", { timeout: 30_000 }, () => {
     await user.click(await screen.findByText("web01"));
     await user.click(screen.getByTestId("schedule-save"));
     expect(await screen.findByTestId("error-message")).toHaveTextContent("database is locked");
+  });
+
+  it("describes the expression and its next runs while it is typed, before any save", async () => {
+    const { user } = setup();
+    const cronInput = screen.getByTestId("schedule-cron");
+    expect(await screen.findByTestId("schedule-cron-preview")).toHaveTextContent("described: 0 2 * * *");
+    await user.clear(cronInput);
+    await user.type(cronInput, "15 4 * *");
+    await waitFor(() => expect(screen.getByTestId("schedule-cron-preview")).toHaveAttribute("data-valid", "false"));
+    expect(screen.getByTestId("schedule-cron-preview")).toHaveTextContent('"15 4 * *" has 4 fields');
+    await user.type(cronInput, " 1");
+    await waitFor(() => expect(screen.getByTestId("schedule-cron-preview")).toHaveTextContent("described: 15 4 * * 1"));
+    expect(screen.getByTestId("schedule-cron-preview-next").textContent?.split("; ")).toHaveLength(3);
+    expect(mocked.addSchedule).not.toHaveBeenCalled();
   });
 
   it("edits a saved schedule: shows its saved times at once and sends update_schedule", async () => {

@@ -28,6 +28,7 @@ import { DestinationField, ExportFormatFields } from "../exports/ExportFormatFie
 import type { ExportFieldsForm } from "../exports/ExportFormatFields";
 import { artefactName } from "../exports/schema";
 import { formatLocal } from "./format";
+import { CronLivePreview } from "./CronLivePreview";
 import { SchedulePreview } from "./SchedulePreview";
 import {
   CRON_PRESETS,
@@ -165,6 +166,7 @@ export function ScheduleForm({ schedule, connections, defaultDestination = "", o
                 styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }}
                 {...register("cron")}
               />
+              <CronLivePreview cron={cron} timeZone={timeZone} />
               <Group gap={6}>
                 {CRON_PRESETS.map((p) => (
                   <Button
