@@ -250,6 +250,41 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
         "{job}"
     );
     assert!(checks.iter().all(|c| c["skipped"].is_null()), "{job}");
+    // Its event log tells each step, in order, enough to troubleshoot without the log files.
+    let shown: Value = serde_json::from_str(&ok(&hyperctl(
+        &data,
+        &["--json", "jobs", "show", job["id"].as_str().expect("id")],
+        None,
+    )))
+    .expect("jobs show json");
+    let log: Vec<&str> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["message"].as_str().expect("message"))
+        .collect();
+    let at = |prefix: &str| {
+        log.iter()
+            .position(|m| m.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} step in {log:#?}"))
+    };
+    let order = [
+        at("started"),
+        at("the server is ready: 1 disk to read"),
+        at("disk 1 ("),
+        at("disk 1 written as DC0_H0_VM0-disk1.vmdk: "),
+        at(&format!(
+            "{} written in ",
+            shown["job"]["result"]["bytes"]
+                .as_u64()
+                .map(|b| format!("{:.1} MiB", b as f64 / 1048576.0))
+                .expect("bytes")
+        )),
+        at("verified: descriptor first, 3 files match their SHA256 digests, 4 disk checks passed"),
+        at("the server side of the export is released"),
+        at("exported "),
+    ];
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{log:#?}");
 }
 
 #[test]

@@ -482,6 +482,7 @@ async fn run_export(
         job_id,
         cancel,
         progress,
+        steps,
     } = ctx;
     let plan = provider
         .export(
@@ -497,6 +498,21 @@ async fn run_export(
         unpack,
         session,
     } = plan;
+    let first_step = match &unpack {
+        Some(_) => "the server is sending the VM's backup archive".to_owned(),
+        None => {
+            let known: Option<u64> = disks.iter().map(|d| d.source_len()).sum();
+            format!(
+                "the server is ready: {} disk{} to read{}",
+                disks.len(),
+                if disks.len() == 1 { "" } else { "s" },
+                known
+                    .map(|b| format!(", {}", human_bytes(b)))
+                    .unwrap_or_default()
+            )
+        }
+    };
+    steps.step(first_step).await;
     if request.format.package == PackageKind::Native {
         let Some(unpack) = unpack else {
             let e = CoreError::Unsupported(
@@ -516,6 +532,13 @@ async fn run_export(
             progress.set_disks(unpack.disks());
             match run_unpack(unpack, &request.destination, &job_id, &progress, &cancel).await {
                 Ok((dir, unpacked)) => {
+                    steps
+                        .step(format!(
+                            "archive read through and checked: {} disk{} unpacked",
+                            unpacked.disks.len(),
+                            if unpacked.disks.len() == 1 { "" } else { "s" }
+                        ))
+                        .await;
                     if let Some(spec) = unpacked.vm {
                         vm = spec;
                     }
@@ -541,6 +564,7 @@ async fn run_export(
         parallel_disks,
         &job_id,
         &progress,
+        &steps,
         &cancel,
     )
     .await;
@@ -752,6 +776,7 @@ async fn package(
     parallel_disks: usize,
     job_id: &str,
     progress: &crate::jobs::ProgressReporter,
+    steps: &crate::jobs::JobSteps,
     cancel: &CancellationToken,
 ) -> Result<JobOutcome> {
     let convert = request
@@ -766,9 +791,29 @@ async fn package(
         }
     }
     let reporter = progress.clone();
+    let names: Vec<String> = disks.iter().map(|d| d.name.clone()).collect();
+    let started = std::time::Instant::now();
+    let begun = std::sync::Mutex::new(std::collections::HashSet::new());
+    let disk_steps = steps.clone();
+    let runtime = tokio::runtime::Handle::current();
     let on_progress: hypersdk_ovf::ProgressFn = Arc::new(move |p: hypersdk_ovf::Progress| {
         if let Some(total) = p.bytes_total {
             reporter.disk_total(p.disk_index, total);
+        }
+        // Once per disk, with its first bytes. (When a disk ends is said after the
+        // export: a stream of unknown length only knows it then.)
+        if p.bytes_done > 0 && begun.lock().is_ok_and(|mut b| b.insert(p.disk_index)) {
+            let steps = disk_steps.clone();
+            let message = format!(
+                "disk {} ({}) started{}",
+                p.disk_index + 1,
+                names.get(p.disk_index).map_or("", String::as_str),
+                p.bytes_total
+                    .map(|t| format!(": {} to read", human_bytes(t)))
+                    .unwrap_or_default()
+            );
+            // The callback may run on the engine's copy threads, outside the runtime.
+            runtime.spawn(async move { steps.step(message).await });
         }
         reporter.disk_bytes(p.disk_index, p.bytes_done);
     });
@@ -811,7 +856,49 @@ async fn package(
     };
     match exported {
         Ok(outcome) => {
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            for (k, d) in outcome.vm.disks.iter().enumerate() {
+                steps
+                    .step(format!(
+                        "disk {} written as {}: {}",
+                        k + 1,
+                        d.href,
+                        d.file_size.map(human_bytes).unwrap_or_else(|| "?".into())
+                    ))
+                    .await;
+            }
+            steps
+                .step(format!(
+                    "{} written in {:.0} s, {}/s on average",
+                    human_bytes(outcome.bytes),
+                    secs,
+                    human_bytes((outcome.bytes as f64 / secs) as u64)
+                ))
+                .await;
+            if let Some(v) = &outcome.verification {
+                let checks = DiskCheck::from_report(v);
+                let skipped = checks.iter().filter(|c| c.skipped.is_some()).count();
+                let message = format!(
+                    "verified: descriptor first, {} files match their {} digests, {} disk \
+                     check{} passed{}",
+                    v.files.len(),
+                    v.algorithm.tag(),
+                    checks.len() - skipped,
+                    if checks.len() - skipped == 1 { "" } else { "s" },
+                    if skipped > 0 {
+                        format!(", {skipped} skipped")
+                    } else {
+                        String::new()
+                    }
+                );
+                steps.step(message).await;
+            }
             let cleanup = session.complete().await;
+            if cleanup.is_ok() {
+                steps
+                    .step("the server side of the export is released")
+                    .await;
+            }
             let mut summary = format!(
                 "exported {} ({}) to {}",
                 request.vm_name,

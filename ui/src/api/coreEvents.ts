@@ -100,6 +100,8 @@ export function handleCoreEvent(queryClient: QueryClient, event: CoreEvent): voi
       // The job as it is now: a progress sample still waiting is older than it.
       progressBatches.get(queryClient)?.pending.delete(event.job.id);
       upsertJob(queryClient, event.job);
+      // Its page's event log has a new line (a step or a transition): re-read it if it is open.
+      void queryClient.invalidateQueries({ queryKey: queryKeys.job(event.job.id), exact: true });
       // A job's transition queues its webhook deliveries in the same transaction: the pending
       // counts and delivery logs change with it.
       refreshWebhooks(queryClient);

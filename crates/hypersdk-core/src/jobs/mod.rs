@@ -35,6 +35,38 @@ pub struct JobContext {
     pub job_id: String,
     pub cancel: CancellationToken,
     pub progress: ProgressReporter,
+    pub steps: JobSteps,
+}
+
+/// Writes a running job's steps to its event log ("disk 2 finished: …",
+/// "verified: …"), so its page tells what happened without the log files.
+#[derive(Clone)]
+pub struct JobSteps {
+    job_id: String,
+    store: Option<Arc<Store>>,
+    bus: EventBus,
+}
+
+impl JobSteps {
+    /// Records `message` and announces the job. Awaited, so a step is in the
+    /// log before the job's end; a step that cannot be written is only logged.
+    pub async fn step(&self, message: impl Into<String>) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let (id, message) = (self.job_id.clone(), message.into());
+        let written = tokio::task::spawn_blocking(move || store.add_job_step(&id, &message)).await;
+        match written {
+            Ok(Ok(Some(job))) => self
+                .bus
+                .publish(CoreEvent::JobUpdated { job: Box::new(job) }),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(job = %self.job_id, error = %e, "cannot record a job step")
+            }
+            Err(e) => tracing::warn!(job = %self.job_id, error = %e, "job step task failed"),
+        }
+    }
 }
 
 /// What a finished job says about itself, for its event log.
@@ -188,6 +220,11 @@ impl JobEngine {
             job_id: id.clone(),
             cancel: token.clone(),
             progress: progress.clone(),
+            steps: JobSteps {
+                job_id: id.clone(),
+                store: Some(Arc::clone(&self.inner.store)),
+                bus: self.inner.bus.clone(),
+            },
         };
         // Run the work as its own task so a panic in it becomes a failed job
         // instead of a job stuck in `running`.

@@ -354,6 +354,25 @@ impl Store {
         Ok(job)
     }
 
+    /// Records a step of a running job in its event log (the state stays
+    /// `running`); `None` when the job is no longer running.
+    pub fn add_job_step(&self, id: &str, message: &str) -> Result<Option<Job>> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let Some(job) = get_job(&tx, id)? else {
+            return Err(CoreError::NotFound {
+                what: "job",
+                id: id.to_owned(),
+            });
+        };
+        if job.state != JobState::Running {
+            return Ok(None);
+        }
+        insert_event(&tx, id, Utc::now(), JobState::Running, message)?;
+        tx.commit()?;
+        Ok(Some(job))
+    }
+
     pub fn update_job_progress(&self, id: &str, progress: &JobProgress) -> Result<()> {
         let json = serde_json::to_string(progress)
             .map_err(|e| CoreError::Internal(format!("job progress: {e}")))?;
