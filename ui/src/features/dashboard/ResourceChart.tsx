@@ -4,7 +4,7 @@ import { Area, AreaChart, Brush, CartesianGrid, ResponsiveContainer, Tooltip, XA
 import type { MetricKind, MetricSeries } from "../../bindings";
 import { ChartCard, ChartEmpty } from "./ChartCard";
 import { seriesRows, seriesTable } from "./chartData";
-import { CHART_HEIGHT, formatUnit, fullTime, tickTime } from "./format";
+import { CHART_HEIGHT, formatUnit, fullTime, tickTime, timeTicks } from "./format";
 
 const VIEWS: { value: MetricKind; label: string; file: string; color: string }[] = [
   { value: "cpu_percent", label: "CPU", file: "app-cpu", color: "var(--mantine-color-grape-6)" },
@@ -42,6 +42,10 @@ export function ResourceChart({ series }: Props) {
     () => seriesTable(view.file, unit === "bytes_per_second" ? "B/s" : unit === "bytes" ? "B" : "%", visible),
     [view.file, unit, visible],
   );
+  // Ticks over what is shown: the whole range, or the brushed points when zoomed.
+  const shownFrom = zoom || !current ? (visible[0]?.t ?? 0) : current.range.from;
+  const shownTo = zoom || !current ? (visible[visible.length - 1]?.t ?? 0) : current.range.to;
+  const axis = useMemo(() => timeTicks(shownFrom, shownTo), [shownFrom, shownTo]);
   const span = current ? current.range.to - current.range.from : 0;
   return (
     <ChartCard
@@ -74,7 +78,8 @@ export function ResourceChart({ series }: Props) {
               // zoomed, the brushed points fill the width.
               domain={zoom || !current ? ["dataMin", "dataMax"] : [current.range.from, current.range.to]}
               allowDataOverflow={false}
-              tickFormatter={(t: number) => tickTime(t, span)}
+              ticks={axis.ticks}
+              tickFormatter={axis.label}
               minTickGap={40}
             />
             <YAxis tickFormatter={(v: number) => formatUnit(unit, v)} width={84} />
