@@ -68,6 +68,15 @@ pub enum ScheduleCommand {
         /// Schedule name or id.
         schedule: String,
     },
+    /// Say what a cron expression means and when it would fire next, without saving anything
+    /// (what the schedule form shows while it is typed).
+    PreviewCron {
+        /// 5-field cron (`0 2 * * *`) or a preset (`@daily`, …).
+        cron: String,
+        /// IANA time zone the expression is read in.
+        #[arg(long, default_value = "local")]
+        tz: String,
+    },
 }
 
 /// What to do about a run missed while no scheduler was running.
@@ -267,6 +276,18 @@ pub async fn run(core: &Arc<Core>, cmd: ScheduleCommand, json: bool) -> Result<(
                     utc(next.at)
                 ),
                 None => println!("Schedules resumed; none is enabled."),
+            }
+            Ok(())
+        }
+        ScheduleCommand::PreviewCron { cron, tz } => {
+            let preview = core.preview_cron(&cron, &tz)?;
+            if json {
+                return output::json(&preview);
+            }
+            println!("{}", preview.description);
+            println!("Next runs:");
+            for t in &preview.upcoming {
+                println!("  {}", when(Some(*t), &tz));
             }
             Ok(())
         }

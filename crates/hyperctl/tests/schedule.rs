@@ -410,3 +410,36 @@ fn only_one_scheduler_fires_schedules_at_a_time() {
     first.kill();
     ok(&hyperctl(&s.data, &["scheduler", "--once"]));
 }
+
+#[test]
+fn preview_cron_says_what_an_expression_means_and_saves_nothing() {
+    let s = setup();
+    let out = ok(&hyperctl(
+        &s.data,
+        &[
+            "schedule",
+            "preview-cron",
+            "30 2 * * 1",
+            "--tz",
+            "Europe/Paris",
+        ],
+    ));
+    let mut lines = out.lines();
+    assert!(lines.next().is_some_and(|l| l.contains("02:30")), "{out}");
+    assert_eq!(lines.next(), Some("Next runs:"), "{out}");
+    let runs: Vec<&str> = lines.collect();
+    assert_eq!(runs.len(), 5, "{out}");
+    assert!(runs.iter().all(|r| r.contains("02:30")), "{out}");
+    let v = json(&hyperctl(
+        &s.data,
+        &["--json", "schedule", "preview-cron", "@daily"],
+    ));
+    assert_eq!(v["upcoming"].as_array().map(Vec::len), Some(5), "{v}");
+    let e = fails(&hyperctl(&s.data, &["schedule", "preview-cron", "0 2 * *"]));
+    assert!(
+        e.contains("4 fields") && e.ends_with("[invalid_cron]"),
+        "{e}"
+    );
+    let listed = json(&hyperctl(&s.data, &["--json", "schedule", "list"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "nothing saved");
+}
