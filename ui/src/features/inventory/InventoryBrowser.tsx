@@ -18,6 +18,7 @@ import { EMPTY_SELECTION, keepExisting } from "./selection";
 import type { SelectionState } from "./selection";
 import { buildInventoryTree } from "./tree";
 import { VmTable } from "./VmTable";
+import { counted } from "../../lib/plural";
 
 type InventoryBrowserProps = {
   connection: Connection;
@@ -257,9 +258,7 @@ const VmSearch = memo(function VmSearch({
         />
         <Group gap="sm" wrap="nowrap">
           <Text size="sm" c="dimmed" data-testid="inventory-count" aria-live="polite">
-            {shown.length === total
-              ? `${numberFormat.format(total)} VMs`
-              : `${numberFormat.format(shown.length)} of ${numberFormat.format(total)} VMs`}
+            {shown.length === total ? counted(total, "VM") : `${numberFormat.format(shown.length)} of ${counted(total, "VM")}`}
             {selectedCount > 0 &&
               ` · ${numberFormat.format(selectedCount)} selected${hiddenSelected > 0 ? ` (${numberFormat.format(hiddenSelected)} not shown)` : ""}`}
           </Text>

@@ -2,6 +2,7 @@ import { Badge, NavLink, ScrollArea } from "@mantine/core";
 import { IconBuilding, IconFolder, IconFolderOpen, IconServer2 } from "@tabler/icons-react";
 import { memo, useRef, useState } from "react";
 import type { InventoryTreeNode } from "./tree";
+import { counted } from "../../lib/plural";
 
 type InventoryTreeProps = {
   root: InventoryTreeNode;
@@ -49,7 +50,7 @@ export const InventoryTree = memo(function InventoryTree({ root, selectedKey, on
         label={node.label}
         leftSection={<Icon size={16} stroke={1.6} aria-hidden />}
         rightSection={
-          <Badge size="xs" variant="light" color="gray" aria-label={`${node.vmCount} VMs`}>
+          <Badge size="xs" variant="light" color="gray" aria-label={counted(node.vmCount, "VM")}>
             {node.vmCount}
           </Badge>
         }

@@ -181,5 +181,6 @@ describe("finished rows", () => {
     const row = await screen.findByTestId("job-row");
     expect(within(row).getByTestId("job-duration")).toHaveTextContent("took 3 min 12 s · 1.6 MiB/s");
     expect(row).toHaveTextContent("304 MiB of 304 MiB");
+    expect(screen.getByTestId("jobs-count")).toHaveTextContent(/^1 job$/);
   });
 });

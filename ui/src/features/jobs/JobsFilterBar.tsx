@@ -5,6 +5,7 @@ import type { Dispatch, SetStateAction } from "react";
 import type { Connection, JobState } from "../../bindings";
 import { isFiltered } from "./jobFilters";
 import type { JobFilters } from "./jobFilters";
+import { counted } from "../../lib/plural";
 
 const STATES: { value: JobState; label: string }[] = [
   { value: "queued", label: "Queued" },
@@ -101,7 +102,7 @@ export function JobsFilterBar({ filters, onChange, connections, providers, shown
       />
       {isFiltered(filters) && <ClearFilters onChange={onChange} />}
       <Text size="sm" c="dimmed" ml="auto" data-testid="jobs-count" aria-live="polite" aria-busy={busy} data-answers={answers ?? undefined}>
-        {shown === total ? `${total.toLocaleString()} jobs` : `${shown.toLocaleString()} of ${total.toLocaleString()} jobs`}
+        {shown === total ? counted(total, "job") : `${shown.toLocaleString()} of ${counted(total, "job")}`}
       </Text>
     </Group>
   );
