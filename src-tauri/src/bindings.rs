@@ -21,6 +21,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             commands::connection_diagnostics,
             commands::list_vms,
             commands::start_export,
+            commands::destination_space,
             commands::retry_job,
             commands::query_jobs,
             commands::get_job,

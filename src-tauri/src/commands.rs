@@ -378,6 +378,17 @@ pub async fn schedule_retention_preview(
     Ok(state.core()?.retention_preview(&id).await?)
 }
 
+/// Free space at an export destination (the export dialog warns before an
+/// export that will not fit).
+#[tauri::command]
+#[specta::specta]
+pub async fn destination_space(
+    state: State<'_, AppState>,
+    dir: String,
+) -> CmdResult<hypersdk_core::exports::DestinationSpace> {
+    Ok(state.core()?.destination_space(&dir).await?)
+}
+
 /// A cron expression in words and its next fire times, while it is typed.
 #[tauri::command]
 #[specta::specta]

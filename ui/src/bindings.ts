@@ -24,6 +24,11 @@ export const commands = {
 	listVms: (connectionId: string, filter: VmFilter) => typedError<VmInfo[], ApiError>(__TAURI_INVOKE("list_vms", { connectionId, filter })),
 	/**  One job per VM; see `hypersdk_core::exports`. */
 	startExport: (spec: ExportSpec) => typedError<Job[], ApiError>(__TAURI_INVOKE("start_export", { spec })),
+	/**
+	 *  Free space at an export destination (the export dialog warns before an
+	 *  export that will not fit).
+	 */
+	destinationSpace: (dir: string) => typedError<DestinationSpace, ApiError>(__TAURI_INVOKE("destination_space", { dir })),
 	retryJob: (id: string) => typedError<Job, ApiError>(__TAURI_INVOKE("retry_job", { id })),
 	queryJobs: (query: JobQuery) => typedError<JobPage, ApiError>(__TAURI_INVOKE("query_jobs", { query })),
 	getJob: (id: string) => typedError<JobDetail, ApiError>(__TAURI_INVOKE("get_job", { id })),
@@ -243,6 +248,14 @@ export type DeliverySummary = {
 /**  Settings only the desktop app acts on (the CLI shows and edits them too). */
 export type DesktopSettings = {
 	notify_runs?: NotifyRuns,
+};
+
+/**  How much a destination folder can still take. */
+export type DestinationSpace = {
+	/**  Bytes this user may still write there. */
+	free_bytes: number,
+	/**  The file system's size. */
+	total_bytes: number,
 };
 
 /**  One line of a connection's live details (session pool counters, …). */
@@ -836,6 +849,16 @@ export type VmInfo = {
 	cpus: number,
 	memory_mib: number,
 	disks: number,
+	/**
+	 *  What the VM's disks hold at most, when the platform says: vSphere's
+	 *  provisioned space (committed + uncommitted), Proxmox's disk sizes.
+	 */
+	disk_capacity_bytes?: number | null,
+	/**
+	 *  What they take on the platform's storage now, when the platform says
+	 *  (thin disks use less than their capacity).
+	 */
+	disk_used_bytes?: number | null,
 	nics: number,
 	template: boolean,
 	/**  Guest tools state as the platform words it (`guestToolsRunning`, …). */

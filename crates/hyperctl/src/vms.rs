@@ -64,6 +64,12 @@ fn print_table(vms: &[VmInfo]) {
                 v.cpus.to_string(),
                 output::bytes(v.memory_mib.saturating_mul(1024 * 1024)),
                 v.disks.to_string(),
+                v.disk_capacity_bytes
+                    .map(output::bytes)
+                    .unwrap_or_else(|| "-".into()),
+                v.disk_used_bytes
+                    .map(output::bytes)
+                    .unwrap_or_else(|| "-".into()),
                 v.nics.to_string(),
                 v.guest_os.clone(),
                 v.path.clone(),
@@ -72,7 +78,7 @@ fn print_table(vms: &[VmInfo]) {
         .collect();
     output::table(
         &[
-            "NAME", "POWER", "CPUS", "MEMORY", "DISKS", "NICS", "GUEST OS", "PATH",
+            "NAME", "POWER", "CPUS", "MEMORY", "DISKS", "SIZE", "USED", "NICS", "GUEST OS", "PATH",
         ],
         &rows,
     );

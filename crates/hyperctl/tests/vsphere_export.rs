@@ -190,12 +190,23 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
         "cpus",
         "memory_mib",
         "disks",
+        "disk_capacity_bytes",
+        "disk_used_bytes",
     ] {
         assert!(
             listed[0].get(key).is_some(),
             "{key} missing in {}",
             listed[0]
         );
+    }
+    // vcsim's storage summary: committed is the VM's files as stored (here the uploaded
+    // VMDK), uncommitted what its disks may still grow by; vCenter adds them up as we do.
+    for vm in listed {
+        let (size, used) = (
+            vm["disk_capacity_bytes"].as_u64().expect("size"),
+            vm["disk_used_bytes"].as_u64().expect("used"),
+        );
+        assert!(size >= used && size > 0, "{vm}");
     }
     let filtered = ok(&hyperctl(
         &data,

@@ -69,6 +69,8 @@ fn vm() -> VmInfo {
         cpus: 1,
         memory_mib: 256,
         disks: 1,
+        disk_capacity_bytes: None,
+        disk_used_bytes: None,
         nics: 0,
         template: false,
         tools_status: None,

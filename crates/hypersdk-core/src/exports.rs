@@ -379,6 +379,51 @@ impl Core {
     }
 }
 
+/// How much a destination folder can still take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
+pub struct DestinationSpace {
+    /// Bytes this user may still write there.
+    pub free_bytes: u64,
+    /// The file system's size.
+    pub total_bytes: u64,
+}
+
+impl Core {
+    /// Free space at an export destination, for the export dialog's warning
+    /// before an export that will not fit. The folder is checked as starting
+    /// an export checks it (absolute, existing, a folder).
+    pub async fn destination_space(&self, dir: &str) -> Result<DestinationSpace> {
+        let raw = dir.to_owned();
+        tokio::task::spawn_blocking(move || read_destination_space(&raw))
+            .await
+            .map_err(|e| CoreError::Internal(format!("free-space task failed: {e}")))?
+    }
+}
+
+fn read_destination_space(raw: &str) -> Result<DestinationSpace> {
+    let field = "destination_dir";
+    let path = PathBuf::from(raw);
+    if !path.is_absolute() {
+        return Err(CoreError::invalid(
+            field,
+            format!("The destination must be an absolute path, not {raw}"),
+        ));
+    }
+    if !path.is_dir() {
+        return Err(CoreError::invalid(
+            field,
+            format!("The folder {raw} does not exist"),
+        ));
+    }
+    let st = rustix::fs::statvfs(&path)
+        .map_err(|e| CoreError::io(format!("cannot read the free space of {raw}"), e.into()))?;
+    Ok(DestinationSpace {
+        // f_bavail: what an unprivileged writer may use (not the root reserve).
+        free_bytes: st.f_bavail.saturating_mul(st.f_frsize),
+        total_bytes: st.f_blocks.saturating_mul(st.f_frsize),
+    })
+}
+
 /// The folder must exist, be a folder and take a new file: checked before any
 /// job starts, so a typo never leaves a queue of doomed jobs.
 pub(crate) fn check_destination_dir(raw: &str) -> Result<PathBuf> {
@@ -1043,6 +1088,20 @@ mod tests {
         f.compression = CompressionKind::None;
         assert_eq!(f.artefact_name("db"), "db");
         assert!(!f.artefact_name("..").contains(".."));
+    }
+
+    #[test]
+    fn a_destination_says_how_much_it_can_take() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let space = read_destination_space(&tmp.path().display().to_string()).expect("space");
+        assert!(
+            space.free_bytes > 0 && space.free_bytes <= space.total_bytes,
+            "{space:?}"
+        );
+        for bad in ["relative/dir", "/no/such/folder/here"] {
+            let err = read_destination_space(bad).expect_err(bad);
+            assert_eq!(err.code(), "invalid_destination", "{err}");
+        }
     }
 
     #[test]

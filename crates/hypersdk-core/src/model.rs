@@ -579,6 +579,14 @@ pub struct VmInfo {
     pub cpus: u32,
     pub memory_mib: u64,
     pub disks: u32,
+    /// What the VM's disks hold at most, when the platform says: vSphere's
+    /// provisioned space (committed + uncommitted), Proxmox's disk sizes.
+    #[serde(default)]
+    pub disk_capacity_bytes: Option<u64>,
+    /// What they take on the platform's storage now, when the platform says
+    /// (thin disks use less than their capacity).
+    #[serde(default)]
+    pub disk_used_bytes: Option<u64>,
     pub nics: u32,
     pub template: bool,
     /// Guest tools state as the platform words it (`guestToolsRunning`, …).
@@ -681,6 +689,8 @@ mod tests {
             cpus: 2,
             memory_mib: 4096,
             disks: 1,
+            disk_capacity_bytes: None,
+            disk_used_bytes: None,
             nics: 1,
             template: false,
             tools_status: None,

@@ -316,6 +316,8 @@ mod tests {
             cpus: 1,
             memory_mib: 32,
             disks: 1,
+            disk_capacity_bytes: None,
+            disk_used_bytes: None,
             nics: 1,
             template: false,
             tools_status: None,

@@ -58,6 +58,8 @@ fn vm_info(id: &str, path: &str) -> VmInfo {
         cpus: 1,
         memory_mib: 256,
         disks: 1,
+        disk_capacity_bytes: None,
+        disk_used_bytes: None,
         nics: 0,
         template: false,
         tools_status: None,

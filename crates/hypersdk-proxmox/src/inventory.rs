@@ -39,6 +39,12 @@ pub struct Resource {
     pub maxcpu: Option<f64>,
     #[serde(default)]
     pub maxmem: Option<u64>,
+    /// Size of the boot disk (bytes).
+    #[serde(default)]
+    pub maxdisk: Option<u64>,
+    /// Space used on disk (bytes); 0 for QEMU guests.
+    #[serde(default)]
+    pub disk: Option<u64>,
     #[serde(default)]
     pub pool: Option<String>,
     #[serde(default)]
@@ -317,6 +323,12 @@ fn vm_info(datacenter: &str, g: &Guest, path: String) -> VmInfo {
             .or_else(|| config.map(|c| c.memory_mib))
             .unwrap_or(0),
         disks: config.map(|c| c.drives.len() as u32).unwrap_or(0),
+        // The config's `size=` of each disk; the listing's `maxdisk` is only the boot disk's.
+        disk_capacity_bytes: config
+            .and_then(|c| c.drives.iter().map(|d| d.size_bytes).sum::<Option<u64>>())
+            .or(r.maxdisk.filter(|d| *d > 0)),
+        // PVE reports no used space for QEMU guests in /cluster/resources (`disk` is 0).
+        disk_used_bytes: r.disk.filter(|d| *d > 0),
         nics: config.map(|c| c.nics.len() as u32).unwrap_or(0),
         template: r.template == Some(1),
         tools_status: None,
@@ -348,6 +360,8 @@ mod tests {
             template: Some(0),
             maxcpu: Some(4.0),
             maxmem: Some(4 << 30),
+            maxdisk: Some(32 << 30),
+            disk: Some(0),
             pool: pool.map(str::to_owned),
             tags: Some("b;a".into()),
             lock: None,

@@ -50,6 +50,8 @@ pub const VM_PATHS: &[&str] = &[
     "guest.toolsRunningStatus",
     "summary.config.numVirtualDisks",
     "summary.config.numEthernetCards",
+    "summary.storage.committed",
+    "summary.storage.uncommitted",
 ];
 /// The same, counting disks and NICs from the device list.
 pub const VM_PATHS_WITH_DEVICES: &[&str] = &[
@@ -64,6 +66,8 @@ pub const VM_PATHS_WITH_DEVICES: &[&str] = &[
     "config.template",
     "guest.toolsRunningStatus",
     "config.hardware.device",
+    "summary.storage.committed",
+    "summary.storage.uncommitted",
 ];
 
 /// Where the disk and NIC counts come from.
@@ -569,6 +573,11 @@ fn vm_record(
             number(o.text("summary.config.numEthernetCards")),
         ),
     };
+    let bytes = |path: &str| o.text(path).and_then(|t| t.trim().parse::<u64>().ok());
+    let (committed, uncommitted) = (
+        bytes("summary.storage.committed"),
+        bytes("summary.storage.uncommitted"),
+    );
     let resource_pool = o.moref("resourcePool").map(|m| m.value);
     let host = o.moref("runtime.host").map(|m| m.value);
     let compute = resource_pool
@@ -603,6 +612,14 @@ fn vm_record(
             cpus: number(o.text("config.hardware.numCPU")),
             memory_mib: number(o.text("config.hardware.memoryMB")),
             disks,
+            // vSphere's own "provisioned" and "used" space (committed: on the
+            // datastore now, with snapshots and swap; uncommitted: what thin
+            // disks may still grow by), as its client shows them.
+            disk_capacity_bytes: match (committed, uncommitted) {
+                (Some(c), Some(u)) => Some(c.saturating_add(u)),
+                _ => None,
+            },
+            disk_used_bytes: committed,
             nics,
             template: o.text("config.template").map(str::trim) == Some("true"),
             tools_status: non_empty("guest.toolsRunningStatus").map(str::to_owned),

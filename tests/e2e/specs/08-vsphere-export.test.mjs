@@ -6,6 +6,7 @@
 // WebDriver cannot drag reliably, so the keyboard path is used (select → Export… → dialog); the
 // drag path opens the same dialog (covered by the UI's component tests).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
@@ -25,6 +26,11 @@ test("add vSphere → pin certificate → browse → export a VM → verified OV
     giveVmARealDisk(sim, VM, dirs.root, 8);
     const outDir = path.join(dirs.root, "exports");
     fs.mkdirSync(outDir);
+    // A small file system of its own (the tests run as root, as CI does).
+    const small = path.join(dirs.root, "small");
+    fs.mkdirSync(small);
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=64m", "tmpfs", small], { encoding: "utf8" });
+    assert.equal(mounted.status, 0, `mount tmpfs: ${mounted.stderr}`);
 
     await withApp("vsphere-export", dirs, async ({ browser }) => {
       await addConnectionViaUi(browser, {
@@ -63,9 +69,18 @@ test("add vSphere → pin certificate → browse → export a VM → verified OV
       assert.match(await rows[0].getProperty("textContent"), new RegExp(VM));
       await checkbox.click();
 
-      // Export through the dialog, to a typed folder.
+      // Export through the dialog, to a typed folder. A folder on a 64 MiB file system first:
+      // the dialog warns that the VM's disks (10 GiB provisioned) may not fit, then not for a
+      // folder with room.
       await byTestId(browser, "export-selected").click();
+      await fill(browser, "export-destination", small);
+      const warning = byTestId(browser, "export-space-warning");
+      await warning.waitForDisplayed({ timeout: 10000, timeoutMsg: "no warning for a destination that is too small" });
+      assert.match(await warning.getAttribute("data-severity"), /^(may|will)-not-fit$/);
+      assert.match(await warning.getText(), /64\.0 MiB free/);
       await fill(browser, "export-destination", outDir);
+      await warning.waitForDisplayed({ reverse: true, timeout: 10000, timeoutMsg: "the warning stayed for a folder with room" });
+      assert.match(await byTestId(browser, "export-space").getText(), /Free at the destination/);
       await byTestId(browser, "export-submit").click();
       await expectJobVerified(browser);
 
@@ -93,6 +108,7 @@ test("add vSphere → pin certificate → browse → export a VM → verified OV
     assert.match(verify.stdout, /^OK/);
     assert.equal(sim.govc(["snapshot.tree", "-vm", VM]).trim(), "", "the export snapshot was removed");
   } finally {
+    spawnSync("umount", [path.join(dirs.root, "small")]);
     sim.stop();
     fs.rmSync(dirs.root, { recursive: true, force: true });
   }

@@ -59,6 +59,7 @@ export const api = {
   scheduleHistory: (id: string, limit: number | null = null) => callResult(() => commands.scheduleHistory(id, limit)),
   scheduleRetentionPreview: (id: string) => callResult(() => commands.scheduleRetentionPreview(id)),
   previewCron: (cron: string, timeZone: string) => callResult(() => commands.previewCron(cron, timeZone)),
+  destinationSpace: (dir: string) => callResult(() => commands.destinationSpace(dir)),
   schedulerStatus: () => callResult(() => commands.schedulerStatus()),
   getDesktopSettings: () => callResult(() => commands.getDesktopSettings()),
   updateDesktopSettings: (settings: DesktopSettings) => callResult(() => commands.updateDesktopSettings(settings)),

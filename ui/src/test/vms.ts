@@ -29,7 +29,15 @@ export function makeVm(path: string, overrides: Partial<VmInfo> = {}): VmInfo {
 export const sampleVms: VmInfo[] = [
   makeVm("/DC0/vm/prod/web01", { cluster: "C1", host: "esx1", resource_pool: "Gold" }),
   makeVm("/DC0/vm/prod/web02", { cluster: "C1", host: "esx2", resource_pool: "Gold", power_state: "powered_off" }),
-  makeVm("/DC0/vm/prod/db/db01", { cluster: "C2", host: "esx3", resource_pool: "Silver", cpus: 8, memory_mib: 65536 }),
+  makeVm("/DC0/vm/prod/db/db01", {
+    cluster: "C2",
+    host: "esx3",
+    resource_pool: "Silver",
+    cpus: 8,
+    memory_mib: 65536,
+    disk_capacity_bytes: 200 * 1024 ** 3,
+    disk_used_bytes: 61.5 * 1024 ** 3,
+  }),
   makeVm("/DC0/vm/dev/build01", { cluster: "C2", host: "esx3", resource_pool: "Silver" }),
   makeVm("/DC0/vm/loose01", { cluster: "C1", host: "esx1", resource_pool: "Gold" }),
   makeVm("/DC1/vm/prod/web10", { cluster: "C9", host: "esx9", resource_pool: "Gold" }),

@@ -561,6 +561,8 @@ mod tests {
             cpus: 1,
             memory_mib: 512,
             disks: 1,
+            disk_capacity_bytes: None,
+            disk_used_bytes: None,
             nics: 0,
             template: false,
             tools_status: None,

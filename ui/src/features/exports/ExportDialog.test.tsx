@@ -12,7 +12,7 @@ import { ExportDialog } from "./ExportDialog";
 import { messages } from "./schema";
 
 vi.mock("../../bindings", () => ({
-  commands: { startExport: vi.fn(), listProviderKinds: vi.fn() },
+  commands: { startExport: vi.fn(), listProviderKinds: vi.fn(), destinationSpace: vi.fn() },
   events: { coreEvent: { listen: vi.fn() } },
 }));
 vi.mock("@tauri-apps/plugin-dialog", () => ({ open: vi.fn() }));
@@ -33,6 +33,41 @@ beforeEach(() => {
   useDestinations.setState({ destinations: [], lastUsed: null });
   startExport.mockResolvedValue({ status: "ok", data: [makeJob({ id: "j-a" }), makeJob({ id: "j-b" })] });
   listProviderKinds.mockResolvedValue([vsphereKind, proxmoxKind]);
+  vi.mocked(commands.destinationSpace).mockResolvedValue({ status: "ok", data: { free_bytes: 500 * GiB, total_bytes: 1000 * GiB } });
+});
+
+const GiB = 1024 ** 3;
+
+describe("ExportDialog: will it fit", () => {
+  const sized = (capacity: number, used: number) => [
+    makeVm("/DC0/vm/a", { disk_capacity_bytes: capacity * GiB, disk_used_bytes: used * GiB }),
+    makeVm("/DC0/vm/b", { disk_capacity_bytes: capacity * GiB, disk_used_bytes: used * GiB }),
+  ];
+  const open = (list: ReturnType<typeof sized>, destination = "/srv/exports") =>
+    renderWithProviders(<ExportDialog request={{ connection, vms: list, destination }} onClose={() => {}} />);
+
+  it("says how much it writes and how much the destination has", async () => {
+    open(sized(100, 40));
+    await waitFor(() =>
+      expect(screen.getByTestId("export-space")).toHaveTextContent(
+        "To write: up to 200 GiB (the disks' provisioned size), 80.0 GiB in use. Free at the destination: 500 GiB.",
+      ),
+    );
+    expect(screen.queryByTestId("export-space-warning")).not.toBeInTheDocument();
+    expect(commands.destinationSpace).toHaveBeenCalledWith("/srv/exports");
+  });
+
+  it("warns when the provisioned size is over the free space, louder when the used size is too", async () => {
+    const { unmount } = open(sized(300, 100));
+    expect(await screen.findByTestId("export-space-warning")).toHaveAttribute("data-severity", "may-not-fit");
+    unmount();
+    open(sized(400, 300));
+    const warning = await screen.findByTestId("export-space-warning");
+    expect(warning).toHaveAttribute("data-severity", "will-not-fit");
+    expect(warning).toHaveTextContent("The disks hold 600 GiB and /srv/exports has 500 GiB free");
+    // A warning, not a refusal: the export can still start.
+    expect(screen.getByTestId("export-submit")).toBeEnabled();
+  });
 });
 
 describe("ExportDialog", () => {

@@ -10,6 +10,7 @@ import { useProviderKinds, useStartExport } from "../../api/hooks";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useDestinations } from "../../store/destinations";
 import { useNavigation } from "../../store/navigation";
+import { DestinationSpace } from "./DestinationSpace";
 import { DestinationField, ExportFormatFields } from "./ExportFormatFields";
 import type { ExportFieldsForm } from "./ExportFormatFields";
 import {
@@ -83,6 +84,7 @@ export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
   const fieldsForm = form as unknown as ExportFieldsForm;
   const pkg = useWatch({ control, name: "package" });
   const compression = useWatch({ control, name: "compression" });
+  const destination = useWatch({ control, name: "destination_dir" });
 
   const submit = handleSubmit(async (values) => {
     setSubmitError(null);
@@ -124,6 +126,7 @@ export function ExportForm({ request, onDone, onCancel }: ExportFormProps) {
           testId="export-destination"
           browseTestId="export-browse"
         />
+        <DestinationSpace vms={request.vms} destination={destination ?? ""} />
         <Group justify="flex-end" mt="sm">
           <Button variant="default" onClick={onCancel} disabled={isSubmitting}>
             Cancel

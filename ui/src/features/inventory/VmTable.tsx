@@ -19,8 +19,9 @@ const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "bas
 /** Natural, case-insensitive order (`web2` before `web10`); cheap enough for 10,000 rows. */
 const byText = (a: Row<typeof features, VmInfo>, b: Row<typeof features, VmInfo>, columnId: string) =>
   collator.compare(String(a.getValue(columnId) ?? ""), String(b.getValue(columnId) ?? ""));
+// An unknown size (null, or absent from an older core) sorts as 0, never as NaN.
 const byNumber = (a: Row<typeof features, VmInfo>, b: Row<typeof features, VmInfo>, columnId: string) =>
-  Number(a.getValue(columnId)) - Number(b.getValue(columnId));
+  (Number(a.getValue(columnId)) || 0) - (Number(b.getValue(columnId)) || 0);
 
 const POWER: Record<PowerState, { label: string; color: "teal" | "gray" | "yellow" }> = {
   powered_on: { label: "On", color: "teal" },
@@ -112,6 +113,27 @@ const columns = helper.columns([
     cell: (info) => <span className={numberCell}>{formatBytes(info.getValue() * 1024 * 1024)}</span>,
   }),
   helper.accessor("disks", { header: "Disks", sortFn: byNumber, cell: (info) => (info.row.original.details_pending ? pending : <span className={numberCell}>{info.getValue()}</span>) }),
+  helper.accessor("disk_capacity_bytes", {
+    header: "Size",
+    sortFn: byNumber,
+    cell: (info) =>
+      info.row.original.details_pending ? (
+        pending
+      ) : (
+        <span className={numberCell} title="The disks' provisioned size">
+          {info.getValue() != null ? formatBytes(info.getValue() ?? 0) : "—"}
+        </span>
+      ),
+  }),
+  helper.accessor("disk_used_bytes", {
+    header: "Used",
+    sortFn: byNumber,
+    cell: (info) => (
+      <span className={numberCell} title="What the disks take on the platform's storage now">
+        {info.getValue() != null ? formatBytes(info.getValue() ?? 0) : "—"}
+      </span>
+    ),
+  }),
   helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => (info.row.original.details_pending ? pending : <span className={numberCell}>{info.getValue()}</span>) }),
   helper.accessor("tools_status", {
     header: "Tools",
@@ -138,10 +160,12 @@ const GRID_TEMPLATE = [
   "48px",
   "72px",
   "48px",
+  "72px",
+  "72px",
   "48px",
   "minmax(72px, 0.8fr)",
 ].join(" ");
-const NUMERIC_COLUMNS = new Set(["cpus", "memory_mib", "disks", "nics"]);
+const NUMERIC_COLUMNS = new Set(["cpus", "memory_mib", "disks", "disk_capacity_bytes", "disk_used_bytes", "nics"]);
 export const ROW_HEIGHT = 40;
 /** Fits beside the tree in the default 1280 × 800 window; narrower windows scroll sideways. */
 const MIN_WIDTH = 782;
