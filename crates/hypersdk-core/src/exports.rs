@@ -401,20 +401,8 @@ impl Core {
 }
 
 fn read_destination_space(raw: &str) -> Result<DestinationSpace> {
-    let field = "destination_dir";
-    let path = PathBuf::from(raw);
-    if !path.is_absolute() {
-        return Err(CoreError::invalid(
-            field,
-            format!("The destination must be an absolute path, not {raw}"),
-        ));
-    }
-    if !path.is_dir() {
-        return Err(CoreError::invalid(
-            field,
-            format!("The folder {raw} does not exist"),
-        ));
-    }
+    // No write probe: the dialog asks as the folder is typed.
+    let path = existing_dir(raw)?;
     let st = rustix::fs::statvfs(&path)
         .map_err(|e| CoreError::io(format!("cannot read the free space of {raw}"), e.into()))?;
     Ok(DestinationSpace {
@@ -424,9 +412,8 @@ fn read_destination_space(raw: &str) -> Result<DestinationSpace> {
     })
 }
 
-/// The folder must exist, be a folder and take a new file: checked before any
-/// job starts, so a typo never leaves a queue of doomed jobs.
-pub(crate) fn check_destination_dir(raw: &str) -> Result<PathBuf> {
+/// An absolute path to an existing folder, or why not (`destination_dir`).
+fn existing_dir(raw: &str) -> Result<PathBuf> {
     let field = "destination_dir";
     if raw.trim().is_empty() {
         return Err(CoreError::invalid(field, "Choose a destination folder"));
@@ -439,20 +426,23 @@ pub(crate) fn check_destination_dir(raw: &str) -> Result<PathBuf> {
         ));
     }
     match std::fs::metadata(&dir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(CoreError::invalid(
-                field,
-                format!("{raw} is a file, not a folder"),
-            ));
-        }
-        Err(_) => {
-            return Err(CoreError::invalid(
-                field,
-                format!("The folder {raw} does not exist"),
-            ));
-        }
+        Ok(m) if m.is_dir() => Ok(dir),
+        Ok(_) => Err(CoreError::invalid(
+            field,
+            format!("{raw} is a file, not a folder"),
+        )),
+        Err(_) => Err(CoreError::invalid(
+            field,
+            format!("The folder {raw} does not exist"),
+        )),
     }
+}
+
+/// The folder must exist, be a folder and take a new file: checked before any
+/// job starts, so a typo never leaves a queue of doomed jobs.
+pub(crate) fn check_destination_dir(raw: &str) -> Result<PathBuf> {
+    let field = "destination_dir";
+    let dir = existing_dir(raw)?;
     let probe = dir.join(format!(".hypersdk-write-test-{}", uuid::Uuid::new_v4()));
     match std::fs::File::create(&probe) {
         Ok(_) => {
@@ -920,8 +910,13 @@ async fn package(
                     human_bytes((outcome.bytes as f64 / secs) as u64)
                 ))
                 .await;
+            let disk_checks = outcome
+                .verification
+                .as_ref()
+                .map(DiskCheck::from_report)
+                .unwrap_or_default();
             if let Some(v) = &outcome.verification {
-                let checks = DiskCheck::from_report(v);
+                let checks = &disk_checks;
                 let skipped = checks.iter().filter(|c| c.skipped.is_some()).count();
                 let message = format!(
                     "verified: descriptor first, {} files match their {} digests, {} disk \
@@ -974,11 +969,7 @@ async fn package(
                     bytes: outcome.bytes,
                     manifest_algorithm: outcome.manifest.algorithm.tag().to_lowercase(),
                     verified: outcome.verification.is_some(),
-                    disk_checks: outcome
-                        .verification
-                        .as_ref()
-                        .map(DiskCheck::from_report)
-                        .unwrap_or_default(),
+                    disk_checks,
                 }),
             })
         }

@@ -248,8 +248,7 @@ fn describe(e: &rustls::Error) -> String {
             Some(webpki::Error::NameConstraintViolation) => {
                 "its issuer is not allowed to issue certificates for this name".into()
             }
-            Some(other) => format!("rejected ({other})"),
-            None => format!("rejected ({other})"),
+            _ => format!("rejected ({other})"),
         },
         other => format!("rejected ({other})"),
     }

@@ -142,6 +142,8 @@ impl DiskBytes {
 /// The first and last [`CAPTURE_BYTES`] of a stream of known length, kept as it passes.
 pub(crate) struct Capture {
     len: u64,
+    /// How many bytes from the start are kept (a `Vec`'s capacity may be larger).
+    head_len: u64,
     head: Vec<u8>,
     tail_start: u64,
     tail: Vec<u8>,
@@ -158,6 +160,7 @@ impl Capture {
         let tail_start = len - (len - head).min(CAPTURE_BYTES);
         Capture {
             len,
+            head_len: head,
             head: Vec::with_capacity(head as usize),
             tail_start,
             tail: Vec::with_capacity((len - tail_start) as usize),
@@ -167,9 +170,8 @@ impl Capture {
     /// Keeps what of `chunk` (the stream's bytes from `pos` on) falls in the head or the tail.
     fn observe(&mut self, pos: u64, chunk: &[u8]) {
         let end = pos + chunk.len() as u64;
-        let head_end = self.head.capacity() as u64;
-        if pos < head_end {
-            let n = (head_end.min(end) - pos) as usize;
+        if pos < self.head_len {
+            let n = (self.head_len.min(end) - pos) as usize;
             self.head.extend_from_slice(&chunk[..n]);
         }
         if end > self.tail_start {
@@ -371,14 +373,8 @@ impl Image<'_> {
     /// `n` bytes at `off`, or `None` when they were not kept; `what` lying past the end of the
     /// file is a truncated image.
     fn at(&self, off: u64, n: u64, what: &str) -> Result<Option<Vec<u8>>> {
-        let len = self.bytes.len();
-        match off.checked_add(n) {
-            Some(end) if end <= len => self.bytes.read(off, n as usize),
-            _ => Err(self.bad(format!(
-                "its {what} (at byte {off}, {n} bytes) lies beyond the end of the file \
-                 ({len} bytes): the image is truncated"
-            ))),
-        }
+        self.within(off, n, what)?;
+        self.bytes.read(off, n as usize)
     }
 
     /// Like [`Image::at`] for what every format keeps at its start or end (always kept).
@@ -387,6 +383,7 @@ impl Image<'_> {
             .ok_or_else(|| Error::Internal(format!("{what} of {} was not kept", self.file)))
     }
 
+    /// `what` (`n` bytes at `off`) lying past the end of the file is a truncated image.
     fn within(&self, off: u64, n: u64, what: &str) -> Result<()> {
         if off.checked_add(n).is_none_or(|end| end > self.bytes.len()) {
             return Err(self.bad(format!(

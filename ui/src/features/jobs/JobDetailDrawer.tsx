@@ -10,7 +10,7 @@ import { ErrorAlert } from "../../components/ErrorAlert";
 import { LoadingBlock } from "../../components/LoadingBlock";
 import { useLiveMetrics } from "../../store/liveMetrics";
 import { JobThroughputChart } from "../dashboard/JobThroughputChart";
-import { formatBytes, formatDateTime, formatEta, formatRate, jobDuration } from "./format";
+import { formatBytes, formatDateTime, formatEta, formatRate, jobBytes, jobDuration } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
 import { JobResultView } from "./JobResultView";
 import { isActive } from "../../api/jobStates";
@@ -111,7 +111,7 @@ function JobDetailBody({ jobId }: { jobId: string }) {
 function JobTimes({ job, now }: { job: JobDetail["job"]; now: number }) {
   const started = job.started_at;
   const seconds = jobDuration(job) ?? (started && isActive(job.state) ? Math.max(0, now - Date.parse(started) / 1000) : null);
-  const bytes = job.result?.bytes ?? job.progress?.bytes_done ?? 0;
+  const bytes = jobBytes(job);
   const cell = (label: string, value: string, testId: string) => (
     <Stack gap={0}>
       <Text size="xs" c="dimmed">

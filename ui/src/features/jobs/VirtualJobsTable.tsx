@@ -5,7 +5,7 @@ import { memo, useCallback, useEffect, useLayoutEffect, useRef } from "react";
 import type { CSSProperties, ReactNode, RefObject } from "react";
 import type { Job, JobState } from "../../bindings";
 import { errorDetails } from "../../api/errors";
-import { formatBytes, formatDateTime, formatEta, formatRate, jobDuration } from "./format";
+import { formatBytes, formatDateTime, formatEta, formatRate, jobBytes, jobDuration } from "./format";
 import { JobProgressCell } from "./JobProgressCell";
 import { isActive } from "../../api/jobStates";
 import { canRetry } from "./retry";
@@ -132,7 +132,7 @@ function ProgressText({ job }: { job: Job }) {
 function DurationText({ job }: { job: Job }) {
   const seconds = jobDuration(job);
   if (seconds === null) return null;
-  const bytes = job.result?.bytes ?? job.progress?.bytes_done ?? 0;
+  const bytes = jobBytes(job);
   return (
     <div className={classes.dimmed} data-testid="job-duration">
       took {formatEta(seconds)}

@@ -48,3 +48,8 @@ export function jobDuration(job: { started_at: string | null; finished_at: strin
   const seconds = (Date.parse(job.finished_at) - Date.parse(job.started_at)) / 1000;
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : null;
 }
+
+/** What a job moved: its artefact's size once finished, else the bytes read so far. */
+export function jobBytes(job: { result: { bytes: number } | null; progress: { bytes_done: number } | null }): number {
+  return job.result?.bytes ?? job.progress?.bytes_done ?? 0;
+}
