@@ -859,6 +859,11 @@ export type VmInfo = {
 	 *  (thin disks use less than their capacity).
 	 */
 	disk_used_bytes?: number | null,
+	/**
+	 *  Where the disks are stored, in the platform's own words (vSphere
+	 *  datastores, Proxmox storages), sorted and unique; empty when unknown.
+	 */
+	storage?: string[],
 	nics: number,
 	template: boolean,
 	/**  Guest tools state as the platform words it (`guestToolsRunning`, …). */

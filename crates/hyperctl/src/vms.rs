@@ -70,6 +70,11 @@ fn print_table(vms: &[VmInfo]) {
                 v.disk_used_bytes
                     .map(output::bytes)
                     .unwrap_or_else(|| "-".into()),
+                if v.storage.is_empty() {
+                    "-".into()
+                } else {
+                    v.storage.join(",")
+                },
                 v.nics.to_string(),
                 v.guest_os.clone(),
                 v.path.clone(),
@@ -78,7 +83,8 @@ fn print_table(vms: &[VmInfo]) {
         .collect();
     output::table(
         &[
-            "NAME", "POWER", "CPUS", "MEMORY", "DISKS", "SIZE", "USED", "NICS", "GUEST OS", "PATH",
+            "NAME", "POWER", "CPUS", "MEMORY", "DISKS", "SIZE", "USED", "STORAGE", "NICS",
+            "GUEST OS", "PATH",
         ],
         &rows,
     );

@@ -192,6 +192,7 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
         "disks",
         "disk_capacity_bytes",
         "disk_used_bytes",
+        "storage",
     ] {
         assert!(
             listed[0].get(key).is_some(),
@@ -207,6 +208,8 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
             vm["disk_used_bytes"].as_u64().expect("used"),
         );
         assert!(size >= used && size > 0, "{vm}");
+        // vcsim puts every VM on its one datastore.
+        assert_eq!(vm["storage"], serde_json::json!(["LocalDS_0"]), "{vm}");
     }
     let filtered = ok(&hyperctl(
         &data,

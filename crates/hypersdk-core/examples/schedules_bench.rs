@@ -71,6 +71,7 @@ fn vm() -> VmInfo {
         disks: 1,
         disk_capacity_bytes: None,
         disk_used_bytes: None,
+        storage: Vec::new(),
         nics: 0,
         template: false,
         tools_status: None,

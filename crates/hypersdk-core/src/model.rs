@@ -587,6 +587,10 @@ pub struct VmInfo {
     /// (thin disks use less than their capacity).
     #[serde(default)]
     pub disk_used_bytes: Option<u64>,
+    /// Where the disks are stored, in the platform's own words (vSphere
+    /// datastores, Proxmox storages), sorted and unique; empty when unknown.
+    #[serde(default)]
+    pub storage: Vec<String>,
     pub nics: u32,
     pub template: bool,
     /// Guest tools state as the platform words it (`guestToolsRunning`, …).
@@ -691,6 +695,7 @@ mod tests {
             disks: 1,
             disk_capacity_bytes: None,
             disk_used_bytes: None,
+            storage: Vec::new(),
             nics: 1,
             template: false,
             tools_status: None,

@@ -60,6 +60,7 @@ fn vm_info(id: &str, path: &str) -> VmInfo {
         disks: 1,
         disk_capacity_bytes: None,
         disk_used_bytes: None,
+        storage: Vec::new(),
         nics: 0,
         template: false,
         tools_status: None,

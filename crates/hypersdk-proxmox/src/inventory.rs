@@ -329,6 +329,22 @@ fn vm_info(datacenter: &str, g: &Guest, path: String) -> VmInfo {
             .or(r.maxdisk.filter(|d| *d > 0)),
         // PVE reports no used space for QEMU guests in /cluster/resources (`disk` is 0).
         disk_used_bytes: r.disk.filter(|d| *d > 0),
+        // The storage part of each volume id (`local-lvm:vm-100-disk-0`); a
+        // path volume (`/dev/sdb`, passed through) names no storage.
+        storage: config
+            .map(|c| {
+                c.drives
+                    .iter()
+                    .filter_map(|d| {
+                        d.volume
+                            .split_once(':')
+                            .map(|(storage, _)| storage.to_owned())
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            })
+            .unwrap_or_default(),
         nics: config.map(|c| c.nics.len() as u32).unwrap_or(0),
         template: r.template == Some(1),
         tools_status: None,

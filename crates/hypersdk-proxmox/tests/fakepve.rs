@@ -99,6 +99,8 @@ async fn discovery_equals_cluster_resources_on_every_node() {
     assert_eq!(web.memory_mib, 4096);
     assert_eq!(web.disks, 2, "the CD-ROM is not a disk");
     assert_eq!(web.nics, 1);
+    // The storages of its disks (the CD-ROM's `local` is not one), sorted, each once.
+    assert_eq!(web.storage, ["ceph-ssd", "local-lvm"]);
     assert_eq!(web.tags, vec!["prod".to_owned(), "web".to_owned()]);
     assert!(web.guest_os.contains("Linux"), "{}", web.guest_os);
     assert_eq!(web.not_exportable, None);

@@ -29,6 +29,8 @@ pub const VIEW_TYPES: &[&str] = &[
     "ResourcePool",
     "VirtualApp",
     "VirtualMachine",
+    // Only for their names: a VM's `datastore` property lists morefs.
+    "Datastore",
 ];
 
 /// Every entity: its name and parent (the path and the tree come from these).
@@ -52,6 +54,7 @@ pub const VM_PATHS: &[&str] = &[
     "summary.config.numEthernetCards",
     "summary.storage.committed",
     "summary.storage.uncommitted",
+    "datastore",
 ];
 /// The same, counting disks and NICs from the device list.
 pub const VM_PATHS_WITH_DEVICES: &[&str] = &[
@@ -68,6 +71,7 @@ pub const VM_PATHS_WITH_DEVICES: &[&str] = &[
     "config.hardware.device",
     "summary.storage.committed",
     "summary.storage.uncommitted",
+    "datastore",
 ];
 
 /// Where the disk and NIC counts come from.
@@ -232,6 +236,8 @@ pub struct VmRecord {
     pub compute_id: Option<String>,
     pub host_id: Option<String>,
     pub resource_pool_id: Option<String>,
+    /// The datastores the VM's files are on (`info.storage` holds their names).
+    pub datastore_ids: Vec<String>,
 }
 
 impl std::ops::Deref for VmRecord {
@@ -321,6 +327,25 @@ pub async fn fetch_vm(
                     {
                         vm.info.host = Some(name.trim().to_owned());
                     }
+                }
+                // Datastores are not ancestors either.
+                if vm.info.storage.is_empty() {
+                    let mut names = Vec::with_capacity(vm.datastore_ids.len());
+                    for id in &vm.datastore_ids {
+                        let spec = crate::soap::filter_spec_for_object(
+                            &MoRef::new("Datastore", id.clone()),
+                            &["name"],
+                        );
+                        if let Some(name) = ctx
+                            .retrieve_all(&spec, 1)
+                            .await?
+                            .first()
+                            .and_then(|o| o.text("name"))
+                        {
+                            names.push(name.trim().to_owned());
+                        }
+                    }
+                    vm.info.storage = sorted_unique(names.into_iter());
                 }
                 Ok(Some(vm))
             }
@@ -580,6 +605,15 @@ fn vm_record(
     );
     let resource_pool = o.moref("resourcePool").map(|m| m.value);
     let host = o.moref("runtime.host").map(|m| m.value);
+    let datastore_ids: Vec<String> = o
+        .prop("datastore")
+        .map(|list| {
+            list.children_named("ManagedObjectReference")
+                .map(|m| m.text.trim().to_owned())
+                .filter(|id| !id.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
     let compute = resource_pool
         .as_deref()
         .and_then(|rp| compute_of(rp, entities, root))
@@ -620,6 +654,12 @@ fn vm_record(
                 _ => None,
             },
             disk_used_bytes: committed,
+            storage: sorted_unique(
+                datastore_ids
+                    .iter()
+                    .filter_map(|d| entities.get(d.as_str()))
+                    .map(|d| d.name.to_owned()),
+            ),
             nics,
             template: o.text("config.template").map(str::trim) == Some("true"),
             tools_status: non_empty("guest.toolsRunningStatus").map(str::to_owned),
@@ -637,7 +677,15 @@ fn vm_record(
         compute_id: compute,
         host_id: host,
         resource_pool_id: resource_pool,
+        datastore_ids,
     }
+}
+
+fn sorted_unique(names: impl Iterator<Item = String>) -> Vec<String> {
+    names
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 fn number<T: std::str::FromStr + Default>(text: Option<&str>) -> T {
@@ -915,8 +963,25 @@ mod tests {
                     ("config.hardware.numCPU", text("4")),
                     ("config.hardware.memoryMB", text("8192")),
                     ("config.template", text("true")),
+                    (
+                        "datastore",
+                        Element {
+                            name: "val".into(),
+                            children: ["datastore-2", "datastore-1", "datastore-2"]
+                                .iter()
+                                .map(|id| Element {
+                                    name: "ManagedObjectReference".into(),
+                                    ..moref("Datastore", id)
+                                })
+                                .collect(),
+                            ..Element::default()
+                        },
+                    ),
                 ],
             ),
+            entity("Folder", "group-s1", "datastore", "datacenter-1", &[]),
+            entity("Datastore", "datastore-1", "ssd-01", "group-s1", &[]),
+            entity("Datastore", "datastore-2", "nfs-backup", "group-s1", &[]),
         ];
         let inv = build(&sc(), &objects, None).expect("build");
         assert_eq!(inv.datacenters.len(), 1);
@@ -944,6 +1009,11 @@ mod tests {
         assert!(vm.template);
         assert_eq!(vm.compute_id.as_deref(), Some("domain-c1"));
         assert_eq!(vm.folder_id.as_deref(), Some("group-v2"));
+        assert_eq!(
+            vm.storage,
+            ["nfs-backup", "ssd-01"],
+            "datastore names, sorted, each once"
+        );
 
         assert_eq!(
             build(&sc(), &objects, Some("DC0"))

@@ -262,6 +262,8 @@ async fn discovery_returns_exactly_the_simulators_inventory() {
     );
     let one = &filtered.vms[0];
     let got = p.get_vm(&one.id, &cancel).await.expect("get_vm");
+    // get_vm reads the datastores' names on its own (they are not ancestors).
+    assert!(!got.storage.is_empty(), "{got:?}");
     assert_eq!(&got, one);
     let missing = p
         .get_vm("vm-does-not-exist", &cancel)

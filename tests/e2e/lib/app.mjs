@@ -260,6 +260,39 @@ export async function clickFresh(browser, selector, timeout = 10000) {
 }
 
 /**
+ * Waits until what the selector names is displayed, finding it afresh on every poll: the same driver
+ * race as in clickFresh can strike the find itself when the page re-renders (a list refreshed by a
+ * job event), and a stale find only means "look again".
+ */
+export async function waitForDisplayedFresh(browser, selector, { timeout = 10000, timeoutMsg } = {}) {
+  await browser.waitUntil(
+    async () => {
+      try {
+        return await browser.$(selector).isDisplayed();
+      } catch (e) {
+        if (/stale/i.test(String(e?.message ?? e))) return false;
+        throw e;
+      }
+    },
+    { timeout, interval: 200, timeoutMsg: timeoutMsg ?? `${selector} was not displayed` },
+  );
+  return browser.$(selector);
+}
+
+/** Reads an attribute of what the selector names, finding it afresh when the driver calls it stale. */
+export async function attributeFresh(browser, selector, name, timeout = 10000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await browser.$(selector).getAttribute(name);
+    } catch (e) {
+      if (!/stale/i.test(String(e?.message ?? e)) || Date.now() > deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/**
  * Clicks an element of a dialog once it has stopped moving. Mantine's modals scale in over 200 ms,
  * and WebDriver clicks the centre it measured a moment earlier: a click during the transition can
  * land beside the button and do nothing, which is what made removal flaky in CI.

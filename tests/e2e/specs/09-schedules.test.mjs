@@ -11,7 +11,18 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { byTestId, clickFresh, fill, hyperctl, keyringClear, makeTestDirs, openSection, withApp } from "../lib/app.mjs";
+import {
+  attributeFresh,
+  byTestId,
+  clickFresh,
+  fill,
+  hyperctl,
+  keyringClear,
+  makeTestDirs,
+  openSection,
+  waitForDisplayedFresh,
+  withApp,
+} from "../lib/app.mjs";
 import { giveVmARealDisk, startVcsim, VCSIM_PASSWORD, VCSIM_USER } from "../lib/vcsim.mjs";
 
 const VM = "DC0_H0_VM0";
@@ -84,15 +95,18 @@ test("schedule in the window → Run now → history shows it succeeded → the 
       assert.match(await row.getText(), /At 02:00, every day/);
 
       await clickFresh(browser, `[data-testid="schedule-row"][data-schedule-name="${NAME}"] [data-testid="schedule-run-now"]`);
-      const history = byTestId(browser, "schedule-history");
-      await history.waitForDisplayed({ timeout: 10000, timeoutMsg: "the schedule's history is not shown" });
-      const run = history.$('[data-testid="history-row"]');
-      await run.waitForDisplayed({ timeout: 15000, timeoutMsg: "the run did not appear in the history" });
-      assert.equal(await run.getAttribute("data-trigger"), "manual");
+      // The history list re-renders on every job event of the run, so each look finds it afresh.
+      await waitForDisplayedFresh(browser, '[data-testid="schedule-history"]', {
+        timeoutMsg: "the schedule's history is not shown",
+      });
+      const runSelector = '[data-testid="schedule-history"] [data-testid="history-row"]';
+      await waitForDisplayedFresh(browser, runSelector, { timeout: 15000, timeoutMsg: "the run did not appear in the history" });
+      assert.equal(await attributeFresh(browser, runSelector, "data-trigger"), "manual");
       await browser.waitUntil(
-        async () => ["succeeded", "failed", "partial", "skipped"].includes(await run.getAttribute("data-status")),
+        async () => ["succeeded", "failed", "partial", "skipped"].includes(await attributeFresh(browser, runSelector, "data-status")),
         { timeout: 120000, interval: 500, timeoutMsg: "the run did not finish within 2 minutes" },
       );
+      const run = browser.$(runSelector);
       assert.equal(await run.getAttribute("data-status"), "succeeded", await run.getText());
       assert.match(await run.getText(), new RegExp(`${VM}\\.ova`));
       await browser.waitUntil(async () => (await scheduleRow(browser, NAME).getAttribute("data-schedule-status")) === "succeeded", {

@@ -37,6 +37,7 @@ export const sampleVms: VmInfo[] = [
     memory_mib: 65536,
     disk_capacity_bytes: 200 * 1024 ** 3,
     disk_used_bytes: 61.5 * 1024 ** 3,
+    storage: ["LocalDS_0"],
   }),
   makeVm("/DC0/vm/dev/build01", { cluster: "C2", host: "esx3", resource_pool: "Silver" }),
   makeVm("/DC0/vm/loose01", { cluster: "C1", host: "esx1", resource_pool: "Gold" }),

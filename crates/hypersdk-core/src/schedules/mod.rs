@@ -563,6 +563,7 @@ mod tests {
             disks: 1,
             disk_capacity_bytes: None,
             disk_used_bytes: None,
+            storage: Vec::new(),
             nics: 0,
             template: false,
             tools_status: None,

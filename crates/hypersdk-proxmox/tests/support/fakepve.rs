@@ -127,7 +127,7 @@ pub fn lab_scenario() -> Value {
              "config": {"cores": 2, "sockets": 2, "memory": "4096", "ostype": "l26",
                         "bios": "ovmf", "scsihw": "virtio-scsi-single",
                         "scsi0": "local-lvm:vm-100-disk-0,size=32G",
-                        "scsi1": "local-lvm:vm-100-disk-1,size=4G",
+                        "scsi1": "ceph-ssd:vm-100-disk-1,size=4G",
                         "ide2": "local:iso/debian.iso,media=cdrom",
                         "net0": "virtio=BC:24:11:AA:00:01,bridge=vmbr0",
                         "tags": "prod;web"}},

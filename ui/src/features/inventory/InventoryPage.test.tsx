@@ -93,7 +93,7 @@ describe("InventoryPage: choosing what to see", slow, () => {
       .mockResolvedValueOnce({ status: "ok", data: pending })
       .mockResolvedValue({ status: "ok", data: sampleVms });
     await renderLoaded();
-    expect(within(screen.getByTestId("vm-row-vm-web01")).getAllByTestId("vm-detail-pending")).toHaveLength(4);
+    expect(within(screen.getByTestId("vm-row-vm-web01")).getAllByTestId("vm-detail-pending")).toHaveLength(5);
     await waitFor(() => expect(screen.queryAllByTestId("vm-detail-pending")).toHaveLength(0), { timeout: 5000 });
     expect(screen.getByTestId("vm-row-vm-web01")).toHaveTextContent("Ubuntu Linux (64-bit)");
     const calls = mocked.listVms.mock.calls.length;
@@ -106,7 +106,7 @@ describe("InventoryPage: choosing what to see", slow, () => {
     expect(shownNames()).toEqual(["build01", "db01", "loose01", "web01", "web02", "web10"]);
     const row = screen.getByTestId("vm-row-vm-db01");
     const cells = within(row).getAllByRole("gridcell").map((c) => c.textContent);
-    expect(cells.slice(1)).toEqual(["db01", "/DC0/vm/prod/db/db01", "On", "Ubuntu Linux (64-bit)", "8", "64.0 GiB", "1", "200 GiB", "61.5 GiB", "1", "Running"]);
+    expect(cells.slice(1)).toEqual(["db01", "/DC0/vm/prod/db/db01", "On", "Ubuntu Linux (64-bit)", "8", "64.0 GiB", "1", "200 GiB", "61.5 GiB", "LocalDS_0", "1", "Running"]);
     // A platform that does not say: a dash, not a zero.
     const web = within(screen.getByTestId("vm-row-vm-web01")).getAllByRole("gridcell").map((c) => c.textContent);
     expect(web.slice(8, 10)).toEqual(["—", "—"]);

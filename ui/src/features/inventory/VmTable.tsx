@@ -134,6 +134,19 @@ const columns = helper.columns([
       </span>
     ),
   }),
+  helper.accessor((vm) => (vm.storage ?? []).join(", "), {
+    id: "storage",
+    header: "Storage",
+    sortFn: byText,
+    cell: (info) =>
+      info.row.original.details_pending ? (
+        pending
+      ) : (
+        <span className={textCell} title={info.getValue() || undefined}>
+          {info.getValue() || "—"}
+        </span>
+      ),
+  }),
   helper.accessor("nics", { header: "NICs", sortFn: byNumber, cell: (info) => (info.row.original.details_pending ? pending : <span className={numberCell}>{info.getValue()}</span>) }),
   helper.accessor("tools_status", {
     header: "Tools",
@@ -162,6 +175,7 @@ const GRID_TEMPLATE = [
   "48px",
   "72px",
   "72px",
+  "minmax(80px, 1fr)",
   "48px",
   "minmax(72px, 0.8fr)",
 ].join(" ");
