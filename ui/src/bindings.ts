@@ -822,6 +822,11 @@ export type TestCheck = {
 	 *  neither passed nor a problem of its own. `ok` is false.
 	 */
 	skipped?: boolean,
+	/**
+	 *  The error code of a failed check (`auth_failed`, `secret_missing`, …),
+	 *  so the window can offer what fixes it (edit the connection).
+	 */
+	code?: string | null,
 };
 
 /**  A time range in Unix seconds, `from` inclusive, `to` exclusive. */

@@ -284,6 +284,8 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
     };
     let order = [
         at("started"),
+        at("snapshot \"hypersdk-export-"),
+        at("export lease "),
         at("the server is ready: 1 disk to read"),
         at("disk 1 ("),
         at("disk 1 written as DC0_H0_VM0-disk1.vmdk: "),
@@ -295,10 +297,18 @@ fn list_then_export_a_vm_that_passes_every_independent_check() {
                 .expect("bytes")
         )),
         at("verified: descriptor first, 3 files match their SHA256 digests, 4 disk checks passed"),
-        at("the server side of the export is released"),
+        log.iter()
+            .position(|m| m.starts_with("export lease ") && m.ends_with(" removed"))
+            .unwrap_or_else(|| panic!("no lease completed / snapshot removed step in {log:#?}")),
         at("exported "),
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{log:#?}");
+    // Each disk's line says how fast it was read, for troubleshooting one slow disk.
+    let disk_line = log[order[5]];
+    assert!(
+        disk_line.contains(" read in ") && disk_line.ends_with("/s"),
+        "{disk_line}"
+    );
 }
 
 #[test]

@@ -155,6 +155,7 @@ impl Provider for LocalProvider {
             disks: vec![disk],
             unpack: None,
             session: Box::new(Session),
+            steps: Vec::new(),
         })
     }
 }

@@ -539,24 +539,23 @@ impl Core {
                 } else {
                     "none saved for this connection".to_owned()
                 };
+                let ok = !main_missing && missing.is_empty();
                 checks.push(TestCheck {
                     name: "Secret in OS keyring".into(),
-                    ok: !main_missing && missing.is_empty(),
+                    ok,
                     detail,
                     fingerprint: None,
                     pin_option: None,
                     skipped: false,
+                    // Editing the connection is what sets it again.
+                    code: (!ok).then(|| "secret_missing".to_owned()),
                 });
                 secrets
             }
             Err(e) => {
                 checks.push(TestCheck {
-                    name: "Secret in OS keyring".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                    fingerprint: None,
-                    pin_option: None,
-                    skipped: false,
+                    code: Some(e.code().to_owned()),
+                    ..TestCheck::failed("Secret in OS keyring", e.to_string())
                 });
                 Secrets::default()
             }
@@ -665,6 +664,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
                 fingerprint: None,
                 pin_option: None,
                 skipped: false,
+                code: None,
             };
         }
     };
@@ -697,6 +697,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
             fingerprint: None,
             pin_option: None,
             skipped: false,
+            code: None,
         },
         Ok(Err(e)) => TestCheck {
             name,
@@ -705,6 +706,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
             fingerprint: None,
             pin_option: None,
             skipped: false,
+            code: None,
         },
         Err(_) => TestCheck {
             name,
@@ -716,6 +718,7 @@ async fn probe_endpoint(connection: &Connection) -> TestCheck {
             fingerprint: None,
             pin_option: None,
             skipped: false,
+            code: None,
         },
     }
 }

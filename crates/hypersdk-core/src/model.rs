@@ -185,6 +185,10 @@ pub struct TestCheck {
     /// neither passed nor a problem of its own. `ok` is false.
     #[serde(default)]
     pub skipped: bool,
+    /// The error code of a failed check (`auth_failed`, `secret_missing`, …),
+    /// so the window can offer what fixes it (edit the connection).
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl TestCheck {
@@ -197,6 +201,7 @@ impl TestCheck {
             fingerprint: None,
             pin_option: None,
             skipped: false,
+            code: None,
         }
     }
 
@@ -205,6 +210,18 @@ impl TestCheck {
         TestCheck {
             ok: false,
             ..TestCheck::passed(name, detail)
+        }
+    }
+
+    /// A check that failed with an error's code, saying why.
+    pub fn failed_with(
+        name: impl Into<String>,
+        code: &str,
+        detail: impl Into<String>,
+    ) -> TestCheck {
+        TestCheck {
+            code: Some(code.to_owned()),
+            ..TestCheck::failed(name, detail)
         }
     }
 

@@ -28,6 +28,9 @@ pub struct ExportPlan {
     /// files it returns instead of `disks` (then empty).
     pub unpack: Option<Box<dyn Unpack>>,
     pub session: Box<dyn ExportSession>,
+    /// What the platform did to make the export ready (a snapshot taken, a
+    /// lease granted), in order, for the job's log.
+    pub steps: Vec<String>,
 }
 
 /// An export's platform options (`ExportFormat::platform_options`).
@@ -99,6 +102,11 @@ pub trait ExportSession: Send + Sync {
     fn keep_alive_interval(&self) -> std::time::Duration;
     /// Tells the server the export is still going, with its progress.
     async fn keep_alive(&self, percent: u8) -> Result<()>;
+    /// What `complete` does, in the job log's words once it has succeeded
+    /// ("snapshot … removed"); asked before it runs, as it consumes the session.
+    fn released_step(&self) -> String {
+        "the server side of the export is released".to_owned()
+    }
     /// All bytes are safely written: release the server side.
     async fn complete(self: Box<Self>) -> Result<()>;
     /// The export failed or was cancelled: release the server side.

@@ -174,6 +174,7 @@ impl Provider for FakeProvider {
             disks: vec![disk],
             unpack: None,
             session: Box::new(NoopSession),
+            steps: Vec::new(),
         })
     }
 }

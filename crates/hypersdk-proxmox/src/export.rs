@@ -906,6 +906,10 @@ impl ExportSession for LockCheck {
         Ok(())
     }
 
+    fn released_step(&self) -> String {
+        format!("the backup left VM {} unlocked", self.vmid)
+    }
+
     async fn complete(self: Box<Self>) -> CoreResult<()> {
         self.ensure_unlocked().await.map_err(CoreError::from)
     }

@@ -361,6 +361,7 @@ impl ProxmoxProvider {
                     detail: e.to_string(),
                     pin_option: fingerprint.as_ref().map(|_| "ssh_host_keys".to_owned()),
                     skipped: false,
+                    code: Some(e.code().to_owned()),
                     fingerprint,
                 };
             }
@@ -422,6 +423,7 @@ impl ProxmoxProvider {
                 fingerprint: None,
                 pin_option: None,
                 skipped: false,
+                code: None,
             },
             Err(ProxmoxError::AuthFailed { .. } | ProxmoxError::PermissionDenied { .. }) => {
                 TestCheck {
@@ -431,6 +433,7 @@ impl ProxmoxProvider {
                     fingerprint: None,
                     pin_option: None,
                     skipped: false,
+                    code: None,
                 }
             }
             Err(e) => TestCheck {
@@ -439,6 +442,7 @@ impl ProxmoxProvider {
                 fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
                 pin_option: None,
                 skipped: false,
+                code: None,
                 detail: e.to_string(),
             },
         }
@@ -496,7 +500,7 @@ impl Provider for ProxmoxProvider {
                 return Ok(checks);
             }
             if let Err(e) = self.require_secret() {
-                checks.push(check("Sign in", Err(e.to_string())));
+                checks.push(TestCheck::failed_with("Sign in", e.code(), e.to_string()));
                 checks.push(TestCheck::not_checked(
                     "Inventory readable",
                     "not signed in",
@@ -517,7 +521,7 @@ impl Provider for ProxmoxProvider {
                     )),
                 )),
                 Err(e) => {
-                    checks.push(check("Sign in", Err(e.to_string())));
+                    checks.push(TestCheck::failed_with("Sign in", e.code(), e.to_string()));
                     checks.push(TestCheck::not_checked(
                         "Inventory readable",
                         "not signed in",
@@ -617,6 +621,12 @@ impl Provider for ProxmoxProvider {
         let name = r.name.clone().unwrap_or_else(|| format!("vm-{}", r.vmid));
         let host = self.ssh_host(&inv, &r.node);
         tracing::info!(vmid = r.vmid, node = %r.node, %host, job = tag, "Proxmox export planned");
+        let planned = format!(
+            "vzdump {} (mode {}) on node {} over SSH to {host}",
+            r.vmid,
+            mode.as_str(),
+            r.node
+        );
         Ok(ExportPlan {
             vm: vm_spec(&name, &config),
             disks: Vec::new(),
@@ -635,6 +645,7 @@ impl Provider for ProxmoxProvider {
                 node: r.node.clone(),
                 vmid: r.vmid,
             }),
+            steps: vec![planned],
         })
     }
 }

@@ -220,6 +220,7 @@ async fn wrong_credentials_are_auth_failed() {
             !checks[1].ok && checks[1].detail.contains(user),
             "{checks:?}"
         );
+        assert_eq!(checks[1].code.as_deref(), Some("auth_failed"), "{checks:?}");
     }
 }
 

@@ -73,8 +73,10 @@ pub async fn begin(
     let template = props.text("config.template").map(str::trim) == Some("true");
     check(cancel)?;
 
+    let mut steps = Vec::with_capacity(2);
     let (snapshot, lease) = if template {
         let lease = call_moref(&ctx, "ExportVm", &vm, "").await?;
+        steps.push("a template: exported as it is, without a snapshot".to_owned());
         (None, lease)
     } else {
         let args = format!(
@@ -89,6 +91,11 @@ pub async fn begin(
             VsphereError::Protocol("CreateSnapshot_Task returned no snapshot".into())
         })?;
         tracing::info!(vm = %vm_id, snapshot = %snapshot.value, "export snapshot created");
+        steps.push(format!(
+            "snapshot \"{}\" created ({})",
+            snapshot_name(tag),
+            snapshot.value
+        ));
         match call_moref(&ctx, "ExportSnapshot", &snapshot, "").await {
             Ok(lease) => (Some(snapshot), lease),
             Err(e) => {
@@ -116,11 +123,13 @@ pub async fn begin(
             if let Some(t) = lease_timeout {
                 session.keep_alive = session.keep_alive.min(t / 3).max(Duration::from_secs(1));
             }
+            steps.push(format!("export lease {} ready", lease.value));
             Ok(ExportPlan {
                 vm: hardware.spec,
                 disks,
                 unpack: None,
                 session: Box::new(session),
+                steps,
             })
         }
         Err(e) => {
@@ -654,6 +663,16 @@ impl ExportSession for VsphereExport {
             .await
             .map(|_| ())
             .map_err(CoreError::from)
+    }
+
+    fn released_step(&self) -> String {
+        match &self.snapshot {
+            Some(s) => format!(
+                "export lease {} completed; snapshot {} removed",
+                self.lease.value, s.value
+            ),
+            None => format!("export lease {} completed", self.lease.value),
+        }
     }
 
     async fn complete(self: Box<Self>) -> CoreResult<()> {

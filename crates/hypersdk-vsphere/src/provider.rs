@@ -318,6 +318,7 @@ impl VsphereProvider {
                 fingerprint: None,
                 pin_option: None,
                 skipped: false,
+                code: None,
             },
             Err(e) => TestCheck {
                 name,
@@ -325,6 +326,7 @@ impl VsphereProvider {
                 fingerprint: e.fingerprint().map(|f| f.to_colon_hex()),
                 pin_option: None,
                 skipped: false,
+                code: None,
                 detail: e.to_string(),
             },
         }
@@ -361,14 +363,11 @@ impl Provider for VsphereProvider {
                 return Ok(checks);
             }
             if !self.has_password {
-                checks.push(TestCheck {
-                    name: "Sign in".into(),
-                    ok: false,
-                    detail: "no password is saved for this connection; edit it to set one".into(),
-                    fingerprint: None,
-                    pin_option: None,
-                    skipped: false,
-                });
+                checks.push(TestCheck::failed_with(
+                    "Sign in",
+                    "secret_missing",
+                    "no password is saved for this connection; edit it to set one",
+                ));
                 checks.push(TestCheck::not_checked(
                     "Inventory readable",
                     "not signed in",
@@ -376,23 +375,12 @@ impl Provider for VsphereProvider {
                 return Ok(checks);
             }
             match self.pool.sign_in().await {
-                Ok(()) => checks.push(TestCheck {
-                    name: "Sign in".into(),
-                    ok: true,
-                    detail: format!("signed in as {}", self.pool.username()),
-                    fingerprint: None,
-                    pin_option: None,
-                    skipped: false,
-                }),
+                Ok(()) => checks.push(TestCheck::passed(
+                    "Sign in",
+                    format!("signed in as {}", self.pool.username()),
+                )),
                 Err(e) => {
-                    checks.push(TestCheck {
-                        name: "Sign in".into(),
-                        ok: false,
-                        detail: e.to_string(),
-                        fingerprint: None,
-                        pin_option: None,
-                        skipped: false,
-                    });
+                    checks.push(TestCheck::failed_with("Sign in", e.code(), e.to_string()));
                     checks.push(TestCheck::not_checked(
                         "Inventory readable",
                         "not signed in",
@@ -401,26 +389,15 @@ impl Provider for VsphereProvider {
                 }
             }
             checks.push(match self.refresh_inventory().await {
-                Ok(inv) => TestCheck {
-                    name: "Inventory readable".into(),
-                    ok: true,
-                    detail: format!(
+                Ok(inv) => TestCheck::passed(
+                    "Inventory readable",
+                    format!(
                         "{} datacenter(s), {} VM(s)",
                         inv.datacenters.len(),
                         inv.vms.len()
                     ),
-                    fingerprint: None,
-                    pin_option: None,
-                    skipped: false,
-                },
-                Err(e) => TestCheck {
-                    name: "Inventory readable".into(),
-                    ok: false,
-                    detail: e.to_string(),
-                    fingerprint: None,
-                    pin_option: None,
-                    skipped: false,
-                },
+                ),
+                Err(e) => TestCheck::failed_with("Inventory readable", e.code(), e.to_string()),
             });
             Ok::<_, VsphereError>(checks)
         };

@@ -317,7 +317,9 @@ async fn wrong_password_is_an_auth_error() {
         !checks[1].ok && checks[1].detail.contains("not correct"),
         "{checks:?}"
     );
-    assert!(!checks[2].ok, "{checks:?}");
+    // The code is what makes the window offer "Edit connection".
+    assert_eq!(checks[1].code.as_deref(), Some("auth_failed"), "{checks:?}");
+    assert!(!checks[2].ok && checks[2].skipped, "{checks:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

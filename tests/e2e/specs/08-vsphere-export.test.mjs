@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import {
-  addConnectionViaUi, byTestId, expectJobVerified, fill, hyperctl, keyringClear, makeTestDirs, openSection, pinFingerprintFromTest,
+  addConnectionViaUi, byTestId, clickFresh, closeDialogs, expectJobVerified, fill, hyperctl, keyringClear, makeTestDirs, openSection, pinFingerprintFromTest,
   withApp,
 } from "../lib/app.mjs";
 import { giveVmARealDisk, startVcsim, VCSIM_PASSWORD, VCSIM_USER } from "../lib/vcsim.mjs";
@@ -55,6 +55,30 @@ test("add vSphere → pin certificate → browse → export a VM → verified OV
         expected.replaceAll(":", "").toLowerCase(),
         "the pin is saved on the connection",
       );
+
+      // A password that stopped working (made wrong here through hyperctl, which shares the
+      // database and keyring): the test names the refusal and offers to edit the connection;
+      // the corrected password is tested on save and the connection works again.
+      const broken = hyperctl(dirs.dataDir, ["connection", "edit", "vcsim", "--password-stdin"], { input: "not-the-password" });
+      assert.equal(broken.status, 0, broken.stderr);
+      await openSection(browser, "connections");
+      await clickFresh(browser, '[data-testid="connection-row"][data-connection-name="vcsim"] [data-testid="connection-test"]');
+      const editOffer = byTestId(browser, "test-edit-connection");
+      await editOffer.waitForDisplayed({ timeout: 30000, timeoutMsg: "a refused password does not offer Edit connection" });
+      assert.equal(
+        await browser.$('[data-testid="connection-test-check"][data-ok="false"][data-skipped="false"]').getText().then((t) => /Sign in/.test(t)),
+        true,
+        "the failing check is the sign-in",
+      );
+      await editOffer.click();
+      await fill(browser, "connection-secret", VCSIM_PASSWORD);
+      await byTestId(browser, "connection-save").click();
+      await byTestId(browser, "connection-save").waitForDisplayed({
+        reverse: true,
+        timeout: 30000,
+        timeoutMsg: "the corrected connection was not saved without a question",
+      });
+      await closeDialogs(browser);
 
       // Browse: the VM table shows the simulator's VMs; search narrows to one.
       await openSection(browser, "inventory");

@@ -81,3 +81,14 @@ export function errorDetails(error: ApiError, context?: string): string {
   ];
   return lines.join("\n");
 }
+
+/**
+ * Error codes the user fixes by editing the connection: a refused password or token, a refused SSH
+ * login, a secret gone from the keyring. Wherever one shows (the Inventory, a test's checks), the
+ * window offers "Edit connection".
+ */
+const FIXED_BY_EDITING = new Set(["auth_failed", "ssh_auth_failed", "secret_missing"]);
+
+export function fixedByEditingConnection(code: string | null | undefined): boolean {
+  return code != null && FIXED_BY_EDITING.has(code);
+}

@@ -123,6 +123,11 @@ export function ConnectionsPage() {
           setPinning({ opened: true, connection: testing, problem });
           setTesting(null);
         }}
+        onEditConnection={() => {
+          // The form takes over; testing again after saving is one click away.
+          openDialog(setForm)(testing);
+          setTesting(null);
+        }}
       />
       <PinCertificateDialog
         opened={pinning.opened}

@@ -1,7 +1,7 @@
 import { Alert, Button, Group, List, Loader, Modal, Stack, Text, ThemeIcon } from "@mantine/core";
-import { IconCircleCheck, IconCircleMinus, IconCircleX, IconShieldLock } from "@tabler/icons-react";
+import { IconCircleCheck, IconCircleMinus, IconCircleX, IconEdit, IconShieldLock } from "@tabler/icons-react";
 import type { Connection, ConnectionTestResult } from "../../bindings";
-import { toApiError } from "../../api/errors";
+import { fixedByEditingConnection, toApiError } from "../../api/errors";
 import { Breakable } from "../../components/CopyableValue";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { certificateProblemInTest, certificateProblemOf } from "./certificate";
@@ -15,10 +15,17 @@ type TestResultModalProps = {
   onClose: () => void;
   /** Offered when the server's certificate is not trusted (or changed) and can be pinned. */
   onTrustCertificate?: (problem: CertificateProblem) => void;
+  /** Offered when a check failed in a way editing the connection fixes (a refused password). */
+  onEditConnection?: () => void;
 };
 
-export function TestResultModal({ connection, pending, result, error, onClose, onTrustCertificate }: TestResultModalProps) {
+export function TestResultModal({ connection, pending, result, error, onClose, onTrustCertificate, onEditConnection }: TestResultModalProps) {
   const hasError = error !== null && error !== undefined;
+  const editFixes =
+    !pending &&
+    (hasError
+      ? fixedByEditingConnection(toApiError(error).code)
+      : (result?.checks.some((c) => !c.ok && !c.skipped && fixedByEditingConnection(c.code)) ?? false));
   const problem = pending
     ? null
     : hasError
@@ -40,6 +47,13 @@ export function TestResultModal({ connection, pending, result, error, onClose, o
         )}
         {!pending && hasError && <ErrorAlert error={error} title="The test could not run" />}
         {!pending && result && <TestResultView result={result} />}
+        {editFixes && onEditConnection && (
+          <Group justify="flex-end">
+            <Button leftSection={<IconEdit size={16} aria-hidden />} onClick={onEditConnection} data-testid="test-edit-connection">
+              Edit connection…
+            </Button>
+          </Group>
+        )}
         {problem?.fingerprint && onTrustCertificate && (
           <Group justify="flex-end">
             <Button

@@ -2,7 +2,7 @@ import { ActionIcon, Alert, Badge, Button, Card, Group, NativeSelect, SimpleGrid
 import { IconEdit, IconPlugConnected, IconRefresh, IconServer2, IconServerOff, IconShieldLock, IconShieldX } from "@tabler/icons-react";
 import { useState } from "react";
 import type { Connection } from "../../bindings";
-import { errorDetails, toApiError } from "../../api/errors";
+import { errorDetails, fixedByEditingConnection, toApiError } from "../../api/errors";
 import { useConnections, useProviderKinds, useVms } from "../../api/hooks";
 import { EmptyState } from "../../components/EmptyState";
 import { CopyDetailsButton, ErrorAlert } from "../../components/ErrorAlert";
@@ -222,7 +222,7 @@ function VmsError({ connection, error, onRetry, retrying, onTrust, onEdit }: Vms
     <Stack gap="sm" data-testid="inventory-error" data-code={apiError.code}>
       <ErrorAlert error={error} title={`Could not list the VMs of ${connection.name}`} context={`listing the VMs of “${connection.name}”`} />
       <Group>
-        {apiError.code === "auth_failed" && (
+        {fixedByEditingConnection(apiError.code) && (
           <Button leftSection={<IconEdit size={16} aria-hidden />} onClick={onEdit} data-testid="inventory-edit-connection">
             Edit connection…
           </Button>
