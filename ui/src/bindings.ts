@@ -589,6 +589,10 @@ export type ProviderKindInfo = {
 	display_name: string,
 	default_port: number,
 	endpoint_hint: string,
+	/**  Set when the endpoint may be left empty: what empty means. */
+	endpoint_optional: string | null,
+	/**  Set when the username may be left empty: where credentials come from then. */
+	username_optional: string | null,
 	username_label: string,
 	secret_label: string,
 	options: FieldSpec[],

@@ -54,12 +54,14 @@ pub struct AddArgs {
     /// A unique name to refer to the connection by.
     #[arg(long)]
     name: String,
-    /// Host name or URL, e.g. vcenter.example.com or https://pve:8006.
-    #[arg(long)]
+    /// Host name or URL, e.g. vcenter.example.com or https://pve:8006 (AWS:
+    /// empty for AWS's own endpoints).
+    #[arg(long, default_value = "")]
     endpoint: String,
-    #[arg(long)]
+    /// The user name (AWS: the access key id; empty for your AWS profile).
+    #[arg(long, default_value = "")]
     username: String,
-    /// Provider option as KEY=VALUE (repeatable), e.g. --option region=eu-west-1.
+    /// Provider option as KEY=VALUE (repeatable), e.g. --option regions=eu-west-1.
     #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
     options: Vec<(String, String)>,
     /// Trust exactly the server certificate with this SHA-256 fingerprint

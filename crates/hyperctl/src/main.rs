@@ -90,6 +90,7 @@ fn providers() -> ProviderRegistry {
     let mut registry = ProviderRegistry::default();
     registry.register(Arc::new(hypersdk_vsphere::VsphereFactory::default()));
     registry.register(Arc::new(hypersdk_proxmox::ProxmoxFactory::default()));
+    registry.register(Arc::new(hypersdk_aws::AwsFactory::default()));
     registry
 }
 

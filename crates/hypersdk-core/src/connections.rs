@@ -58,9 +58,13 @@ fn validate(input: ConnectionInput) -> Result<Valid> {
             "Name must not contain control characters",
         ));
     }
-    let endpoint = normalize_endpoint(&input.endpoint)?;
+    let endpoint = if input.endpoint.trim().is_empty() && kinds::endpoint_optional(input.kind) {
+        String::new()
+    } else {
+        normalize_endpoint(&input.endpoint)?
+    };
     let username = input.username.trim().to_owned();
-    if username.is_empty() {
+    if username.is_empty() && !kinds::username_optional(input.kind) {
         return Err(CoreError::invalid("username", "Username is required"));
     }
     if username.chars().count() > MAX_USERNAME_CHARS || username.chars().any(char::is_control) {
@@ -516,7 +520,7 @@ impl Core {
     /// signs in. Problems are reported as failed checks, not as errors.
     pub async fn test_connection(&self, id_or_name: &str) -> Result<ConnectionTestResult> {
         let connection = self.connection(id_or_name).await?;
-        let mut checks = vec![probe_endpoint(&connection).await];
+        let mut checks: Vec<TestCheck> = probe_endpoint(&connection).await.into_iter().collect();
 
         let secrets = match self.connection_secrets(&connection).await {
             Ok(secrets) => {
@@ -623,7 +627,7 @@ impl Core {
             created_at: existing.as_ref().map_or(now, |c| c.created_at),
             updated_at: now,
         };
-        let mut checks = vec![probe_endpoint(&connection).await];
+        let mut checks: Vec<TestCheck> = probe_endpoint(&connection).await.into_iter().collect();
         checks.extend(self.sign_in_checks(&connection, secrets).await?);
         Ok(ConnectionTestResult {
             ok: checks.iter().all(|c| c.ok),
@@ -652,7 +656,16 @@ impl Core {
     }
 }
 
-async fn probe_endpoint(connection: &Connection) -> TestCheck {
+/// `None` for a connection with no endpoint of its own (a cloud's default
+/// endpoints, which its provider's own checks reach).
+async fn probe_endpoint(connection: &Connection) -> Option<TestCheck> {
+    if connection.endpoint.is_empty() {
+        return None;
+    }
+    Some(probe_endpoint_url(connection).await)
+}
+
+async fn probe_endpoint_url(connection: &Connection) -> TestCheck {
     let name = "Endpoint reachable".to_owned();
     let url = match Url::parse(&connection.endpoint) {
         Ok(url) => url,

@@ -7,6 +7,12 @@ struct KindSpec {
     display_name: &'static str,
     default_port: u16,
     endpoint_hint: &'static str,
+    /// `None`: the endpoint is required. `Some(help)`: it may be left empty
+    /// (a cloud with its own endpoints), and the help says what empty means.
+    endpoint_optional: Option<&'static str>,
+    /// `None`: the username is required. `Some(help)`: it may be left empty
+    /// (credentials found another way), and the help says how.
+    username_optional: Option<&'static str>,
     username_label: &'static str,
     secret_label: &'static str,
     /// (key, label, help, required, placeholder)
@@ -35,6 +41,8 @@ fn spec(kind: ProviderKind) -> KindSpec {
             export_options: &[],
             default_port: 443,
             endpoint_hint: "vcenter.example.com",
+            endpoint_optional: None,
+            username_optional: None,
             username_label: "Username",
             secret_label: "Password",
             secret_options: &[],
@@ -50,25 +58,36 @@ fn spec(kind: ProviderKind) -> KindSpec {
             display_name: "AWS EC2",
             native_archive: None,
             export_options: &[],
-            secret_options: &[],
+            secret_options: &[(
+                "session_token",
+                "Session token",
+                "Only for temporary credentials (an assumed role, MFA): the token that goes with the key",
+                false,
+            )],
             default_port: 443,
-            endpoint_hint: "https://ec2.us-east-1.amazonaws.com",
+            endpoint_hint: "https://vpce-….ec2.us-east-1.vpce.amazonaws.com",
+            endpoint_optional: Some(
+                "Empty: AWS's own endpoint in each region; set for a VPC endpoint or a local test server",
+            ),
+            username_optional: Some(
+                "Empty: your AWS profile's credentials (the standard chain: environment, ~/.aws, SSO)",
+            ),
             username_label: "Access key ID",
             secret_label: "Secret access key",
             options: &[
                 (
-                    "region",
-                    "Region",
-                    "The AWS region of the instances",
-                    true,
-                    "us-east-1",
+                    "regions",
+                    "Regions",
+                    "The regions to browse, comma-separated; empty: every region enabled for the account",
+                    false,
+                    "us-east-1, eu-west-1",
                 ),
                 (
-                    "s3_bucket",
-                    "S3 bucket",
-                    "Bucket used to stage image exports",
+                    "profile",
+                    "AWS profile",
+                    "With no access key: the profile of ~/.aws/config to use; empty: the default chain",
                     false,
-                    "my-exports",
+                    "default",
                 ),
             ],
         },
@@ -79,6 +98,8 @@ fn spec(kind: ProviderKind) -> KindSpec {
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://management.azure.com",
+            endpoint_optional: None,
+            username_optional: None,
             username_label: "Client (application) ID",
             secret_label: "Client secret",
             options: &[
@@ -112,6 +133,8 @@ fn spec(kind: ProviderKind) -> KindSpec {
             secret_options: &[],
             default_port: 443,
             endpoint_hint: "https://compute.googleapis.com",
+            endpoint_optional: None,
+            username_optional: None,
             username_label: "Service account email",
             secret_label: "Service account key (JSON)",
             options: &[
@@ -145,6 +168,8 @@ fn spec(kind: ProviderKind) -> KindSpec {
             secret_options: &[],
             default_port: 5986,
             endpoint_hint: "https://hyperv01.example.com:5986",
+            endpoint_optional: None,
+            username_optional: None,
             username_label: "Username (DOMAIN\\user)",
             secret_label: "Password",
             options: &[],
@@ -167,6 +192,8 @@ fn spec(kind: ProviderKind) -> KindSpec {
             )],
             default_port: 8006,
             endpoint_hint: "https://pve.example.com:8006",
+            endpoint_optional: None,
+            username_optional: None,
             username_label: "User (root@pam, or user@realm!tokenid for an API token)",
             secret_label: "Password or API token secret",
             options: &[
@@ -286,6 +313,16 @@ pub fn option_keys(kind: ProviderKind) -> impl Iterator<Item = (&'static str, bo
         .map(|(key, _, _, required, _)| (*key, *required))
 }
 
+/// Whether a connection of this kind may leave its endpoint empty.
+pub fn endpoint_optional(kind: ProviderKind) -> bool {
+    spec(kind).endpoint_optional.is_some()
+}
+
+/// Whether a connection of this kind may leave its username empty.
+pub fn username_optional(kind: ProviderKind) -> bool {
+    spec(kind).username_optional.is_some()
+}
+
 pub fn info(kind: ProviderKind, discovery_available: bool) -> ProviderKindInfo {
     let s = spec(kind);
     ProviderKindInfo {
@@ -293,6 +330,8 @@ pub fn info(kind: ProviderKind, discovery_available: bool) -> ProviderKindInfo {
         display_name: s.display_name.into(),
         default_port: s.default_port,
         endpoint_hint: s.endpoint_hint.into(),
+        endpoint_optional: s.endpoint_optional.map(String::from),
+        username_optional: s.username_optional.map(String::from),
         username_label: s.username_label.into(),
         secret_label: s.secret_label.into(),
         native_archive: s.native_archive.map(String::from),

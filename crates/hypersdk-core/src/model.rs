@@ -274,6 +274,10 @@ pub struct ProviderKindInfo {
     pub display_name: String,
     pub default_port: u16,
     pub endpoint_hint: String,
+    /// Set when the endpoint may be left empty: what empty means.
+    pub endpoint_optional: Option<String>,
+    /// Set when the username may be left empty: where credentials come from then.
+    pub username_optional: Option<String>,
     pub username_label: String,
     pub secret_label: String,
     pub options: Vec<FieldSpec>,

@@ -5,6 +5,8 @@ export const vsphereKind: ProviderKindInfo = {
   display_name: "VMware vSphere",
   default_port: 443,
   endpoint_hint: "vcenter.example.com",
+  endpoint_optional: null,
+  username_optional: null,
   username_label: "User name",
   secret_label: "Password",
   options: [
@@ -19,7 +21,9 @@ export const awsKind: ProviderKindInfo = {
   kind: "aws",
   display_name: "Amazon Web Services",
   default_port: 443,
-  endpoint_hint: "https://ec2.us-east-1.amazonaws.com",
+  endpoint_hint: "https://vpce-….ec2.us-east-1.vpce.amazonaws.com",
+  endpoint_optional: "Empty: AWS's own endpoint in each region",
+  username_optional: "Empty: your AWS profile's credentials",
   username_label: "Access key ID",
   secret_label: "Secret access key",
   options: [
@@ -36,6 +40,8 @@ export const proxmoxKind: ProviderKindInfo = {
   display_name: "Proxmox VE",
   default_port: 8006,
   endpoint_hint: "https://pve.example.com:8006",
+  endpoint_optional: null,
+  username_optional: null,
   username_label: "User",
   secret_label: "Password or API token secret",
   options: [

@@ -32,7 +32,10 @@ describe("ConnectionForm", () => {
 
     await user.selectOptions(kind, "aws");
 
-    expect(screen.getByTestId("connection-endpoint")).toHaveAttribute("placeholder", "https://ec2.us-east-1.amazonaws.com");
+    expect(screen.getByTestId("connection-endpoint")).toHaveAttribute("placeholder", "https://vpce-….ec2.us-east-1.vpce.amazonaws.com");
+    // A kind with endpoints of its own: optional, and what empty means is said.
+    expect(screen.getByText("Empty: AWS's own endpoint in each region")).toBeInTheDocument();
+    expect(screen.getByText("Empty: your AWS profile's credentials")).toBeInTheDocument();
     expect(screen.getByLabelText("Access key ID")).toBe(screen.getByTestId("connection-username"));
     expect(screen.getByLabelText("Secret access key")).toBe(screen.getByTestId("connection-secret"));
     expect(screen.getByTestId("connection-option-region").tagName).toBe("INPUT");

@@ -104,8 +104,8 @@ export function ConnectionForm({ kinds, connection, onSubmit, onCancel }: Connec
         <TextInput
           label="Endpoint"
           placeholder={info?.endpoint_hint}
-          description={info ? `Default port ${info.default_port}` : undefined}
-          withAsterisk
+          description={info?.endpoint_optional ?? (info ? `Default port ${info.default_port}` : undefined)}
+          withAsterisk={!info?.endpoint_optional}
           error={errors.endpoint?.message}
           data-testid="connection-endpoint"
           autoComplete="off"
@@ -113,6 +113,7 @@ export function ConnectionForm({ kinds, connection, onSubmit, onCancel }: Connec
         />
         <TextInput
           label={info?.username_label ?? "Username"}
+          description={info?.username_optional ?? undefined}
           error={errors.username?.message}
           data-testid="connection-username"
           autoComplete="off"

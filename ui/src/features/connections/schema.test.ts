@@ -37,8 +37,10 @@ describe("connectionFormSchema", () => {
     expect(issues({ ...valid, name: "x".repeat(101) })).toContainEqual({ path: "name", message: messages.nameTooLong });
   });
 
-  it("requires an endpoint", () => {
+  it("requires an endpoint, unless the kind has endpoints of its own", () => {
     expect(issues({ ...valid, endpoint: "" })).toContainEqual({ path: "endpoint", message: messages.endpointRequired });
+    expect(issues({ ...valid, endpoint: "  " })).toContainEqual({ path: "endpoint", message: messages.endpointRequired });
+    expect(issues({ ...valid, kind: "aws", endpoint: "", options: { region: "eu-west-1" } })).toEqual([]);
   });
 
   it("requires the selected kind's required options only", () => {

@@ -25,7 +25,8 @@ export function connectionFormSchema(kinds: readonly ProviderKindInfo[]) {
         .trim()
         .min(1, messages.nameRequired)
         .max(NAME_MAX_LENGTH, messages.nameTooLong),
-      endpoint: z.string().trim().min(1, messages.endpointRequired),
+      // Required unless the kind says it may be empty (checked below, with the kind).
+      endpoint: z.string().trim(),
       username: z.string().trim(),
       secret: z.string(),
       options: z.record(z.string(), z.string()),
@@ -40,6 +41,9 @@ export function connectionFormSchema(kinds: readonly ProviderKindInfo[]) {
     })
     .superRefine((values, ctx) => {
       const info = kinds.find((k) => k.kind === values.kind);
+      if (values.endpoint === "" && !info?.endpoint_optional) {
+        ctx.addIssue({ code: "custom", path: ["endpoint"], message: messages.endpointRequired });
+      }
       for (const field of info?.options ?? []) {
         if (field.secret) continue;
         if (field.required && (values.options[field.key] ?? "").trim() === "") {

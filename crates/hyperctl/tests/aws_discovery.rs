@@ -1,0 +1,107 @@
+//! `hyperctl` against moto: add an AWS connection (access key into the
+//! keyring, two regions, the endpoint pointed at moto), list its instances
+//! as a table and as JSON, and test it.
+
+mod common;
+#[path = "../../hypersdk-aws/tests/support/moto.rs"]
+mod moto;
+
+use aws_sdk_ec2::types::{InstanceType, ResourceType, Tag, TagSpecification};
+use common::{hyperctl, ok};
+use serde_json::Value;
+
+async fn run(m: &moto::Moto, region: &str, name: &str) -> String {
+    let answer = m
+        .ec2(region)
+        .await
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(InstanceType::from("t3.small"))
+        .min_count(1)
+        .max_count(1)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .tags(Tag::builder().key("Name").value(name).build())
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RunInstances");
+    answer.instances()[0].instance_id().expect("id").to_owned()
+}
+
+#[test]
+fn add_list_and_test_an_aws_connection() {
+    let m = moto::Moto::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let east = rt.block_on(run(&m, "us-east-1", "web01"));
+    let west = rt.block_on(run(&m, "eu-west-1", "app01"));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("data");
+
+    ok(&hyperctl(
+        &data,
+        &[
+            "connection",
+            "add",
+            "--kind",
+            "aws",
+            "--name",
+            "moto",
+            "--endpoint",
+            &m.endpoint,
+            "--username",
+            "testing",
+            "--password-stdin",
+            "--option",
+            "regions=us-east-1,eu-west-1",
+        ],
+        Some("testing-secret"),
+    ));
+    let listed: Value = serde_json::from_str(&ok(&hyperctl(
+        &data,
+        &["--json", "vms", "list", "--connection", "moto"],
+        None,
+    )))
+    .expect("json");
+    let mut ids: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    let mut want = vec![east.as_str(), west.as_str()];
+    want.sort_unstable();
+    assert_eq!(ids, want, "{listed}");
+    let web = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|v| v["id"] == east.as_str())
+        .expect("web01");
+    assert_eq!(web["name"], "web01");
+    assert_eq!(web["storage"], serde_json::json!(["gp2"]));
+    assert_eq!(web["memory_mib"], 2048, "t3.small");
+
+    let table = ok(&hyperctl(
+        &data,
+        &["vms", "list", "--connection", "moto"],
+        None,
+    ));
+    assert!(
+        table.contains("web01") && table.contains("app01"),
+        "{table}"
+    );
+    assert!(table.contains("2 VM"), "{table}");
+
+    let tested = ok(&hyperctl(&data, &["connection", "test", "moto"], None));
+    assert!(tested.contains("2 instance(s) in 2 region(s)"), "{tested}");
+    // The secret went to the keyring, not the database or the output.
+    assert!(!tested.contains("testing-secret"), "{tested}");
+}
