@@ -74,6 +74,17 @@ pub struct AddArgs {
     secret_files: Vec<(String, String)>,
     #[command(flatten)]
     secret: SecretArgs,
+    /// Test the connection before saving it, and save nothing if a check
+    /// fails (unless --save-anyway). The default on a terminal, where a
+    /// failed test asks first; scripts opt in with this flag.
+    #[arg(long, conflicts_with = "no_test")]
+    test: bool,
+    /// Save without testing first, even on a terminal.
+    #[arg(long)]
+    no_test: bool,
+    /// Save even when the test before saving fails (a server that is down now).
+    #[arg(long, conflicts_with = "no_test")]
+    save_anyway: bool,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +146,55 @@ pub(crate) fn parse_option(s: &str) -> Result<(String, String), String> {
     Ok((k.trim().to_owned(), v.to_owned()))
 }
 
+/// Tests what is about to be saved, as the window does on Save: a failed
+/// check is printed and then asked about (on a terminal) or refused, so a
+/// typo in a host or a password is not saved silently.
+async fn test_before_saving(
+    core: &Core,
+    input: &ConnectionInput,
+    save_anyway: bool,
+    interactive: bool,
+) -> Result<(), ApiError> {
+    let result = core.test_connection_input(None, input.clone()).await?;
+    if result.ok {
+        return Ok(());
+    }
+    eprintln!("The connection did not pass its test:");
+    for check in &result.checks {
+        let mark = if check.ok {
+            "ok  "
+        } else if check.skipped {
+            "skip"
+        } else {
+            "FAIL"
+        };
+        eprintln!("  {mark} {}: {}", check.name, check.detail);
+    }
+    if save_anyway {
+        eprintln!("Saving it anyway (--save-anyway).");
+        return Ok(());
+    }
+    if interactive {
+        eprint!("Save it anyway? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| ApiError::from(CoreError::io("cannot read the answer", e)))?;
+        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(());
+        }
+    }
+    Err(ApiError {
+        code: "connection_test_failed".into(),
+        message: format!(
+            "connection \"{}\" was not saved: it did not pass its test; fix what failed, or add \
+             --save-anyway to keep it as it is",
+            input.name.trim()
+        ),
+        retryable: true,
+    })
+}
+
 /// Secrets come from a prompt or stdin, never from an argument (arguments
 /// are visible to every user through `ps` and end up in shell history).
 fn read_secret(from_stdin: bool, prompt: &str) -> Result<Secret, ApiError> {
@@ -181,6 +241,8 @@ pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), 
                 )
                 .into());
             };
+            // Someone to ask: the terminal is not the password's pipe.
+            let interactive = std::io::stdin().is_terminal() && !args.secret.password_stdin;
             let input = ConnectionInput {
                 kind: args.kind,
                 name: args.name,
@@ -191,6 +253,9 @@ pub async fn run(core: &Core, cmd: ConnectionCommand, json: bool) -> Result<(), 
                 secret_options: read_secret_files(args.secret_files)?,
                 tls_fingerprint: args.pin_fingerprint,
             };
+            if args.test || (interactive && !args.no_test) {
+                test_before_saving(core, &input, args.save_anyway, interactive).await?;
+            }
             let c = core.add_connection(input).await?;
             if json {
                 return output::json(&c);

@@ -44,6 +44,7 @@ fn add_list_and_test_an_aws_connection() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let data = tmp.path().join("data");
 
+    // Tested before it is saved (what a terminal gets by default; --test asks for it here).
     ok(&hyperctl(
         &data,
         &[
@@ -60,9 +61,50 @@ fn add_list_and_test_an_aws_connection() {
             "--password-stdin",
             "--option",
             "regions=us-east-1,eu-west-1",
+            "--test",
         ],
         Some("testing-secret"),
     ));
+    // An endpoint nobody listens on fails its test and is not saved...
+    let dead = format!(
+        "http://127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port()
+    );
+    let add_dead = |extra: &[&str]| {
+        let mut args = vec![
+            "connection",
+            "add",
+            "--kind",
+            "aws",
+            "--name",
+            "down",
+            "--endpoint",
+            &dead,
+            "--username",
+            "testing",
+            "--password-stdin",
+            "--option",
+            "regions=us-east-1",
+            "--test",
+        ];
+        args.extend_from_slice(extra);
+        hyperctl(&data, &args, Some("testing-secret"))
+    };
+    let refused = add_dead(&[]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("FAIL") && err.contains("[connection_test_failed]"),
+        "{err}"
+    );
+    let names = ok(&hyperctl(&data, &["--json", "connection", "list"], None));
+    assert!(!names.contains("\"down\""), "{names}");
+    // ...unless the user says to keep it as it is.
+    ok(&add_dead(&["--save-anyway"]));
+    ok(&hyperctl(&data, &["connection", "remove", "down"], None));
     let listed: Value = serde_json::from_str(&ok(&hyperctl(
         &data,
         &["--json", "vms", "list", "--connection", "moto"],

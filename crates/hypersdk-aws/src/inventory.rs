@@ -125,11 +125,17 @@ pub async fn discover(clients: &Clients, configured: &[String]) -> Result<Invent
 pub async fn region_vms(clients: &Clients, region: &str) -> Result<Vec<VmInfo>> {
     let ec2 = clients.ec2(region);
     let endpoint = clients.endpoint_for(region);
-    let instances = instances(&ec2, region, &endpoint, &[]).await?;
-    describe_rows(&ec2, region, &endpoint, &instances).await
+    // The volumes do not depend on the instances: listed side by side.
+    let (instances, volumes) = tokio::try_join!(
+        instances(&ec2, region, &endpoint, &[]),
+        volumes(&ec2, region, &endpoint, &[]),
+    )?;
+    let types = instance_types(&ec2, region, &endpoint, &instances).await?;
+    Ok(rows(region, &instances, &types, &volumes))
 }
 
-/// Rows for `instances` of `region`, with their types and volumes read.
+/// Rows for a few `instances` of `region` (what get_vm found), with their
+/// types and only their volumes read.
 pub async fn describe_rows(
     ec2: &aws_sdk_ec2::Client,
     region: &str,
@@ -139,8 +145,7 @@ pub async fn describe_rows(
     if instances.is_empty() {
         return Ok(Vec::new());
     }
-    // A few instances (get_vm): only their volumes; a region's worth: all
-    // attached volumes in one paged listing rather than a filter per instance.
+    // More than one filter holds: every attached volume of the region instead.
     let only: Vec<String> = if instances.len() <= FILTER_VALUES {
         instances
             .iter()

@@ -170,11 +170,17 @@ async fn an_endpoint_and_username_may_be_empty_only_where_the_kind_says_so() {
     let core = Core::open(Paths::in_dir(dir.path()), ProviderRegistry::default()).expect("open");
     let mut vsphere = input("vc", None);
     vsphere.endpoint = " ".into();
-    let err = core.add_connection(vsphere).await.expect_err("vSphere needs one");
+    let err = core
+        .add_connection(vsphere)
+        .await
+        .expect_err("vSphere needs one");
     assert_eq!(err.code(), "invalid_endpoint");
     let mut nameless = input("vc", None);
     nameless.username = String::new();
-    let err = core.add_connection(nameless).await.expect_err("vSphere needs a user");
+    let err = core
+        .add_connection(nameless)
+        .await
+        .expect_err("vSphere needs a user");
     assert_eq!(err.code(), "invalid_username");
 
     // AWS: its own endpoints, and the profile's credentials without a key.
@@ -183,7 +189,10 @@ async fn an_endpoint_and_username_may_be_empty_only_where_the_kind_says_so() {
     aws.endpoint = String::new();
     aws.username = String::new();
     aws.options = BTreeMap::from([("profile".into(), "work".into())]);
-    let saved = core.add_connection(aws).await.expect("AWS without endpoint or key");
+    let saved = core
+        .add_connection(aws)
+        .await
+        .expect("AWS without endpoint or key");
     assert_eq!((saved.endpoint.as_str(), saved.username.as_str()), ("", ""));
     // Its test has no endpoint of its own to probe.
     let result = core.test_connection(&saved.id).await.expect("test");
