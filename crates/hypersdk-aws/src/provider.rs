@@ -1,13 +1,14 @@
 //! The core's `Provider` and `ProviderFactory` for AWS EC2.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use hypersdk_core::Result as CoreResult;
 use hypersdk_core::model::{Connection, ProviderKind, Secrets, TestCheck, VmFilter, VmInfo};
-use hypersdk_core::providers::{Capabilities, Provider, ProviderFactory, VmPage, cancellable};
-use hypersdk_core::{CoreError, Result as CoreResult};
+use hypersdk_core::providers::{
+    Capabilities, Provider, ProviderCache, ProviderFactory, VmPage, cancellable,
+};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
@@ -23,13 +24,7 @@ const SNAPSHOT_TTL: Duration = Duration::from_secs(10 * 60);
 /// its last inventory), rebuilt when the connection or its secrets change.
 #[derive(Default)]
 pub struct AwsFactory {
-    providers: Mutex<HashMap<String, Cached>>,
-}
-
-struct Cached {
-    connection: Connection,
-    secrets: Secrets,
-    provider: Arc<AwsProvider>,
+    providers: ProviderCache<AwsProvider>,
 }
 
 impl std::fmt::Debug for AwsFactory {
@@ -45,28 +40,12 @@ impl AwsFactory {
         connection: &Connection,
         secrets: Secrets,
     ) -> CoreResult<Arc<AwsProvider>> {
-        let mut cache = self
-            .providers
-            .lock()
-            .map_err(|_| CoreError::Internal("AWS provider cache poisoned".into()))?;
-        if let Some(c) = cache.get(&connection.id)
-            && c.connection == *connection
-            && c.secrets.same_as(&secrets)
-        {
-            return Ok(Arc::clone(&c.provider));
-        }
-        let provider = Arc::new(AwsProvider::new(AwsSettings::from_connection(
-            connection, &secrets,
-        )?));
-        cache.insert(
-            connection.id.clone(),
-            Cached {
-                connection: connection.clone(),
-                secrets,
-                provider: Arc::clone(&provider),
-            },
-        );
-        Ok(provider)
+        self.providers
+            .get_or_connect(connection, secrets, |connection, secrets| {
+                Ok(AwsProvider::new(AwsSettings::from_connection(
+                    connection, secrets,
+                )?))
+            })
     }
 }
 

@@ -260,6 +260,60 @@ pub trait ProviderFactory: Send + Sync {
     async fn shutdown(&self) {}
 }
 
+/// One provider per connection, kept while the connection and its secrets
+/// stay the same (its sessions, tickets, last inventory) and rebuilt when
+/// either changes: what a factory holds.
+pub struct ProviderCache<P> {
+    entries: std::sync::Mutex<HashMap<String, CacheEntry<P>>>,
+}
+
+struct CacheEntry<P> {
+    connection: Connection,
+    secrets: Secrets,
+    provider: Arc<P>,
+}
+
+impl<P> Default for ProviderCache<P> {
+    fn default() -> Self {
+        ProviderCache {
+            entries: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<P> ProviderCache<P> {
+    /// The provider kept for `connection`, or a new one from `connect`.
+    pub fn get_or_connect(
+        &self,
+        connection: &Connection,
+        secrets: Secrets,
+        connect: impl FnOnce(&Connection, &Secrets) -> Result<P>,
+    ) -> Result<Arc<P>> {
+        let mut entries = self.entries.lock().map_err(|_| {
+            CoreError::Internal(format!(
+                "the {} provider cache is poisoned",
+                crate::kinds::display_name(connection.kind)
+            ))
+        })?;
+        if let Some(e) = entries.get(&connection.id)
+            && e.connection == *connection
+            && e.secrets.same_as(&secrets)
+        {
+            return Ok(Arc::clone(&e.provider));
+        }
+        let provider = Arc::new(connect(connection, &secrets)?);
+        entries.insert(
+            connection.id.clone(),
+            CacheEntry {
+                connection: connection.clone(),
+                secrets,
+                provider: Arc::clone(&provider),
+            },
+        );
+        Ok(provider)
+    }
+}
+
 #[derive(Default, Clone)]
 pub struct ProviderRegistry {
     factories: HashMap<ProviderKind, Arc<dyn ProviderFactory>>,
@@ -308,6 +362,49 @@ impl ProviderRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_is_kept_until_its_connection_or_secrets_change() {
+        let cache: ProviderCache<u32> = ProviderCache::default();
+        let mut connection = Connection {
+            id: "c1".into(),
+            kind: ProviderKind::Aws,
+            name: "aws".into(),
+            endpoint: String::new(),
+            username: "AKIA1".into(),
+            options: Default::default(),
+            has_secret: true,
+            secret_options: Vec::new(),
+            tls_fingerprint: None,
+            created_at: Default::default(),
+            updated_at: Default::default(),
+        };
+        let built = std::cell::Cell::new(0);
+        let connect = |_: &Connection, _: &Secrets| {
+            built.set(built.get() + 1);
+            Ok(built.get())
+        };
+        let first = cache
+            .get_or_connect(&connection, Secrets::main("a"), connect)
+            .expect("first");
+        let again = cache
+            .get_or_connect(&connection, Secrets::main("a"), connect)
+            .expect("again");
+        assert!(Arc::ptr_eq(&first, &again), "the same connection: kept");
+        let new_secret = cache
+            .get_or_connect(&connection, Secrets::main("b"), connect)
+            .expect("secret");
+        assert_eq!(*new_secret, 2, "a changed secret: rebuilt");
+        connection.endpoint = "https://vpce.example".into();
+        let edited = cache
+            .get_or_connect(&connection, Secrets::main("b"), connect)
+            .expect("edited");
+        assert_eq!(*edited, 3, "an edited connection: rebuilt");
+        let failed = cache.get_or_connect(&connection, Secrets::main("c"), |_, _| {
+            Err(CoreError::Unsupported("no".into()))
+        });
+        assert!(failed.is_err(), "a failed connect is the caller's error");
+    }
     use crate::model::PowerState;
 
     fn vm(i: usize) -> VmInfo {

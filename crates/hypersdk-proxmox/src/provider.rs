@@ -1,6 +1,5 @@
 //! The core's `Provider` for Proxmox VE, and the factory the shell registers.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,7 +8,8 @@ use hypersdk_core::model::{
     Connection, ProviderKind, Secret, Secrets, TestCheck, VmFilter, VmInfo,
 };
 use hypersdk_core::providers::{
-    Capabilities, ExportPlan, PlatformOptions, Provider, ProviderFactory, VmPage, cancellable,
+    Capabilities, ExportPlan, PlatformOptions, Provider, ProviderCache, ProviderFactory, VmPage,
+    cancellable,
 };
 use hypersdk_core::tls::Fingerprint;
 use hypersdk_core::{CoreError, Result as CoreResult};
@@ -39,13 +39,7 @@ pub struct ProxmoxSettings {
 #[derive(Default)]
 pub struct ProxmoxFactory {
     settings: ProxmoxSettings,
-    providers: Mutex<HashMap<String, Cached>>,
-}
-
-struct Cached {
-    connection: Connection,
-    secrets: Secrets,
-    provider: Arc<ProxmoxProvider>,
+    providers: ProviderCache<ProxmoxProvider>,
 }
 
 impl std::fmt::Debug for ProxmoxFactory {
@@ -60,7 +54,7 @@ impl ProxmoxFactory {
     pub fn new(settings: ProxmoxSettings) -> ProxmoxFactory {
         ProxmoxFactory {
             settings,
-            providers: Mutex::default(),
+            providers: ProviderCache::default(),
         }
     }
 
@@ -70,30 +64,11 @@ impl ProxmoxFactory {
         connection: &Connection,
         secrets: Secrets,
     ) -> CoreResult<Arc<ProxmoxProvider>> {
-        let mut cache = self
-            .providers
-            .lock()
-            .map_err(|_| CoreError::Internal("Proxmox provider cache poisoned".into()))?;
-        if let Some(c) = cache.get(&connection.id)
-            && c.connection == *connection
-            && c.secrets.same_as(&secrets)
-        {
-            return Ok(Arc::clone(&c.provider));
-        }
-        let provider = Arc::new(ProxmoxProvider::new(
-            connection,
-            secrets.clone(),
-            self.settings,
-        )?);
-        cache.insert(
-            connection.id.clone(),
-            Cached {
-                connection: connection.clone(),
-                secrets,
-                provider: Arc::clone(&provider),
-            },
-        );
-        Ok(provider)
+        let settings = self.settings;
+        self.providers
+            .get_or_connect(connection, secrets, |connection, secrets| {
+                Ok(ProxmoxProvider::new(connection, secrets.clone(), settings)?)
+            })
     }
 }
 
