@@ -89,6 +89,14 @@ impl Clients {
         aws_sdk_ec2::Client::from_conf(config)
     }
 
+    /// The STS client (in the home region), for who the credentials are.
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        let config = aws_sdk_sts::config::Builder::from(&self.base)
+            .region(Region::new(self.home_region()))
+            .build();
+        aws_sdk_sts::Client::from_conf(config)
+    }
+
     /// The region to ask for the list of regions: the profile's, else
     /// [`HOME_REGION`].
     pub fn home_region(&self) -> String {

@@ -139,7 +139,12 @@ impl AwsError {
             },
             "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
                 AwsError::PermissionDenied {
-                    action: format!("ec2:{action}"),
+                    // IAM's name for it: `ec2:` unless the caller named the service.
+                    action: if action.contains(':') {
+                        action.to_owned()
+                    } else {
+                        format!("ec2:{action}")
+                    },
                     detail: message,
                 }
             }

@@ -167,36 +167,26 @@ impl Provider for AwsProvider {
         let work = async {
             let clients = self.clients().await;
             let mut checks = Vec::with_capacity(2);
-            // A signed call every identity may make: the credentials and the
-            // endpoint in one (wrong keys fail here, before any listing).
-            let regions = inventory::regions(clients, &self.settings.regions).await;
-            match (regions, self.settings.regions.is_empty()) {
-                (Ok(r), true) => {
-                    checks.push(TestCheck::passed(
-                        "Sign in",
-                        format!("signed with {}; {} regions enabled", self.who(), r.len()),
-                    ));
-                }
-                (Ok(r), false) => {
-                    // Named regions: DescribeRegions was not needed to find them,
-                    // so one listing in the first is the sign-in check.
-                    let first = r.first().cloned().unwrap_or_default();
-                    match inventory::region_vms(clients, &first).await {
-                        Ok(_) => checks.push(TestCheck::passed(
-                            "Sign in",
-                            format!("signed with {}; {first} answered", self.who()),
-                        )),
-                        Err(e) => {
-                            checks.push(TestCheck::failed_with("Sign in", e.code(), e.to_string()));
-                            checks.push(TestCheck::not_checked(
-                                "Inventory readable",
-                                "not signed in",
-                            ));
-                            return Ok(checks);
-                        }
-                    }
-                }
-                (Err(e), _) => {
+            // Who the credentials are: the one call every identity may make,
+            // so wrong or expired keys fail here, before any listing.
+            let home = clients.home_region();
+            match clients.sts().get_caller_identity().send().await {
+                Ok(me) => checks.push(TestCheck::passed(
+                    "Sign in",
+                    format!(
+                        "signed with {} as {} (account {})",
+                        self.who(),
+                        me.arn().unwrap_or("?"),
+                        me.account().unwrap_or("?")
+                    ),
+                )),
+                Err(e) => {
+                    let e = AwsError::from_sdk(
+                        e,
+                        "sts:GetCallerIdentity",
+                        &home,
+                        &clients.endpoint_for(&home),
+                    );
                     checks.push(TestCheck::failed_with("Sign in", e.code(), e.to_string()));
                     checks.push(TestCheck::not_checked(
                         "Inventory readable",

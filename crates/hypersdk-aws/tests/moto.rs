@@ -158,6 +158,8 @@ async fn discovery_equals_motos_instances_in_every_region() {
     let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["Sign in", "Inventory readable"], "{checks:?}");
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    // GetCallerIdentity names the identity; moto's account is 123456789012.
+    assert!(checks[0].detail.contains("account 123456789012"), "{checks:?}");
     assert!(
         checks[1].detail.contains("3 instance(s) in 2 region(s)"),
         "{checks:?}"
@@ -186,5 +188,6 @@ async fn an_endpoint_nobody_listens_on_is_unreachable() {
     assert_eq!(e.code(), "unreachable", "{e}");
     let checks = p.validate(&CancellationToken::new()).await.expect("checks");
     assert!(!checks[0].ok && !checks[0].skipped, "{checks:?}");
+    assert_eq!(checks[0].code.as_deref(), Some("unreachable"), "{checks:?}");
     assert!(checks[1].skipped, "{checks:?}");
 }
