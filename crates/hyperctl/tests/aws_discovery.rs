@@ -105,6 +105,48 @@ fn add_list_and_test_an_aws_connection() {
     // ...unless the user says to keep it as it is.
     ok(&add_dead(&["--save-anyway"]));
     ok(&hyperctl(&data, &["connection", "remove", "down"], None));
+
+    // On a terminal (util-linux `script` gives it one) the test runs unasked, and a failure asks.
+    let on_a_terminal = |name: &str, answers: &str| {
+        let command = format!(
+            "{} connection add --kind aws --name {name} --endpoint {dead} --username testing \
+             --option regions=us-east-1",
+            env!("CARGO_BIN_EXE_hyperctl")
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env("HYPERSDK_DATA_DIR", &data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("script (util-linux)");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(answers.as_bytes())
+            .expect("answers");
+        let out = child.wait_with_output().expect("script output");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The secret access key at its prompt, then the answer to "Save it anyway?".
+    let declined = on_a_terminal("asked-no", "secret\nn\n");
+    assert!(
+        declined.contains("Save it anyway? [y/N]") && declined.contains("was not saved"),
+        "{declined}"
+    );
+    let accepted = on_a_terminal("asked-yes", "secret\ny\n");
+    assert!(
+        accepted.contains("Added connection \"asked-yes\""),
+        "{accepted}"
+    );
+    let names = ok(&hyperctl(&data, &["--json", "connection", "list"], None));
+    assert!(
+        names.contains("\"asked-yes\"") && !names.contains("\"asked-no\""),
+        "{names}"
+    );
     let listed: Value = serde_json::from_str(&ok(&hyperctl(
         &data,
         &["--json", "vms", "list", "--connection", "moto"],

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -52,6 +54,22 @@ impl Clients {
         if let Ok(name) = aws_config::AppName::new("hypersdk-desktop") {
             loader = loader.app_name(name);
         }
+        // The region the SDK starts from (the one asked which regions exist):
+        // AWS_REGION, else the profile's, else HOME_REGION. Not the default
+        // chain, whose last step asks the EC2 instance metadata service: off
+        // EC2 that is a wait and a warning on every start.
+        let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
+        if let Credentials::Chain {
+            profile: Some(profile),
+        } = &settings.credentials
+        {
+            profile_region = profile_region.profile_name(profile.clone());
+        }
+        loader = loader.region(
+            RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+                .or_else(profile_region.build())
+                .or_else(Region::new(HOME_REGION)),
+        );
         match &settings.credentials {
             Credentials::Static {
                 access_key_id,

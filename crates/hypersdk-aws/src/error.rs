@@ -1,7 +1,7 @@
 //! The crate's one error type, its stable codes, and how the SDK's errors map
 //! onto it (and it onto the core's at the provider boundary).
 
-use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use hypersdk_core::CoreError;
 
 pub type Result<T, E = AwsError> = std::result::Result<T, E>;
@@ -80,7 +80,7 @@ impl AwsError {
     ) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + Send + Sync + 'static,
     {
         let code = err.code().map(str::to_owned);
         let message = err.message().unwrap_or_default().to_owned();
@@ -95,13 +95,13 @@ impl AwsError {
             SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
                 return AwsError::Unreachable {
                     endpoint: endpoint.to_owned(),
-                    detail: DisplayErrorContext(&err).to_string(),
+                    detail: in_words(&err),
                 };
             }
             _ => {
                 // Construction and other dispatch failures: most often no
                 // credentials could be found (no key, no profile).
-                let detail = DisplayErrorContext(&err).to_string();
+                let detail = in_words(&err);
                 if detail.contains("credentials") {
                     return AwsError::AuthFailed {
                         detail: no_credentials_detail(&detail),
@@ -118,7 +118,7 @@ impl AwsError {
                 action,
                 region: region.to_owned(),
                 code: "unknown".into(),
-                message: DisplayErrorContext(&err).to_string(),
+                message: in_words(&err),
             };
         };
         Self::from_code(&code, message, action, region)
@@ -174,6 +174,22 @@ impl AwsError {
             },
         }
     }
+}
+
+/// An error and its causes in words, joined by ": " — the SDK's
+/// `DisplayErrorContext` appends its Debug text, which is not for users.
+fn in_words(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut words: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        // Wrappers often repeat their cause's text; say each thing once.
+        if !text.is_empty() && !words.iter().any(|w| w.contains(&text)) {
+            words.push(text);
+        }
+        next = e.source();
+    }
+    words.join(": ")
 }
 
 fn no_credentials_detail(detail: &str) -> String {

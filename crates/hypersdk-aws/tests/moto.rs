@@ -159,7 +159,10 @@ async fn discovery_equals_motos_instances_in_every_region() {
     assert_eq!(names, ["Sign in", "Inventory readable"], "{checks:?}");
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     // GetCallerIdentity names the identity; moto's account is 123456789012.
-    assert!(checks[0].detail.contains("account 123456789012"), "{checks:?}");
+    assert!(
+        checks[0].detail.contains("account 123456789012"),
+        "{checks:?}"
+    );
     assert!(
         checks[1].detail.contains("3 instance(s) in 2 region(s)"),
         "{checks:?}"
@@ -186,6 +189,11 @@ async fn an_endpoint_nobody_listens_on_is_unreachable() {
         .await
         .expect_err("nobody listens");
     assert_eq!(e.code(), "unreachable", "{e}");
+    // In words: the SDK's Debug text (`DispatchFailure { source: … }`) is not for users.
+    assert!(
+        e.to_string().contains("Connection refused") && !e.to_string().contains('{'),
+        "{e}"
+    );
     let checks = p.validate(&CancellationToken::new()).await.expect("checks");
     assert!(!checks[0].ok && !checks[0].skipped, "{checks:?}");
     assert_eq!(checks[0].code.as_deref(), Some("unreachable"), "{checks:?}");
