@@ -830,19 +830,20 @@ mod tests {
         i.options.insert("region".into(), "x".into());
         let err = validate(i).expect_err("unknown option");
         assert!(err.to_string().contains("known: datacenter"), "{err}");
-        // AWS needs a region.
-        let err = validate(input(ProviderKind::Aws)).expect_err("aws region");
+        // Azure needs its tenant and subscription.
+        let err = validate(input(ProviderKind::Azure)).expect_err("azure tenant");
         assert_eq!(err.code(), "invalid_option");
+        // AWS: values trimmed, empty optional ones dropped.
         let mut i = input(ProviderKind::Aws);
-        i.options.insert("region".into(), " eu-west-1 ".into());
-        i.options.insert("s3_bucket".into(), "  ".into());
+        i.options.insert("regions".into(), " eu-west-1 ".into());
+        i.options.insert("profile".into(), "  ".into());
         let v = validate(i).expect("aws");
         assert_eq!(
-            v.options.get("region").map(String::as_str),
+            v.options.get("regions").map(String::as_str),
             Some("eu-west-1")
         );
         assert!(
-            !v.options.contains_key("s3_bucket"),
+            !v.options.contains_key("profile"),
             "empty optional values are dropped"
         );
     }
