@@ -315,35 +315,13 @@ pub async fn fetch_vm(
                 // The host is not an ancestor: read its name on its own, as discovery
                 // does for every host, so get_vm and list_vms give the same facets.
                 if let (None, Some(host)) = (&vm.info.host, vm.host_id.clone()) {
-                    let spec = crate::soap::filter_spec_for_object(
-                        &MoRef::new("HostSystem", host),
-                        &["name"],
-                    );
-                    if let Some(name) = ctx
-                        .retrieve_all(&spec, 1)
-                        .await?
-                        .first()
-                        .and_then(|o| o.text("name"))
-                    {
-                        vm.info.host = Some(name.trim().to_owned());
-                    }
+                    vm.info.host = entity_name(&ctx, MoRef::new("HostSystem", host)).await?;
                 }
                 // Datastores are not ancestors either.
                 if vm.info.storage.is_empty() {
                     let mut names = Vec::with_capacity(vm.datastore_ids.len());
                     for id in &vm.datastore_ids {
-                        let spec = crate::soap::filter_spec_for_object(
-                            &MoRef::new("Datastore", id.clone()),
-                            &["name"],
-                        );
-                        if let Some(name) = ctx
-                            .retrieve_all(&spec, 1)
-                            .await?
-                            .first()
-                            .and_then(|o| o.text("name"))
-                        {
-                            names.push(name.trim().to_owned());
-                        }
+                        names.extend(entity_name(&ctx, MoRef::new("Datastore", id.clone())).await?);
                     }
                     vm.info.storage = sorted_unique(names.into_iter());
                 }
@@ -679,6 +657,17 @@ fn vm_record(
         resource_pool_id: resource_pool,
         datastore_ids,
     }
+}
+
+/// One managed entity's name, read on its own (for what is not an ancestor).
+async fn entity_name(ctx: &SessionCtx, obj: MoRef) -> Result<Option<String>> {
+    let spec = crate::soap::filter_spec_for_object(&obj, &["name"]);
+    Ok(ctx
+        .retrieve_all(&spec, 1)
+        .await?
+        .first()
+        .and_then(|o| o.text("name"))
+        .map(|n| n.trim().to_owned()))
 }
 
 fn sorted_unique(names: impl Iterator<Item = String>) -> Vec<String> {
